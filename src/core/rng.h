@@ -1,0 +1,21 @@
+/* Per-purpose random-number streams derived from one master seed.
+ *
+ * Every consumer of randomness (an estimator, a stage, a data point) asks for its own
+ * stream by name and index, so adding an estimator or changing the thread count changes
+ * no other consumer's numbers.  The stream's seed is a SplitMix64 mix of the master seed,
+ * a 64-bit FNV-1a hash of the purpose string and the index. */
+#ifndef INFB_CORE_RNG_H
+#define INFB_CORE_RNG_H
+
+#include <stdint.h>
+#include <gsl/gsl_rng.h>
+
+/* The 64-bit seed of stream (purpose, index) under master seed `seed`.  purpose is a
+ * NUL-terminated name such as "data/split" or "estimator/meanfield"; never NULL. */
+uint64_t infb_rng_derive(uint64_t seed, const char *purpose, uint64_t index);
+
+/* A new GSL generator (mt19937) seeded for stream (purpose, index).  The caller owns it
+ * and frees it with gsl_rng_free.  NULL (error raised) when out of memory. */
+gsl_rng *infb_rng_stream(uint64_t seed, const char *purpose, uint64_t index);
+
+#endif

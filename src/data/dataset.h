@@ -1,0 +1,47 @@
+/* A dataset in memory: n rows of p numeric features and, for supervised models, a target.
+ * Rows are observations; X is row-major so a row is a contiguous record. */
+#ifndef INFB_DATA_DATASET_H
+#define INFB_DATA_DATASET_H
+
+#include <stddef.h>
+#include <gsl/gsl_rng.h>
+
+typedef struct infb_dataset {
+  size_t n;      /* rows (observations) */
+  size_t p;      /* feature columns */
+  double *X;     /* n×p, row-major: X[i*p + j] is feature j of row i */
+  double *y;     /* n targets, or NULL for a model without a target */
+  char **names;  /* p feature names (owned) */
+  char *target;  /* target name (owned), NULL when y is NULL */
+  char *source;  /* where the rows came from, for messages: a path or "synthetic" */
+} infb_dataset;
+
+/* A dataset of n×p zeros (y too when with_y), names "x1".."xp", target "y" when with_y,
+ * source "synthetic".  NULL (error raised) on allocation failure. */
+infb_dataset *infb_dataset_alloc(size_t n, size_t p, int with_y);
+/* NULL is a no-op. */
+void infb_dataset_free(infb_dataset *d);
+/* Replace names[j] / target / source by a copy of s.  GSL_ENOMEM on failure. */
+int infb_dataset_set_name(infb_dataset *d, size_t j, const char *s);
+int infb_dataset_set_target(infb_dataset *d, const char *s);
+int infb_dataset_set_source(infb_dataset *d, const char *s);
+
+/* A new dataset made of rows[0..nrows) of d, in that order (indices < d->n).  Names,
+ * target and source are copied.  NULL on allocation failure. */
+infb_dataset *infb_dataset_rows(const infb_dataset *d, const size_t *rows, size_t nrows);
+
+/* Split d at random into train and test: round(test_fraction·n) rows go to test, chosen
+ * by a seeded permutation from r; both keep d's row order.  test_fraction in [0, 1);
+ * with 0, *test is NULL.  Fails with INFB_EDATA when either part would be empty (when
+ * test_fraction > 0) or GSL_ENOMEM.  The caller frees both. */
+int infb_dataset_split(const infb_dataset *d, double test_fraction, gsl_rng *r,
+                       infb_dataset **train, infb_dataset **test);
+
+/* Column means and standard deviations (divisor n) of X: mean[p], sd[p] supplied by the
+ * caller.  A constant column (sd == 0) fails with INFB_EDATA naming the feature and
+ * d->source.  n == 0 fails with INFB_EDATA. */
+int infb_dataset_moments(const infb_dataset *d, double *mean, double *sd);
+/* X[:,j] ← (X[:,j] − mean[j]) / sd[j] in place. */
+void infb_dataset_standardize(infb_dataset *d, const double *mean, const double *sd);
+
+#endif

@@ -1,0 +1,75 @@
+/* Experiment configuration: INI files (inih) and --set overrides validated against the
+ * key table, resolved with every default filled in, printed in a canonical form and
+ * hashed (SHA-256).
+ *
+ * Error messages are written into a caller buffer as "FILE:LINE: message" (a key's line),
+ * "FILE: message" (a missing required key or a whole-file problem) or
+ * "--set S.K=V: message" (an override), ready for the CLI to print. */
+#ifndef INFB_EXP_CONFIG_H
+#define INFB_EXP_CONFIG_H
+
+#include <stddef.h>
+#include "core/sha256.h"
+
+typedef struct infb_config infb_config;
+
+/* An empty configuration.  NULL on allocation failure. */
+infb_config *infb_config_alloc(void);
+/* NULL is a no-op. */
+void infb_config_free(infb_config *c);
+
+/* Parse the INI file at path: unknown sections and keys, duplicate keys, malformed lines
+ * and values that fail their type or range are errors.  Returns GSL_SUCCESS, or
+ * INFB_ECONFIG with msg set (e.g. "exp.ini:7: [map] lambda: '1e' is not a number",
+ * "exp.ini:3: unknown key 'lamda' in [map]", "exp.ini: cannot open: No such file or
+ * directory").  Read one file per config. */
+int infb_config_read(infb_config *c, const char *path, char *msg, size_t cap);
+
+/* Apply an override "SECTION.KEY=VALUE" (SECTION may be a variant "map:strong"); the
+ * value is validated like a file's.  INFB_ECONFIG with msg on error. */
+int infb_config_set(infb_config *c, const char *assignment, char *msg, size_t cap);
+
+/* Check whole-config rules and fill defaults: required keys ("FILE: missing required key
+ * 'seed' in [experiment]"), conditional requirements ([data] train when source = csv;
+ * target for supervised models), estimators named in [estimators] run are known and apply
+ * to [model] type (a variant "map:strong" needs base "map"), a variant section not named
+ * in run is an error, [experiment] name defaults to the file's base name without .ini.
+ * Returns GSL_SUCCESS or INFB_ECONFIG with msg. */
+int infb_config_resolve(infb_config *c, char *msg, size_t cap);
+
+/* Accessors on a resolved config.  section may be a variant ("map:strong"): its own value,
+ * else the base section's, else the default.  infb_config_get returns NULL for an unset
+ * key without default.  The numeric accessors assume the key has that type. */
+const char *infb_config_get(const infb_config *c, const char *section, const char *key);
+double infb_config_double(const infb_config *c, const char *section, const char *key);
+long infb_config_int(const infb_config *c, const char *section, const char *key);
+int infb_config_bool(const infb_config *c, const char *section, const char *key);
+/* Nonzero when a DOUBLE_OR key holds its word (e.g. alpha = evidence). */
+int infb_config_is_word(const infb_config *c, const char *section, const char *key,
+                        const char *word);
+/* A SWEEP key as values: one value, or N log-spaced values LO..HI inclusive.  *vals is
+ * newly allocated (free()); *n ≥ 1.  GSL_ENOMEM on failure. */
+int infb_config_sweep(const infb_config *c, const char *section, const char *key,
+                      double **vals, size_t *n);
+/* A PATH key resolved against the INI file's directory (absolute paths unchanged), newly
+ * allocated; NULL when unset. */
+char *infb_config_path(const infb_config *c, const char *section, const char *key);
+/* The line of the file where section.key was set, 0 when it was not set in the file
+ * (default or --set); for runtime errors that point at the config. */
+int infb_config_line(const infb_config *c, const char *section, const char *key);
+/* The path of the INI file read ("" before infb_config_read). */
+const char *infb_config_file(const infb_config *c);
+/* The estimator entries of [estimators] run, in order ("mle", "map:strong", ...): a
+ * NULL-terminated array owned by c. */
+char *const *infb_config_estimators(const infb_config *c);
+
+/* The canonical text of the resolved config: sections sorted by name, keys sorted by name
+ * within a section, every key of every section that applies (defaults included; variant
+ * sections listed with all their keys), values normalised (doubles "%.17g", booleans
+ * yes/no, lists "a, b", enum words lower case).  Newly allocated (free()); NULL on
+ * allocation failure. */
+char *infb_config_canonical(const infb_config *c);
+/* SHA-256 of the canonical text, as hex. */
+int infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX]);
+
+#endif

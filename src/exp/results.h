@@ -1,0 +1,3 @@
+#ifndef INFB_EXP_results_H
+#define INFB_EXP_results_H
+#endif

@@ -1,0 +1,3 @@
+/* stub: to be written */
+#include "config.h"
+#include "exp/runner.h"

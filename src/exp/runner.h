@@ -1,0 +1,3 @@
+#ifndef INFB_EXP_runner_H
+#define INFB_EXP_runner_H
+#endif

@@ -1,0 +1,28 @@
+/* Mean-field variational Bayes over linear-regression weights:
+ * q(w) = Π_j N(w_j; μ_j, s_j²) at fixed (α, β), fitted by coordinate ascent on the ELBO.
+ * MATH.md §1: the optimum is μ = m_N, s_j² = 1/A_jj, and
+ * ln p(y) − ELBO(q*) = KL(q*‖p(w|y)) = ½(Σ ln A_jj − ln|A|). */
+#ifndef INFB_INFER_MEANFIELD_H
+#define INFB_INFER_MEANFIELD_H
+
+#include "infer/estimator.h"
+
+typedef struct infb_meanfield_options {
+  double alpha;        /* prior precision α > 0 */
+  double beta;         /* noise precision β > 0 */
+  double tol;          /* stop when the ELBO rises by less than tol·(1 + |ELBO|) in a sweep */
+  size_t max_iter;     /* sweep cap */
+} infb_meanfield_options;
+
+/* ELBO of q = N(mu, diag s2) for the weights (and b per pb's intercept convention: under
+ * FLAT, the centred problem whose evidence bayes reports) at (α, β), in closed form. */
+int infb_meanfield_elbo(const infb_problem *pb, double alpha, double beta,
+                        const gsl_vector *mu, const gsl_vector *s2, double *elbo);
+
+/* Coordinate ascent from μ = 0, s² = 1/α.  Fills fit->w = μ (weights), intercept, cov
+ * (diag s², plus b), noise_var = 1/β, elbo, log_evidence (exact, from bayes), gap =
+ * log_evidence − elbo, gap_analytic, alpha, beta, iterations, stop_reason. */
+int infb_meanfield_fit(const infb_problem *pb, const infb_meanfield_options *opt,
+                       infb_fit *fit);
+
+#endif

@@ -1,0 +1,96 @@
+/* CBLAS wrappers (see blas.h).  OpenBLAS's own header cannot be included beside GSL's
+ * gsl_cblas.h (the prototypes clash), so its three extensions are declared here. */
+#include "config.h"
+#include "linalg/blas.h"
+#include "core/error.h"
+
+#include <limits.h>
+#include <gsl/gsl_cblas.h>
+
+char *openblas_get_config(void);
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int num_threads);
+
+static int
+too_big(size_t a, size_t b, size_t c, size_t d, size_t e, size_t f)
+{
+  return a > INT_MAX || b > INT_MAX || c > INT_MAX || d > INT_MAX || e > INT_MAX || f > INT_MAX;
+}
+
+int
+infb_dgemm(int transa, int transb, size_t m, size_t n, size_t k, double alpha, const double *A,
+           size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
+{
+  if (too_big(m, n, k, lda, ldb, ldc))
+    return INFB_ERROR(GSL_EINVAL, "dgemm: a dimension exceeds INT_MAX");
+  if (m == 0 || n == 0)
+    return GSL_SUCCESS;
+  /* CBLAS wants leading dimensions ≥ 1 even for empty operands. */
+  cblas_dgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans,
+              (int)m, (int)n, (int)k, alpha, A, lda ? (int)lda : 1, B, ldb ? (int)ldb : 1, beta, C,
+              (int)ldc);
+  return GSL_SUCCESS;
+}
+
+int
+infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha, const float *A,
+           size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+  if (too_big(m, n, k, lda, ldb, ldc))
+    return INFB_ERROR(GSL_EINVAL, "sgemm: a dimension exceeds INT_MAX");
+  if (m == 0 || n == 0)
+    return GSL_SUCCESS;
+  cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans,
+              (int)m, (int)n, (int)k, alpha, A, lda ? (int)lda : 1, B, ldb ? (int)ldb : 1, beta, C,
+              (int)ldc);
+  return GSL_SUCCESS;
+}
+
+int
+infb_dgemv(int trans, size_t m, size_t n, double alpha, const double *A, size_t lda,
+           const double *x, double beta, double *y)
+{
+  if (too_big(m, n, lda, 0, 0, 0))
+    return INFB_ERROR(GSL_EINVAL, "dgemv: a dimension exceeds INT_MAX");
+  if (m == 0 || n == 0) {
+    size_t len = trans ? n : m;
+    for (size_t i = 0; i < len; i++)
+      y[i] = beta == 0.0 ? 0.0 : beta * y[i];
+    return GSL_SUCCESS;
+  }
+  cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int)m, (int)n, alpha, A,
+              (int)lda, x, 1, beta, y, 1);
+  return GSL_SUCCESS;
+}
+
+double
+infb_ddot(size_t n, const double *x, const double *y)
+{
+  double s = 0.0;
+  while (n > 0) {
+    size_t c = n > (size_t)INT_MAX ? (size_t)INT_MAX : n;
+    s += cblas_ddot((int)c, x, 1, y, 1);
+    x += c;
+    y += c;
+    n -= c;
+  }
+  return s;
+}
+
+const char *
+infb_blas_config(void)
+{
+  return openblas_get_config();
+}
+
+int
+infb_blas_threads(void)
+{
+  return openblas_get_num_threads();
+}
+
+void
+infb_blas_set_threads(int n)
+{
+  openblas_set_num_threads(n < 1 ? 1 : n);
+}

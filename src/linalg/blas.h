@@ -1,0 +1,33 @@
+/* Thin checked wrappers over CBLAS (row-major, sizes as size_t).  Every gemm in infbench
+ * goes through here; the CBLAS behind them is OpenBLAS (tests/linalg/blas-t proves it).
+ * We include GSL's <gsl/gsl_cblas.h>, never OpenBLAS's <cblas.h>. */
+#ifndef INFB_LINALG_BLAS_H
+#define INFB_LINALG_BLAS_H
+
+#include <stddef.h>
+
+/* C (m×n, leading dim ldc) = alpha·op(A)·op(B) + beta·C, all row-major.  op(A) is m×k:
+ * A is m×k (lda ≥ k) when transa == 0, k×m (lda ≥ m) when transa != 0; likewise op(B)
+ * is k×n.  Returns GSL_SUCCESS, or GSL_EINVAL (raised) when a size exceeds INT_MAX.
+ * m, n or k equal to 0 is allowed (C is scaled by beta when k == 0). */
+int infb_dgemm(int transa, int transb, size_t m, size_t n, size_t k, double alpha,
+               const double *A, size_t lda, const double *B, size_t ldb, double beta,
+               double *C, size_t ldc);
+int infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha,
+               const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+               size_t ldc);
+
+/* y (length m, or n when trans) = alpha·op(A)·x + beta·y, A m×n row-major (lda ≥ n). */
+int infb_dgemv(int trans, size_t m, size_t n, double alpha, const double *A, size_t lda,
+               const double *x, double beta, double *y);
+
+/* Σ x_i y_i (n may exceed INT_MAX: summed in chunks). */
+double infb_ddot(size_t n, const double *x, const double *y);
+
+/* OpenBLAS's build description (openblas_get_config), e.g. "OpenBLAS 0.3.21 ...". */
+const char *infb_blas_config(void);
+/* OpenBLAS's thread count, and a setter (n ≥ 1). */
+int infb_blas_threads(void);
+void infb_blas_set_threads(int n);
+
+#endif

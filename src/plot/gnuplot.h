@@ -1,0 +1,3 @@
+#ifndef INFB_PLOT_GNUPLOT_H
+#define INFB_PLOT_GNUPLOT_H
+#endif

@@ -1,0 +1,81 @@
+/* The CBLAS behind infbench is OpenBLAS, and the wrappers compute what a triple loop does. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tap/basic.h"
+#include "linalg/blas.h"
+
+#include <dlfcn.h>
+#include <gsl/gsl_cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* C = op(A) op(B), row-major, by definition. */
+static void
+ref_gemm(int ta, int tb, size_t m, size_t n, size_t k, const double *A, size_t lda,
+         const double *B, size_t ldb, double *C, size_t ldc)
+{
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = 0;
+      for (size_t l = 0; l < k; l++)
+        s += (ta ? A[l * lda + i] : A[i * lda + l]) * (tb ? B[j * ldb + l] : B[l * ldb + j]);
+      C[i * ldc + j] = s;
+    }
+}
+
+static const char *
+object_of(void *fn)
+{
+  Dl_info info;
+  if (!fn || !dladdr(fn, &info) || !info.dli_fname)
+    return "(unknown)";
+  return info.dli_fname;
+}
+
+int
+main(void)
+{
+  plan(12);
+  const char *d = object_of((void *)cblas_dgemm), *s = object_of((void *)cblas_sgemm);
+  diag("cblas_dgemm from %s, cblas_sgemm from %s", d, s);
+  ok(strstr(d, "openblas") != NULL, "cblas_dgemm resolves into OpenBLAS (%s)", d);
+  ok(strstr(s, "openblas") != NULL, "cblas_sgemm resolves into OpenBLAS (%s)", s);
+  ok(strstr(d, "gslcblas") == NULL, "cblas_dgemm is not GSL's reference CBLAS");
+  const char *cfg = infb_blas_config();
+  ok(cfg && strstr(cfg, "OpenBLAS") != NULL, "openblas_get_config: %s", cfg ? cfg : "(null)");
+
+  /* Odd shapes, all four transpose combinations, double and float. */
+  size_t shapes[][3] = {{1, 1, 1}, {3, 7, 5}, {7, 3, 1}};
+  int nshape = 0;
+  for (size_t si = 0; si < 3; si++) {
+    size_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+    double A[64], B[64], C[64], R[64];
+    float Af[64], Bf[64], Cf[64];
+    double maxerr = 0, maxerrf = 0;
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        for (size_t i = 0; i < 64; i++) {
+          A[i] = Af[i] = (float)sin(1.0 + i * (ta + 1.3));
+          B[i] = Bf[i] = (float)cos(2.0 + i * (tb + 0.7));
+          C[i] = Cf[i] = 0;
+        }
+        size_t lda = ta ? m : k, ldb = tb ? k : n;
+        ref_gemm(ta, tb, m, n, k, A, lda, B, ldb, R, n);
+        infb_dgemm(ta, tb, m, n, k, 1.0, A, lda, B, ldb, 0.0, C, n);
+        infb_sgemm(ta, tb, m, n, k, 1.0f, Af, lda, Bf, ldb, 0.0f, Cf, n);
+        for (size_t i = 0; i < m * n; i++) {
+          maxerr = fmax(maxerr, fabs(C[i] - R[i]));
+          maxerrf = fmax(maxerrf, fabs(Cf[i] - R[i]));
+        }
+      }
+    ok(maxerr < 1e-13, "dgemm %zux%zux%zu matches the triple loop (err %.2g)", m, n, k, maxerr);
+    ok(maxerrf < 1e-5, "sgemm %zux%zux%zu matches the triple loop (err %.2g)", m, n, k, maxerrf);
+    nshape++;
+  }
+  double A[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, -1, 2}, y[2] = {0, 0};
+  infb_dgemv(0, 2, 3, 1.0, A, 3, x, 0.0, y);
+  ok(y[0] == 5 && y[1] == 11, "dgemv [[1,2,3],[4,5,6]]·[1,-1,2] = [5,11]");
+  ok(infb_ddot(3, x, x) == 6.0, "ddot");
+  return test_done();
+}
