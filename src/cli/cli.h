@@ -2,6 +2,8 @@
 #ifndef INFB_CLI_CLI_H
 #define INFB_CLI_CLI_H
 
+#include <stddef.h>
+
 /* Exit statuses (infbench(1)). */
 enum { EXIT_OK = 0, EXIT_RUNFAIL = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -9,6 +11,19 @@ int infb_cmd_run(int argc, char **argv);
 int infb_cmd_check(int argc, char **argv);
 int infb_cmd_list(int argc, char **argv);
 int infb_cmd_plot(int argc, char **argv);
+
+struct infb_config;
+/* Read FILE.ini, apply the --set assignments sets[0..nsets) and resolve.  On a config
+ * error print it (FILE:LINE: message) to stderr and return NULL: the caller exits 2. */
+struct infb_config *infb_cli_load_config(const char *path, char *const *sets, size_t nsets);
+
+/* Print the comparison table of a results.json document to stdout. */
+struct json_t;
+void infb_cli_print_report(const struct json_t *results);
+
+/* Render every .gp script of dir with gnuplot ("png", "svg" or "both"); 0 on success,
+ * 1 when gnuplot is missing or failed (messages printed). */
+int infb_cli_render_dir(const char *dir, const char *format, int quiet);
 
 /* "infbench: " + message on stderr. */
 void infb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,12 +1,70 @@
-/* infbench: dispatch to a command. */
+/* infbench: the command dispatcher, global options and signal handling. */
 #include "config.h"
 #include "cli/cli.h"
+#include "core/error.h"
+#include "linalg/blas.h"
+
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_version.h>
+
+static const char usage_text[] =
+    "usage: infbench COMMAND [OPTIONS]\n"
+    "\n"
+    "Fit one probabilistic model with several estimators and compare them.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE.ini     run an experiment (infbench run --help)\n"
+    "  check FILE.ini   validate a config; print it resolved, with its hash\n"
+    "  list [keys]      models, estimators and data sources; or every config key\n"
+    "  plot DIR         render the gnuplot scripts of a run directory\n"
+    "\n"
+    "options:\n"
+    "  --version        print the program, GSL and BLAS versions\n"
+    "  --help           print this help\n"
+    "\n"
+    "See infbench(1) and infbench.ini(5).\n";
+
+void
+infb_cli_error(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("infbench: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
 int
 main(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  puts("infbench " PACKAGE_VERSION);
-  return 0;
+  /* The library reports through statuses; GSL must never abort the program. */
+  gsl_set_error_handler(infb_error_gsl_handler);
+  if (argc < 2) {
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage_text, stdout);
+    return EXIT_OK;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    printf("%s %s\nGSL %s\nBLAS %s\n", PACKAGE_NAME, PACKAGE_VERSION, gsl_version,
+           infb_blas_config());
+    return EXIT_OK;
+  }
+  if (strcmp(cmd, "run") == 0)
+    return infb_cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "check") == 0)
+    return infb_cmd_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "list") == 0)
+    return infb_cmd_list(argc - 1, argv + 1);
+  if (strcmp(cmd, "plot") == 0)
+    return infb_cmd_plot(argc - 1, argv + 1);
+  infb_cli_error("unknown command '%s' (try infbench --help)", cmd);
+  return EXIT_USAGE;
 }

@@ -18,8 +18,18 @@
  *   "PATH: line 5, column 'bmi': empty cell"
  *   "PATH: no column named 'foo'" / "PATH: no data rows" / "PATH: empty file"
  *   "PATH: line 1: duplicate column name 'age'"
+ * and, less commonly,
+ *   "PATH: line 1: column 3 has an empty name"
+ *   "PATH: line 6: 1 field, but the header has 4"     (singular for one field)
+ *   "PATH: line 5, column 'bmi': '1e999' is out of range"  (infb_parse_double's reason)
+ *   "PATH: column 'y' is both the target and a feature"
+ *   "PATH: feature 'age' is listed twice" / "PATH: no feature columns"
+ *   "PATH: line 3: malformed quoting" / "PATH: line 3: unterminated quoted field"
  * Line numbers count records (the header is line 1); they equal file lines for files
- * without quoted line breaks. */
+ * without quoted line breaks or blank lines.  Blank lines (including a trailing one) are
+ * skipped, CRLF and LF line ends are both accepted, blanks around unquoted cells are
+ * ignored, and a leading UTF-8 byte-order mark is dropped.  Unused columns are not
+ * parsed. */
 infb_dataset *infb_csv_read(const char *path, const char *target, char *const *features);
 
 #endif

@@ -4,7 +4,26 @@
  *
  * Error messages are written into a caller buffer as "FILE:LINE: message" (a key's line),
  * "FILE: message" (a missing required key or a whole-file problem) or
- * "--set S.K=V: message" (an override), ready for the CLI to print. */
+ * "--set S.K=V: message" (an override), ready for the CLI to print.  When no file was read,
+ * whole-config messages start with "--set: ".
+ *
+ * Value messages are "[SECTION] KEY: reason", SECTION as written (a variant "map:strong"):
+ *   '1e' is not a number | is not an integer | is not a boolean (yes or no) | is not finite
+ *   'foo' is not one of csv, synthetic            (ENUM)
+ *   'x' is not a number or 'evidence'            (DOUBLE_OR)
+ *   '1..2' is not a value or a sweep LO..HI/N    (SWEEP with ".." but not LO..HI/N)
+ *   sweep 'S' needs LO < HI | needs N >= 2 points | has more than INFB_CONFIG_SWEEP_MAX points
+ *   empty value
+ *   'a/b' must not contain '/' | '..' is not a usable name   ([experiment] name)
+ *   V is out of range (R), V as written and R one of "must be > MIN", "must be >= MIN",
+ *   "must be <= MAX", "must be in [MIN, MAX]", "must be in (MIN, MAX]" (bounds "%.15g").
+ * Other messages: "unknown section [S]", "section [S] takes no variants", "bad variant name
+ * 'V' in [S:V] (use a-z, 0-9, _ and -)", "unknown key 'K' in [S]", "duplicate key 'K' in
+ * [S]", "key 'K' is outside any section", "malformed line (expected key = value or
+ * [section])", "line too long (at most N characters)", "line contains a NUL byte",
+ * "[estimators] run: unknown estimator 'E' (known: mle, map, bayes, laplace, meanfield)",
+ * "[estimators] run: estimator 'E' named twice" (or "does not apply to model M", "no
+ * section [E] for estimator 'E'"), "section [S] is not named in [estimators] run". */
 #ifndef INFB_EXP_CONFIG_H
 #define INFB_EXP_CONFIG_H
 
@@ -12,6 +31,9 @@
 #include "core/sha256.h"
 
 typedef struct infb_config infb_config;
+
+/* The most points a sweep LO..HI/N may have. */
+#define INFB_CONFIG_SWEEP_MAX 100000
 
 /* An empty configuration.  NULL on allocation failure. */
 infb_config *infb_config_alloc(void);
@@ -39,7 +61,9 @@ int infb_config_resolve(infb_config *c, char *msg, size_t cap);
 
 /* Accessors on a resolved config.  section may be a variant ("map:strong"): its own value,
  * else the base section's, else the default.  infb_config_get returns NULL for an unset
- * key without default.  The numeric accessors assume the key has that type. */
+ * key without default.  The numeric accessors assume the key has that type: a value that
+ * does not parse (a DOUBLE_OR word, a sweep, an unset key) gives NAN (double) or 0 (int,
+ * bool). */
 const char *infb_config_get(const infb_config *c, const char *section, const char *key);
 double infb_config_double(const infb_config *c, const char *section, const char *key);
 long infb_config_int(const infb_config *c, const char *section, const char *key);
@@ -48,7 +72,8 @@ int infb_config_bool(const infb_config *c, const char *section, const char *key)
 int infb_config_is_word(const infb_config *c, const char *section, const char *key,
                         const char *word);
 /* A SWEEP key as values: one value, or N log-spaced values LO..HI inclusive.  *vals is
- * newly allocated (free()); *n ≥ 1.  GSL_ENOMEM on failure. */
+ * newly allocated (free()); *n ≥ 1.  GSL_ENOMEM on failure; GSL_EINVAL (raised) when the
+ * key is unset or not a value or sweep. */
 int infb_config_sweep(const infb_config *c, const char *section, const char *key,
                       double **vals, size_t *n);
 /* A PATH key resolved against the INI file's directory (absolute paths unchanged), newly

@@ -14,6 +14,13 @@ typedef struct infb_bayes_options {
   double tol;          /* stop when the relative change of α and β is below tol */
   size_t max_iter;     /* fixed-point iteration cap */
 } infb_bayes_options;
+/* When α (β) is optimised, opt->alpha (opt->beta) is its starting value if > 0; otherwise
+ * the start is derived from the data: β₀ = n_eff/‖t‖² and α₀ = tr(ΦᵀΦ)/‖t‖² (t, Φ, n_eff
+ * the reduced design of model/linreg.h), i.e. the noise and the prior predictive variance
+ * per point each equal to the targets' mean square.  Each iteration is one update of
+ * PRML eqs. 3.91–3.95 (β's with n_eff − γ); fit->iterations counts them, stop_reason is
+ * "converged" or "max_iter" ("closed form", 0 iterations, when nothing is optimised).  A
+ * diverging update (m_Nᵀm_N = 0, a perfect fit, n_eff ≤ γ) is GSL_EDOM. */
 
 /* Posterior N(m_N, A⁻¹) with A = αI + βXᵀX (intercept per pb's convention: FLAT
  * integrates b out under a flat prior, giving the evidence of the centred problem with

@@ -67,8 +67,8 @@ typedef struct infb_fit {
   double gap_analytic;      /* meanfield: ½(Σ ln A_jj − ln|A|) */
 } infb_fit;
 
-/* A fit for p weights: w allocated and zeroed, cov NULL, optional results NAN.
- * NULL (error raised) on allocation failure. */
+/* A fit for p ≥ 1 weights: w allocated and zeroed, cov NULL, optional results NAN.
+ * NULL (error raised) when p == 0 or on allocation failure. */
 infb_fit *infb_fit_alloc(size_t p, int has_intercept);
 /* NULL is a no-op. */
 void infb_fit_free(infb_fit *f);

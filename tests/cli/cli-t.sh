@@ -1,2 +1,91 @@
 #!/bin/sh
-echo "1..0 # SKIP not written yet"
+# The command line: commands, exit statuses, outputs present and consistent, nothing
+# half-written, reproducibility, failure isolation, plotting.
+. "$top_srcdir/tests/cli/lib.sh"
+plan 48
+
+run_cmd --version
+ok $rc "--version exits 0"
+echo "$out" | grep -q '^infbench ' ; ok $? "--version names the program"
+echo "$out" | grep -q '^GSL 2\.' ; ok $? "--version names GSL"
+echo "$out" | grep -q '^BLAS OpenBLAS' ; ok $? "--version names OpenBLAS"
+run_cmd --help
+ok $rc "--help exits 0"
+for c in run check list plot; do
+  run_cmd $c --help
+  ok $rc "$c --help exits 0"
+done
+run_cmd frobnicate
+is 2 "$rc" "an unknown command exits 2"
+run_cmd
+is 2 "$rc" "no command exits 2"
+
+run_cmd list
+ok $rc "list exits 0"
+echo "$out" | grep -q '^estimator  laplace' ; ok $? "list names the laplace estimator"
+run_cmd list keys
+ok $rc "list keys exits 0"
+echo "$out" | grep -q '^map\.lambda	' ; ok $? "list keys has map.lambda"
+
+# check: resolved config and its hash.
+run_cmd check "$fixtures/run-small.ini"
+ok $rc "check of a valid file exits 0"
+hash=$(echo "$out" | sed -n 's/^# sha256: //p')
+is 64 "${#hash}" "check prints a SHA-256"
+echo "$out" | grep -q '^folds = 5' ; ok $? "check fills in defaults (map folds = 5)"
+run_cmd check "$fixtures/run-small.ini" --set map.lambda=2
+hash2=$(echo "$out" | sed -n 's/^# sha256: //p')
+[ -n "$hash2" ] && [ "$hash" != "$hash2" ]; ok $? "--set changes the hash"
+
+# run: outputs present and consistent.
+run_cmd run "$fixtures/run-small.ini" -o "$tmp/r1" --quiet
+is 0 "$rc" "run exits 0"
+is "" "$out" "--quiet prints nothing"
+for f in config.ini results.json estimators.tsv weights.tsv path-map-sweep.tsv \
+         evidence-bayes.tsv infbench-style.gp path-map-sweep-loglik.gp evidence-bayes.gp; do
+  [ -s "$tmp/r1/$f" ]; ok $? "run writes $f"
+done
+ls "$tmp/r1" | grep -q '\.tmp\.' ; [ $? -ne 0 ]; ok $? "no temporary files are left"
+grep -q "^# sha256: $hash\$" "$tmp/r1/config.ini"; ok $? "config.ini carries the hash printed by check"
+grep -q "\"hash\": \"$hash\"" "$tmp/r1/results.json"; ok $? "results.json carries the same hash"
+grep -q '"schema_version": 1' "$tmp/r1/results.json"; ok $? "results.json has schema_version"
+grep -q '"gsl": "2\.' "$tmp/r1/results.json"; ok $? "results.json records the GSL version"
+
+# An existing directory is refused without --force.
+run_cmd run "$fixtures/run-small.ini" -o "$tmp/r1"
+is 2 "$rc" "an existing run directory exits 2"
+echo "$err" | grep -q 'use --force' ; ok $? "and says to use --force"
+run_cmd run "$fixtures/run-small.ini" -o "$tmp/r1" --force --quiet
+is 0 "$rc" "--force reuses it"
+
+# Reproducible: the same config and seed give the same numbers (timings aside).
+run_cmd run "$fixtures/run-small.ini" -o "$tmp/r2" --quiet
+grep -v '"seconds"' "$tmp/r1/results.json" > "$tmp/a.json"
+grep -v '"seconds"' "$tmp/r2/results.json" > "$tmp/b.json"
+cmp -s "$tmp/a.json" "$tmp/b.json"; ok $? "two runs give identical results.json (timings aside)"
+
+# One failing estimator: the others still run, exit 1, the failure is reported.
+run_cmd run "$fixtures/run-separable.ini" -o "$tmp/sep"
+is 1 "$rc" "a failing estimator makes the run exit 1"
+echo "$out" | grep -q 'mle failed: .*separable' ; ok $? "the table reports the separable-data failure"
+grep -q '"status": "ok"' "$tmp/sep/results.json"; ok $? "map and laplace still succeed"
+run_cmd run "$fixtures/run-collinear.ini" -o "$tmp/col"
+is 1 "$rc" "a singular design fails the MLE (exit 1)"
+echo "$out" | grep -q 'mle failed: .*use map' ; ok $? "the singular-design message suggests map"
+
+# An output directory that cannot be created.
+run_cmd run "$fixtures/run-small.ini" -o /dev/null/sub --quiet
+is 1 "$rc" "an uncreatable output directory exits 1"
+echo "$err" | grep -q '/dev/null/sub' ; ok $? "and names it"
+
+# Plots, when gnuplot is there.
+if [ -n "${GNUPLOT:-}" ] && [ -x "$GNUPLOT" ]; then
+  run_cmd plot "$tmp/r1" --quiet
+  ok $rc "plot renders the run directory"
+  [ -s "$tmp/r1/path-map-sweep-loglik.png" ] && [ -s "$tmp/r1/path-map-sweep-loglik.svg" ]
+  ok $? "plot writes PNG and SVG"
+else
+  skip "gnuplot not installed"
+  skip "gnuplot not installed"
+fi
+[ $tap_failed -eq 0 ]
