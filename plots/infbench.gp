@@ -65,4 +65,4 @@ set xlabel textcolor rgb '#262626'
 set ylabel textcolor rgb '#262626'
 # Legend entries are names taken from the data (features, estimators): never enhanced
 # text, so an underscore stays an underscore.
-set key noenhanced nobox samplen 2.5 spacing 1.15 textcolor rgb '#262626'
+set key noenhanced nobox samplen 3.5 spacing 1.15 textcolor rgb '#262626'

@@ -20,8 +20,8 @@ typedef struct infb_map_path_point {
 } infb_map_path_point;
 
 /* Fit MAP at each of lambdas[0..n) on the whole training set and score each by
- * `folds`-fold cross-validation (folds assigned by a permutation from the stream
- * ("map/cv", 0) of pb->seed).  path[0..n) is filled (the caller frees each point's w with
+ * `folds`-fold cross-validation: with perm a gsl_ran_shuffle of 0..N−1 drawn from the
+ * stream ("map/cv", 0) of pb->seed, row perm[i] belongs to fold i mod folds.  path[0..n) is filled (the caller frees each point's w with
  * infb_map_path_free).  *best receives the index of the λ with the highest cv_loglik.
  * A λ whose fit fails gets cv_loglik = NAN and w = NULL; fails only if every λ fails. */
 int infb_map_path(const infb_problem *pb, const double *lambdas, size_t n, size_t folds,

@@ -38,12 +38,14 @@ enum {
 };
 
 static const char style_name[] = "infbench-style.gp";
-/* Legends stay outside the graph: below it for a few entries, at the right when there
- * are more than fit in three rows of three (one entry per feature). */
-enum { KEY_BELOW_MAX = 9 };
+/* Legends stay outside the graph, below it, so the graph keeps the full width; gnuplot
+ * arranges the entries in as many columns as fit.  A legend of more entries than this
+ * (one per feature) uses a smaller font. */
+enum { KEY_LARGE = 12 };
 static const char key_below[] =
     "set key outside below center horizontal Left reverse height 1\n";
-static const char key_right[] = "set key outside right top vertical Left reverse\n";
+static const char key_below_small[] =
+    "set key outside below center horizontal Left reverse height 1 font ',9' spacing 1\n";
 
 /* DIR/NAME SUFFIX, newly allocated; NULL with the error raised. */
 static char *
@@ -372,7 +374,7 @@ regpath_weights(const char *dir, const infb_plot_regpath *p)
   fprintf(fp, "set xzeroaxis ls %d\n", LS_REFERENCE);
   size_t nkeys = p->nfeatures + (isfinite(p->lambda_evidence) && p->lambda_evidence > 0) +
                  (isfinite(p->lambda_selected) && p->lambda_selected > 0);
-  fputs(nkeys <= KEY_BELOW_MAX ? key_below : key_right, fp);
+  fputs(nkeys <= KEY_LARGE ? key_below : key_below_small, fp);
   put_lambda_marks(fp, p);
 
   fputs("plot ", fp);
