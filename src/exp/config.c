@@ -119,13 +119,19 @@ sb_printf(sbuf *b, const char *fmt, ...)
     sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* A double as the canonical form prints it: %.17g, with −0 printed as 0. */
+/* A double as the canonical form prints it: the shortest %.Ng (N = 1..17) that reads back
+ * to the same double — unique, and "0.8" rather than "0.80000000000000004" — with −0
+ * printed as 0. */
 static void
 fmt_double(char *buf, size_t cap, double v)
 {
   if (v == 0.0)
     v = 0.0;
-  snprintf(buf, cap, "%.17g", v);
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, cap, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v)
+      return;
+  }
 }
 
 /* ------------------------------------------------------------------ validation */

@@ -90,7 +90,8 @@ char *const *infb_config_estimators(const infb_config *c);
 
 /* The canonical text of the resolved config: sections sorted by name, keys sorted by name
  * within a section, every key of every section that applies (defaults included; variant
- * sections listed with all their keys), values normalised (doubles "%.17g", booleans
+ * sections listed with all their keys), values normalised (doubles as the shortest "%.Ng"
+ * that reads back exactly, booleans
  * yes/no, lists "a, b", enum words lower case).  Newly allocated (free()); NULL on
  * allocation failure. */
 char *infb_config_canonical(const infb_config *c);

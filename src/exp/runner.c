@@ -849,6 +849,7 @@ write_path_plots(run_ctx *c)
         .mle_test_loglik = mle_ll,
         .lambda_evidence = lambda_ev,
         .lambda_selected = e->lambda_cv,
+        .model = c->model == INFB_MODEL_LOGREG ? "logreg" : "linreg",
     };
     int st = infb_plot_regpath_write(c->dir, &rp);
     if (st)
@@ -955,6 +956,8 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
       json_pack("{s:s, s:b, s:s}", "type", type, "intercept",
                 infb_config_bool(cfg, "model", "intercept"), "intercept_prior",
                 infb_config_get(cfg, "model", "intercept_prior")));
+  /* root owns ests from here on; c.ests stays a borrowed pointer. */
+  json_object_set_new(c.root, "estimators", c.ests);
 
   progress(&c, "loading data");
   if ((st = load_data(&c)) != GSL_SUCCESS || (st = prepare_problem(&c)) != GSL_SUCCESS) {
@@ -988,8 +991,6 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
     json_array_append_new(order, json_string(names[k]));
   }
   json_object_set_new(c.root, "order", order);
-  json_object_set(c.root, "estimators", c.ests);
-  json_decref(c.ests);
 
   int intr = 0;
   for (size_t k = 0; k < c.nentries; k++) {

@@ -2,7 +2,7 @@
 # The command line: commands, exit statuses, outputs present and consistent, nothing
 # half-written, reproducibility, failure isolation, plotting.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 48
+plan 58
 
 run_cmd --version
 ok $rc "--version exits 0"
@@ -78,13 +78,43 @@ run_cmd run "$fixtures/run-small.ini" -o /dev/null/sub --quiet
 is 1 "$rc" "an uncreatable output directory exits 1"
 echo "$err" | grep -q '/dev/null/sub' ; ok $? "and names it"
 
+# Plot scripts: self-contained, loading the copied shared style.
+cmp -s "$tmp/r1/infbench-style.gp" "$top_srcdir/plots/infbench.gp"
+ok $? "the run directory carries a copy of plots/infbench.gp"
+bad=0
+for g in "$tmp"/r1/*.gp; do
+  case $g in */infbench-style.gp) continue ;; esac
+  grep -q "^load 'infbench-style.gp'" "$g" || bad=1
+done
+ok $bad "every script loads infbench-style.gp"
+grep -q 'nats per observation' "$tmp/r1/path-map-sweep-loglik.gp"; ok $? "log-likelihood axis carries its unit"
+run_cmd plot "$tmp/none"
+is 2 "$rc" "plot of a missing directory exits 2"
+mkdir "$tmp/empty"
+run_cmd plot "$tmp/empty"
+is 1 "$rc" "plot of a directory without scripts exits 1"
+run_cmd plot "$tmp/r1" --format jpg
+is 2 "$rc" "plot --format jpg exits 2"
+env PATH=/nonexistent GNUPLOT= "$INFBENCH" plot "$tmp/r1" >"$tmp/out" 2>"$tmp/err"
+is 1 "$?" "plot without gnuplot exits 1"
+is "infbench: gnuplot not found on PATH; install it (apt-get install gnuplot-nox) to render figures" \
+   "$(cat "$tmp/err")" "and says how to install it"
+
 # Plots, when gnuplot is there.
 if [ -n "${GNUPLOT:-}" ] && [ -x "$GNUPLOT" ]; then
   run_cmd plot "$tmp/r1" --quiet
   ok $rc "plot renders the run directory"
   [ -s "$tmp/r1/path-map-sweep-loglik.png" ] && [ -s "$tmp/r1/path-map-sweep-loglik.svg" ]
   ok $? "plot writes PNG and SVG"
+  mkdir "$tmp/r3" && cp "$tmp"/r1/*.gp "$tmp"/r1/*.tsv "$tmp/r3/"
+  echo 'plot nosuchvariable' > "$tmp/r3/zz-broken.gp"
+  run_cmd plot "$tmp/r3" --format png --quiet
+  is 1 "$rc" "a failing script makes plot exit 1"
+  [ -s "$tmp/r3/path-map-sweep-loglik.png" ] && [ ! -e "$tmp/r3/zz-broken.png" ]
+  ok $? "the other figures are still written, the broken one is not"
 else
+  skip "gnuplot not installed"
+  skip "gnuplot not installed"
   skip "gnuplot not installed"
   skip "gnuplot not installed"
 fi
