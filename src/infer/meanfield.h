@@ -10,7 +10,8 @@
 typedef struct infb_meanfield_options {
   double alpha;        /* prior precision α > 0 */
   double beta;         /* noise precision β > 0 */
-  double tol;          /* stop when the ELBO rises by less than tol·(1 + |ELBO|) in a sweep */
+  double tol;          /* stop when, in one sweep, the ELBO rises by at most tol·(1 + |ELBO|)
+                          and no μ_j moves by more than tol·(|μ_j| + 1/√A_jj) */
   size_t max_iter;     /* sweep cap */
 } infb_meanfield_options;
 
@@ -26,7 +27,8 @@ int infb_meanfield_elbo(const infb_problem *pb, double alpha, double beta,
  * (diag s², plus b), noise_var = 1/β, elbo, log_evidence (exact, from bayes), gap =
  * log_evidence − elbo, gap_analytic, alpha, beta, iterations, stop_reason.
  * A sweep updates every factor once; its ELBO rise is summed exactly from the coordinate
- * gains, and the ascent stops ("converged") when that rise is ≤ tol·(1 + |ELBO|), or
+ * gains, and the ascent stops ("converged") when that rise is ≤ tol·(1 + |ELBO|) and
+ * every μ_j step is ≤ max(tol, 8ε)·(|μ_j| + 1/√A_jj), ε the machine epsilon, or
  * after max_iter sweeps ("max_iter"; max_iter = k runs exactly k sweeps when tol = 0
  * and the ELBO still rises).  A problem with a fixed noise_var > 0 sets β = 1/noise_var,
  * as in bayes.  FLAT: intercept = ȳ − x̄ᵀμ and cov holds Var(b) = 1/(βN) + Σ x̄_j² s_j²,
