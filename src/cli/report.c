@@ -95,7 +95,11 @@ infb_cli_print_report(const json_t *root)
   size_t p = json_array_size(feats);
   if (p == 0 || p > 12)
     return;
+  /* Synthetic data: the true weights beside the estimates. */
+  const json_t *truth = json_object_get(data, "true_weights");
   printf("\n%-20s", "weights");
+  if (truth)
+    printf(" %12s", "(truth)");
   for (size_t k = 0; k < n; k++)
     printf(" %12.12s", json_string_value(json_array_get(order, k)));
   printf("\n");
@@ -104,6 +108,11 @@ infb_cli_print_report(const json_t *root)
       printf("%-20.20s", json_string_value(json_array_get(feats, j)));
     else
       printf("%-20s", "(intercept)");
+    if (truth) {
+      const json_t *v = j < p ? json_array_get(truth, j) : json_object_get(data, "true_intercept");
+      putchar(' ');
+      cell(json_is_number(v) ? json_number_value(v) : NAN, "%12.5g");
+    }
     for (size_t k = 0; k < n; k++) {
       const json_t *o = json_object_get(ests, json_string_value(json_array_get(order, k)));
       const json_t *v = j < p ? json_array_get(json_object_get(o, "weights"), j)

@@ -1150,10 +1150,11 @@ infb_config_sweep(const infb_config *c, const char *section, const char *key, do
     return GSL_ENOMEM;
   out[0] = lo;
   if (count > 1) {
-    /* log-spaced: ln v_i = ((N−1−i) ln LO + i ln HI)/(N−1); the endpoints are exact */
-    double a = log(lo), b = log(hi), m = (double)(count - 1);
+    /* log-spaced: log10 v_i = ((N−1−i) log10 LO + i log10 HI)/(N−1); the endpoints are
+     * exact, and so are the powers of ten of a decade sweep (1e-3..1e3/7 gives 0.01, 1) */
+    double a = log10(lo), b = log10(hi), m = (double)(count - 1);
     for (long i = 1; i < count - 1; i++)
-      out[i] = exp(((m - (double)i) * a + (double)i * b) / m);
+      out[i] = pow(10.0, ((m - (double)i) * a + (double)i * b) / m);
     out[count - 1] = hi;
   }
   *vals = out;

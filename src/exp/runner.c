@@ -789,13 +789,18 @@ write_predictive(run_ctx *c)
     }
     e++;
   }
-  char comment[160];
+  char comment[160], ylabel[128];
   snprintf(comment, sizeof comment, "predictive %s with a +-%g sd band, x = %s",
            c->model == INFB_MODEL_LINREG ? "mean of y" : "P(y = 1)", band, c->train->names[0]);
+  if (c->model == INFB_MODEL_LINREG)
+    snprintf(ylabel, sizeof ylabel, "%s", c->train->target);
+  else
+    snprintf(ylabel, sizeof ylabel, "%s; predictive P(%s = 1)", c->train->target,
+             c->train->target);
   st = infb_tsv_write(c->dir, "predictive.tsv", comment, ncol, cols, grid, NULL, rows);
   if (!st)
     st = infb_plot_predictive_write(c->dir, "predictive", "predictive.tsv", nok, ests,
-                                    c->train->names[0], c->train->target, c->test != NULL,
+                                    c->train->names[0], ylabel, c->test != NULL,
                                     c->model == INFB_MODEL_LINREG ? band : 0.0);
 done:
   if (owned)
