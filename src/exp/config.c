@@ -987,6 +987,23 @@ default_name(const infb_config *c)
   return dup_range(base, n);
 }
 
+/* Nonzero when a shared section has the variant ":NAME" (e.g. [encoder:NAME]), which
+ * is enough to define the estimator variant NAME. */
+static int
+shared_variant_exists(const infb_config *c, const char *suffix)
+{
+  for (size_t j = 0; j < c->ns; j++) {
+    const char *colon = strchr(c->s[j].name, ':');
+    if (!colon || strcmp(colon, suffix) != 0)
+      continue;
+    char base[64];
+    snprintf(base, sizeof base, "%.*s", (int)(colon - c->s[j].name), c->s[j].name);
+    if (infb_key_section_shared(base))
+      return 1;
+  }
+  return 0;
+}
+
 int
 infb_config_resolve(infb_config *c, char *msg, size_t cap)
 {
@@ -1002,12 +1019,13 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
   }
 
   const char *model = infb_config_get(c, "model", "type");
+  int supervised = strcmp(model, "lingauss") != 0;
   if (strcmp(infb_config_get(c, "data", "source"), "csv") == 0) {
     if (!infb_config_get(c, "data", "train")) {
       say(msg, cap, "%s: [data] train is required when source = csv", at);
       return INFB_ECONFIG;
     }
-    if (!infb_config_get(c, "data", "target")) {
+    if (supervised && !infb_config_get(c, "data", "target")) {
       say(msg, cap, "%s: [data] target is required for model %s", at, model);
       return INFB_ECONFIG;
     }
@@ -1038,7 +1056,7 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
       infb_strlist_free(items);
       return INFB_ECONFIG;
     }
-    if (colon && !section_find(c, items[i])) {
+    if (colon && !section_find(c, items[i]) && !shared_variant_exists(c, colon)) {
       say(msg, cap, "%s: [estimators] run: no section [%s] for estimator '%s'", run_at,
           items[i], items[i]);
       infb_strlist_free(items);
@@ -1049,12 +1067,23 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
     if (!strchr(c->s[j].name, ':'))
       continue;
     int named = 0;
-    for (size_t i = 0; i < n && !named; i++)
-      named = strcmp(items[i], c->s[j].name) == 0;
+    const char *suffix = strchr(c->s[j].name, ':');
+    size_t blen = (size_t)(suffix - c->s[j].name);
+    char sbase[64];
+    snprintf(sbase, sizeof sbase, "%.*s", (int)blen, c->s[j].name);
+    int shared = infb_key_section_shared(sbase);
+    for (size_t i = 0; i < n && !named; i++) {
+      const char *isuf = strchr(items[i], ':');
+      named = shared ? isuf && strcmp(isuf, suffix) == 0 : strcmp(items[i], c->s[j].name) == 0;
+    }
     if (!named) {
       char sat[1024];
       where(c, c->s[j].line, c->s[j].origin, sat, sizeof sat);
-      say(msg, cap, "%s: section [%s] is not named in [estimators] run", sat, c->s[j].name);
+      if (shared)
+        say(msg, cap, "%s: section [%s] serves no estimator variant '%s' in [estimators] run",
+            sat, c->s[j].name, suffix + 1);
+      else
+        say(msg, cap, "%s: section [%s] is not named in [estimators] run", sat, c->s[j].name);
       infb_strlist_free(items);
       return INFB_ECONFIG;
     }

@@ -65,11 +65,19 @@ const infb_key infb_keys[] = {
     KEY("data", "weight_scale", INFB_KEY_DOUBLE, "1", 0, POSITIVE, NULL,
         "synthetic: standard deviation of the true weights"),
     KEY("data", "bias", INFB_KEY_DOUBLE, "0", 0, ANY, NULL,
-        "synthetic: true intercept"),
+        "synthetic: true intercept (linreg, logreg); sd of the true offsets b (lingauss)"),
+    KEY("data", "psi_min", INFB_KEY_DOUBLE, "0.1", 0, POSITIVE, NULL,
+        "synthetic lingauss: smallest true noise variance"),
+    KEY("data", "psi_max", INFB_KEY_DOUBLE, "1", 0, POSITIVE, NULL,
+        "synthetic lingauss: largest true noise variance"),
 
     /* [model] */
-    KEY("model", "type", INFB_KEY_ENUM, "linreg", 0, NORANGE, "linreg|logreg",
-        "the model: linreg or logreg"),
+    KEY("model", "type", INFB_KEY_ENUM, "linreg", 0, NORANGE, "linreg|logreg|lingauss",
+        "the model: linreg, logreg or lingauss"),
+    KEY("model", "latent", INFB_KEY_INT, "2", 0, 1.0, 1e4, 0, NULL,
+        "lingauss: latent dimension K (1 <= K < D)"),
+    KEY("model", "ppca", INFB_KEY_BOOL, "no", 0, NORANGE, NULL,
+        "lingauss: isotropic noise Psi = sigma^2 I (probabilistic PCA)"),
     KEY("model", "intercept", INFB_KEY_BOOL, "yes", 0, NORANGE, NULL,
         "fit an intercept"),
     KEY("model", "intercept_prior", INFB_KEY_ENUM, "flat", 0, NORANGE, "flat|same",
@@ -85,6 +93,10 @@ const infb_key infb_keys[] = {
     SOLVER("mle"),
     TOL("mle", "1e-10"),
     MAX_ITER("mle", "500"),
+    KEY("mle", "psi_floor", INFB_KEY_DOUBLE, "1e-6", 0, POSITIVE, NULL,
+        "lingauss: smallest noise variance EM may reach (raised to it and reported)"),
+    KEY("mle", "init_scale", INFB_KEY_DOUBLE, "0.1", 0, POSITIVE, NULL,
+        "lingauss: standard deviation of the random initial loadings W"),
 
     /* [map] */
     KEY("map", "lambda", INFB_KEY_SWEEP, "1", 0, POSITIVE, NULL,
@@ -115,6 +127,74 @@ const infb_key infb_keys[] = {
     /* [meanfield] */
     TOL("meanfield", "1e-12"),
     MAX_ITER("meanfield", "100000"),
+    KEY("meanfield", "local", INFB_KEY_ENUM, "closed", 0, NORANGE, "closed|adam",
+        "lingauss: per-sample step, closed-form coordinate ascent or Adam ([qstar] keys)"),
+    KEY("meanfield", "global", INFB_KEY_ENUM, "closed", 0, NORANGE, "closed|gradient",
+        "lingauss: step on W, b, Psi: closed form or a gradient step ([train] lr)"),
+    KEY("meanfield", "psi_floor", INFB_KEY_DOUBLE, "1e-6", 0, POSITIVE, NULL,
+        "lingauss: smallest noise variance the global step may reach"),
+
+    /* [amortized]: an encoder q(z|x) trained jointly with the model */
+    TOL("amortized", "1e-10"),
+    KEY("amortized", "weight_decay", INFB_KEY_DOUBLE, "0", 0, 0.0, NOMAX, 0, NULL,
+        "Gaussian prior precision on W (coupled L2: lambda ||W||^2 / (2N) per example)"),
+
+    /* [autoencoder]: deterministic encoder and decoder, squared error */
+    TOL("autoencoder", "1e-10"),
+
+    /* [encoder] (variants [encoder:NAME] serve the estimator variants named NAME) */
+    KEY("encoder", "type", INFB_KEY_ENUM, "linear", 0, NORANGE, "linear|mlp",
+        "encoder network: linear map or multilayer perceptron"),
+    KEY("encoder", "hidden", INFB_KEY_LIST, "50", 0, NORANGE, NULL,
+        "mlp: hidden layer widths, e.g. 200, 200"),
+    KEY("encoder", "activation", INFB_KEY_ENUM, "tanh", 0, NORANGE, "tanh|relu|elu|softplus",
+        "mlp: hidden activation"),
+
+    /* [train] (variants [train:NAME] serve the estimator variants named NAME) */
+    KEY("train", "epochs", INFB_KEY_INT, "200", 0, 1.0, 1e7, 0, NULL,
+        "passes over the training data"),
+    KEY("train", "batch", INFB_KEY_INT, "100", 0, 1.0, 1e6, 0, NULL,
+        "minibatch size"),
+    KEY("train", "lr", INFB_KEY_DOUBLE, "1e-3", 0, POSITIVE, NULL,
+        "Adam learning rate"),
+    KEY("train", "lr_decay", INFB_KEY_DOUBLE, "1", 0, 0.0, 1.0, 1, NULL,
+        "learning rate multiplied by this after every epoch"),
+    KEY("train", "samples", INFB_KEY_INT, "1", 0, 1.0, 1e5, 0, NULL,
+        "reparameterised samples per point per step"),
+    KEY("train", "beta1", INFB_KEY_DOUBLE, "0.9", 0, 0.0, 1.0, 0, NULL,
+        "Adam first-moment decay"),
+    KEY("train", "beta2", INFB_KEY_DOUBLE, "0.999", 0, 0.0, 1.0, 0, NULL,
+        "Adam second-moment decay"),
+    KEY("train", "eps", INFB_KEY_DOUBLE, "1e-8", 0, POSITIVE, NULL,
+        "Adam epsilon"),
+
+    /* [qstar]: the numeric per-point optimum of the evaluation */
+    KEY("qstar", "init", INFB_KEY_ENUM, "prior", 0, NORANGE, "prior|encoder",
+        "start of each point's optimisation: the prior N(0, I) or the encoder's q"),
+    KEY("qstar", "samples", INFB_KEY_INT, "50", 0, 1.0, 1e5, 0, NULL,
+        "reparameterised samples per point per step"),
+    KEY("qstar", "lr", INFB_KEY_DOUBLE, "1e-3", 0, POSITIVE, NULL,
+        "Adam learning rate"),
+    KEY("qstar", "max_steps", INFB_KEY_INT, "100000", 0, 1.0, 1e9, 0, NULL,
+        "step cap per point"),
+    KEY("qstar", "check_every", INFB_KEY_INT, "100", 0, 1.0, 1e7, 0, NULL,
+        "steps between stopping checks"),
+    KEY("qstar", "patience", INFB_KEY_INT, "10", 0, 0.0, 1e6, 0, NULL,
+        "stop after more than this many checks without improvement"),
+    KEY("qstar", "eval_samples", INFB_KEY_INT, "5000", 0, 1.0, 1e7, 0, NULL,
+        "fresh samples for the final ELBO estimate"),
+    KEY("qstar", "batch_points", INFB_KEY_INT, "100", 0, 1.0, 1e6, 0, NULL,
+        "points optimised together"),
+
+    /* [evaluate]: the gap report */
+    KEY("evaluate", "split", INFB_KEY_ENUM, "both", 0, NORANGE, "train|test|both",
+        "which points the gaps are measured on"),
+    KEY("evaluate", "points", INFB_KEY_INT, "1000", 0, 1.0, 1e7, 0, NULL,
+        "the first N points of each split"),
+    KEY("evaluate", "samples", INFB_KEY_INT, "5000", 0, 1.0, 1e7, 0, NULL,
+        "Monte-Carlo samples per point for the encoder's ELBO"),
+    KEY("evaluate", "numeric_qstar", INFB_KEY_BOOL, "yes", 0, NORANGE, NULL,
+        "also find q* numerically (the VAE's code path) beside its closed form"),
 
     /* [plot] */
     KEY("plot", "grid", INFB_KEY_INT, "200", 0, 10.0, 1e5, 0, NULL,
@@ -125,18 +205,22 @@ const infb_key infb_keys[] = {
 const size_t infb_nkeys = sizeof infb_keys / sizeof infb_keys[0];
 
 const infb_estimator_info infb_estimators[] = {
-    {"mle", "linreg|logreg", "maximum likelihood"},
-    {"map", "linreg|logreg",
+    {"mle", "linreg|logreg|lingauss", "maximum likelihood (lingauss: EM, or the PPCA closed form)"},
+    {"map", "linreg|logreg|lingauss",
      "maximum a posteriori (ridge / L2-penalised), lambda by value or CV"},
     {"bayes", "linreg", "exact Gaussian posterior and evidence, alpha and beta by evidence"},
     {"laplace", "logreg", "Laplace approximation of the posterior and evidence"},
-    {"meanfield", "linreg", "fully factorised Gaussian variational posterior and its gap"},
+    {"meanfield", "linreg|lingauss",
+     "fully factorised Gaussian variational posterior (lingauss: per-sample, variational EM)"},
+    {"amortized", "lingauss", "an encoder q(z|x) trained jointly with the model (a VAE)"},
+    {"autoencoder", "lingauss", "deterministic encoder and decoder, squared error"},
 };
 const size_t infb_nestimators = sizeof infb_estimators / sizeof infb_estimators[0];
 
 const infb_named_info infb_models[] = {
     {"linreg", "linear regression with Gaussian noise"},
     {"logreg", "logistic regression (binary 0/1 targets)"},
+    {"lingauss", "linear-Gaussian latent model: factor analysis, or PPCA"},
 };
 const size_t infb_nmodels = sizeof infb_models / sizeof infb_models[0];
 
@@ -165,6 +249,16 @@ infb_key_section_variants(const char *base)
 {
   for (size_t i = 0; i < infb_nestimators; i++)
     if (strcmp(infb_estimators[i].name, base) == 0)
+      return 1;
+  return infb_key_section_shared(base);
+}
+
+int
+infb_key_section_shared(const char *base)
+{
+  static const char *const shared[] = {"encoder", "train", "qstar"};
+  for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+    if (strcmp(shared[i], base) == 0)
       return 1;
   return 0;
 }

@@ -40,8 +40,11 @@ extern const size_t infb_nkeys;
 const infb_key *infb_key_find(const char *section, const char *name);
 /* Nonzero when the section (or a variant's base) exists in the table. */
 int infb_key_section_known(const char *section);
-/* Nonzero when `section` takes variants (the estimator sections). */
+/* Nonzero when `section` takes variants (the estimator sections and the shared ones). */
 int infb_key_section_variants(const char *base);
+/* Nonzero for the shared sections ([encoder], [train], [qstar]) whose variant
+ * [encoder:NAME] serves every estimator variant named NAME (amortized:NAME, ...). */
+int infb_key_section_shared(const char *base);
 
 /* Estimators and the models they apply to. */
 typedef struct infb_estimator_info {

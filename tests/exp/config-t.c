@@ -179,7 +179,7 @@ test_table(void)
     bad_models += !infb_key_section_variants(infb_estimators[i].name);
   }
   is_int(0, bad_models, "every estimator names known models and takes variants");
-  is_int(2, (long long)infb_nmodels, "two models (linreg, logreg)");
+  is_int(3, (long long)infb_nmodels, "three models (linreg, logreg, lingauss)");
   is_int(2, (long long)infb_nsources, "two data sources (csv, synthetic)");
 
   ok(infb_key_find("map:strong", "lambda") == infb_key_find("map", "lambda") &&
@@ -419,7 +419,7 @@ test_set(void)
      "--set data.source=CSV: [data] source: 'CSV' is not one of csv, synthetic"},
     {"estimators.run=mle,foo", "--set estimators.run=mle,foo: [estimators] run: unknown "
                                "estimator 'foo' (known: mle, map, "
-                               "bayes, laplace, meanfield)"},
+                               "bayes, laplace, meanfield, amortized, autoencoder)"},
     {"estimators.run=", "--set estimators.run=: [estimators] run: no estimator named"},
     {"experiment.name=..",
      "--set experiment.name=..: [experiment] name: '..' is not a usable name"},
@@ -576,7 +576,8 @@ test_canonical(void)
   ok(strstr(ca, "\ntest_fraction = 0.2\n") != NULL, "defaults are included (test_fraction = 0.2)");
   ok(strstr(ca, "\ntest =") == NULL && strstr(ca, "\nfeatures =\n") != NULL,
      "unset key without default omitted; empty default written as 'features ='");
-  ok(strncmp(ca, "[bayes]\n", 8) == 0 && strstr(ca, "[data]") < strstr(ca, "[estimators]") &&
+  ok(strncmp(ca, "[amortized]\n", 12) == 0 && strstr(ca, "[autoencoder]") < strstr(ca, "[bayes]") &&
+       strstr(ca, "[data]") < strstr(ca, "[estimators]") &&
        strstr(ca, "[estimators]") < strstr(ca, "[experiment]") &&
        strstr(ca, "[meanfield]") < strstr(ca, "[mle]") &&
        strstr(ca, "[model]") < strstr(ca, "[plot]"),

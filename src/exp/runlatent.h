@@ -1,0 +1,4 @@
+/* stub: to be written */
+#ifndef STUB_EXP_RUNLATENT
+#define STUB_EXP_RUNLATENT
+#endif

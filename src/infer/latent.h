@@ -1,0 +1,4 @@
+/* stub: to be written */
+#ifndef STUB_INFER_LATENT
+#define STUB_INFER_LATENT
+#endif

@@ -1,0 +1,76 @@
+/* The per-point optimal fully factorised Gaussian q*(z) = N(μ, diag σ²) with the decoder
+ * frozen, found numerically: Adam on the reparameterised ELBO, batched over points and
+ * samples, with the stopping rule of Cremer, Li & Duvenaud (2018, PROTOCOL.md): every
+ * `check_every` steps compare the mean loss of the last `check_every` steps with the best
+ * so far; stop after more than `patience` checks without improvement.  The decoder is a
+ * callback, so the same code serves the linear-Gaussian model and the VAE.
+ *
+ * Per step, for each active point i and sample s: ε ~ N(0, I_K) from the point's own
+ * stream ("qstar", i) of the master seed, z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
+ *   ∂ELBO/∂μ      = mean_s g − μ,
+ *   ∂ELBO/∂ln σ²  = mean_s (g⊙ε)⊙σ/2 − (σ² − 1)/2,
+ * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL. */
+#ifndef INFB_INFER_QSTAR_H
+#define INFB_INFER_QSTAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ln p(x|z) for R rows: X (R×D, the point of each row, row-aligned with Z) and Z (R×K)
+ * → logp (R) and, when G is not NULL, G (R×K) = ∂ ln p(x|z)/∂z.  Deterministic; returns a
+ * status. */
+typedef int (*infb_decoder_fn)(void *self, size_t R, const double *X, const double *Z,
+                               double *logp, double *G);
+
+typedef struct infb_decoder {
+  size_t D, K;        /* observed and latent dimensions */
+  infb_decoder_fn fn; /* the likelihood and its z-gradient */
+  void *self;         /* passed to fn */
+} infb_decoder;
+
+typedef struct infb_qstar_options {
+  size_t samples;      /* S: reparameterised samples per point per step (≥ 1) */
+  double lr;           /* Adam learning rate */
+  double beta1, beta2, eps; /* Adam constants */
+  size_t max_steps;    /* hard cap on steps per point */
+  size_t check_every;  /* steps between stopping checks (100 in the protocol) */
+  size_t patience;     /* stop after more than this many checks without improvement (10) */
+  size_t eval_samples; /* fresh samples for the final ELBO estimate (5000 in the protocol) */
+  size_t batch_points; /* points optimised together (memory: batch_points·samples rows) */
+  int init_given;      /* nonzero: start at the caller's MU, LV; zero: at the prior (0, 0) */
+  uint64_t seed;       /* master seed; point i uses streams ("qstar", i), ("qstar/eval", i) */
+} infb_qstar_options;
+
+/* Per-point results. */
+typedef struct infb_qstar_point {
+  double elbo;         /* final ELBO estimate from eval_samples fresh samples */
+  double elbo_mc_se;   /* its Monte-Carlo standard error */
+  size_t steps;        /* Adam steps taken */
+  int stop;            /* INFB_QSTAR_CONVERGED or INFB_QSTAR_MAX_STEPS */
+} infb_qstar_point;
+
+enum { INFB_QSTAR_CONVERGED = 0, INFB_QSTAR_MAX_STEPS = 1 };
+
+/* Optimise q* for the n points X (n×D, row-major).  MU and LV (n×K: means and ln σ²) are
+ * read as the start when init_given and always receive the optimum; out[n] the per-point
+ * results.  Point index i (for the rng streams) is first_index + row, so a subset of a
+ * dataset reproduces the numbers of the whole.  Allocates its workspace once per call
+ * (nothing per step).  Returns a status: GSL_EDOM naming the point and step if an ELBO or
+ * gradient is not finite. */
+int infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size_t n,
+                        const double *X, size_t first_index, double *MU, double *LV,
+                        infb_qstar_point *out);
+
+/* Monte-Carlo ELBO of the given q (MU, LV: n×K) with S samples per point from streams
+ * (purpose, first_index + row): out_elbo[n], out_se[n] (standard error of the mean over
+ * samples). */
+int infb_qstar_elbo_mc(const infb_decoder *dec, size_t n, const double *X, const double *MU,
+                       const double *LV, size_t S, uint64_t seed, const char *purpose,
+                       size_t first_index, double *out_elbo, double *out_se);
+
+/* Defaults of the protocol: S = 50, lr = 1e-3, β = (0.9, 0.999), ε = 1e-8 (Adam's usual;
+ * the protocol's 1e-4 is for training), check_every 100, patience 10, max_steps 100000,
+ * eval_samples 5000, batch_points 100, prior init. */
+void infb_qstar_options_default(infb_qstar_options *o);
+
+#endif

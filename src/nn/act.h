@@ -1,0 +1,4 @@
+/* stub: to be written */
+#ifndef STUB_NN_ACT
+#define STUB_NN_ACT
+#endif
