@@ -24,6 +24,103 @@ cell(double v, const char *fmt)
     printf("%12s", "-");
 }
 
+/* "mean ± se" of a {mean, se, n} entry, in a field of `width`. */
+static void
+stat_cell(const json_t *o, int width)
+{
+  double m = num(o, "mean"), se = num(o, "se");
+  char buf[64];
+  if (isfinite(m))
+    snprintf(buf, sizeof buf, "%.3f ± %.3f", m, se);
+  else
+    snprintf(buf, sizeof buf, "-");
+  /* '±' is two bytes in UTF-8 but one column. */
+  printf(" %*s", width + (isfinite(m) ? 1 : 0), buf);
+}
+
+/* The gap table of a latent model: one line per estimator and split. */
+static void
+print_latent(const json_t *root)
+{
+  const json_t *ests = json_object_get(root, "estimators");
+  const json_t *order = json_object_get(root, "order");
+  const json_t *data = json_object_get(root, "data");
+  const json_t *model = json_object_get(root, "model");
+  printf("data: %s, %lld training / %lld test points, D = %lld%s\n",
+         json_string_value(json_object_get(data, "source")),
+         (long long)json_integer_value(json_object_get(data, "n_train")),
+         (long long)json_integer_value(json_object_get(data, "n_test")),
+         (long long)json_integer_value(json_object_get(data, "D")),
+         json_is_true(json_object_get(data, "standardized")) ? " (standardised)" : "");
+  printf("model: lingauss, K = %lld%s; ln p(x) exact; nats per point, mean ± se over points\n",
+         (long long)json_integer_value(json_object_get(model, "latent")),
+         json_is_true(json_object_get(model, "ppca")) ? ", PPCA" : ", factor analysis");
+  const json_t *tg = json_object_get(data, "true_approximation_gap");
+  if (json_is_number(tg))
+    printf("true model: approximation gap %.4f\n", json_number_value(tg));
+  printf("\n%-16s %-5s %18s %18s %18s %16s %16s %7s %8s\n", "estimator", "split", "ln p(x)",
+         "L[q*]", "L[q]", "approx. gap", "amort. gap", "iters", "seconds");
+  size_t n = json_array_size(order), nfail = 0;
+  static const char *splits[] = {"train", "test"};
+  for (size_t k = 0; k < n; k++) {
+    const char *name = json_string_value(json_array_get(order, k));
+    const json_t *o = json_object_get(ests, name);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    if (!status || strcmp(status, "ok") != 0) {
+      printf("%-16s FAILED (see below)\n", name);
+      nfail++;
+      continue;
+    }
+    const json_t *gaps = json_object_get(o, "gaps");
+    if (!gaps) {
+      printf("%-16s %-5s reconstruction MSE %.5g (train), %.5g (test)", name, "-",
+             num(o, "recon_mse_train"), num(o, "recon_mse_test"));
+      const json_t *ang = json_object_get(o, "principal_angles");
+      if (ang) {
+        printf("; principal angles (deg):");
+        for (size_t j = 0; j < json_array_size(ang); j++)
+          printf(" %.3g", json_number_value(json_array_get(ang, j)) * 57.29577951308232);
+      }
+      printf("\n");
+      continue;
+    }
+    for (int s = 0; s < 2; s++) {
+      const json_t *g = json_object_get(gaps, splits[s]);
+      if (!g)
+        continue;
+      printf("%-16s %-5s", name, splits[s]);
+      stat_cell(json_object_get(g, "log_px"), 18);
+      stat_cell(json_object_get(g, "elbo_qstar"), 18);
+      stat_cell(json_object_get(g, "elbo_q"), 18);
+      stat_cell(json_object_get(g, "approximation_gap"), 16);
+      stat_cell(json_object_get(g, "amortization_gap"), 16);
+      printf(" %7lld %8.2f\n", (long long)json_integer_value(json_object_get(o, "iterations")),
+             num(o, "seconds"));
+    }
+  }
+  if (nfail) {
+    printf("\n");
+    for (size_t k = 0; k < n; k++) {
+      const char *name = json_string_value(json_array_get(order, k));
+      const char *status = json_string_value(json_object_get(json_object_get(ests, name), "status"));
+      if (status && strcmp(status, "ok") != 0)
+        printf("%s failed: %s\n", name, status);
+    }
+  }
+  for (size_t k = 0; k < n; k++) {
+    const char *name = json_string_value(json_array_get(order, k));
+    const json_t *o = json_object_get(ests, name);
+    double a = num(o, "approximation_gap_analytic");
+    const char *note = json_string_value(json_object_get(o, "note"));
+    if (isfinite(a))
+      printf("%s: analytic approximation gap %.4f", name, a);
+    if (note)
+      printf("%s%s", isfinite(a) ? "; " : "", note);
+    if (isfinite(a) || note)
+      printf("\n");
+  }
+}
+
 void
 infb_cli_print_report(const json_t *root)
 {
@@ -36,6 +133,11 @@ infb_cli_print_report(const json_t *root)
   printf("experiment %s (seed %lld, config sha256 %.12s)\n",
          json_string_value(json_object_get(cfg, "name")),
          (long long)json_integer_value(json_object_get(cfg, "seed")), hash ? hash : "?");
+  const char *type = json_string_value(json_object_get(model, "type"));
+  if (type && strcmp(type, "lingauss") == 0) {
+    print_latent(root);
+    return;
+  }
   const json_t *feats = json_object_get(data, "features");
   printf("data: %s, %lld training / %lld test rows, %zu feature%s, target %s%s\n",
          json_string_value(json_object_get(data, "source")),

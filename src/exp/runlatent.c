@@ -1,2 +1,859 @@
-/* stub: to be written */
-#include <config.h>
+/* The latent-model runner (see runlatent.h): data → each estimator's fit → the gap report
+ * on the first [evaluate] points of each split → results.json, TSVs and figures.
+ * Estimators see the data in working units (standardised when [data] standardize = yes);
+ * parameters and log-densities are reported in original units (ln p shifts by −Σ ln sd,
+ * gaps are invariant). */
+#include <config.h> /* autoconf's, not exp/config.h */
+#include "exp/runlatent.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/strparse.h"
+#include "data/csv.h"
+#include "data/dataset.h"
+#include "exp/results.h"
+#include "exp/runshared.h"
+#include "infer/amortized.h"
+#include "infer/autoencoder.h"
+#include "infer/em.h"
+#include "infer/gapeval.h"
+#include "infer/latent.h"
+#include "infer/lgmeanfield.h"
+#include "nn/act.h"
+#include "plot/gnuplot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_math.h>
+
+/* Test points use rng streams far from the training points' indices. */
+#define TEST_STREAM_OFFSET 1000000000u
+/* Points drawn in the K = 2 posterior figure. */
+#define POSTERIOR_POINTS 4
+
+typedef struct lentry {
+  const char *name;      /* "amortized:mlp" (owned by the config) */
+  char base[32];         /* "amortized" */
+  char variant[32];      /* "mlp", or "" */
+  char stem[64];         /* "amortized-mlp" */
+  infb_latent_fit fit;   /* working units */
+  int ok;                /* fitted */
+  int evaluated[2];      /* gap report written for train / test */
+} lentry;
+
+typedef struct lctx {
+  const infb_config *cfg;
+  const infb_run_options *opt;
+  size_t D, K;
+  int ppca;
+  uint64_t seed;
+  infb_dataset *train, *test;  /* original units */
+  gsl_matrix *X[2];            /* working units: train, test (NULL when absent) */
+  double *mean, *sd;           /* standardisation (0 and 1 when off) */
+  double log_jacobian;         /* Σ ln sd: ln p_orig(x) = ln p_work(x') − log_jacobian */
+  char *dir;
+  json_t *root, *ests;
+  lentry *entries;
+  size_t nentries, nfailed;
+  /* gaps.tsv rows, (estimator, split) */
+  double *gaprows;
+  const char **gaplabels;
+  size_t ngaprows;
+} lctx;
+
+static const char *split_name[2] = {"train", "test"};
+
+/* ------------------------------------------------------------------ data */
+
+static int
+load_data(lctx *c)
+{
+  const infb_config *cfg = c->cfg;
+  const char *source = infb_config_get(cfg, "data", "source");
+  infb_dataset *all = NULL;
+  int st;
+  if (strcmp(source, "synthetic") == 0) {
+    size_t n = (size_t)infb_config_int(cfg, "data", "n");
+    size_t D = (size_t)infb_config_int(cfg, "data", "dim");
+    if (c->K >= D)
+      return INFB_ERROR(INFB_ECONFIG,
+                        "[model] latent = %zu must be below the data dimension [data] dim = %zu",
+                        c->K, D);
+    infb_lingauss *truth = infb_lingauss_alloc(D, c->K, c->ppca);
+    gsl_rng *r = infb_rng_stream(c->seed, "data/synthetic", 0);
+    all = infb_dataset_alloc(n, D, 0);
+    gsl_matrix *X = gsl_matrix_alloc(n, D);
+    st = GSL_ENOMEM;
+    if (truth && r && all && X) {
+      double pmin = infb_config_double(cfg, "data", "psi_min");
+      double pmax = infb_config_double(cfg, "data", "psi_max");
+      if (pmin > pmax)
+        st = INFB_ERROR(INFB_ECONFIG, "[data] psi_min = %g exceeds psi_max = %g", pmin, pmax);
+      else
+        st = infb_lingauss_random(truth, r, infb_config_double(cfg, "data", "weight_scale"),
+                                  infb_config_double(cfg, "data", "bias"), pmin, pmax);
+      if (!st)
+        st = infb_lingauss_sample(truth, r, X, NULL);
+      if (!st) {
+        memcpy(all->X, X->data, n * D * sizeof *all->X);
+        json_t *d = json_object_get(c->root, "data");
+        json_t *W = json_array();
+        for (size_t i = 0; i < D; i++) {
+          gsl_vector_const_view row = gsl_matrix_const_row(truth->W, i);
+          json_array_append_new(W, infb_json_array(row.vector.data, c->K));
+        }
+        json_object_set_new(d, "true_W", W);
+        json_object_set_new(d, "true_b", infb_json_array(truth->b->data, D));
+        json_object_set_new(d, "true_psi", infb_json_array(truth->psi->data, D));
+        /* The truth's own approximation gap: what any exact fit would show. */
+        infb_lingauss_cache *cache = infb_lingauss_cache_alloc(D, c->K);
+        if (cache && !infb_lingauss_cache_set(cache, truth))
+          json_object_set_new(d, "true_approximation_gap",
+                              infb_json_number(infb_lingauss_approx_gap(cache)));
+        infb_lingauss_cache_free(cache);
+      }
+    }
+    infb_lingauss_free(truth);
+    gsl_rng_free(r);
+    gsl_matrix_free(X);
+    if (st) {
+      infb_dataset_free(all);
+      return st;
+    }
+  } else {
+    char *train = infb_config_path(cfg, "data", "train");
+    const char *target = infb_config_get(cfg, "data", "target");
+    const char *feat = infb_config_get(cfg, "data", "features");
+    char **features = feat && *feat ? infb_strlist_split(feat, NULL) : NULL;
+    all = infb_csv_read(train, target, features);
+    free(train);
+    char *test = infb_config_path(cfg, "data", "test");
+    if (all && test) {
+      c->test = infb_csv_read(test, target, features);
+      if (!c->test) {
+        free(test);
+        infb_strlist_free(features);
+        infb_dataset_free(all);
+        return INFB_EDATA;
+      }
+    }
+    free(test);
+    infb_strlist_free(features);
+    if (!all)
+      return INFB_EDATA;
+  }
+  if (c->test) {
+    c->train = all;
+  } else {
+    gsl_rng *r = infb_rng_stream(c->seed, "data/split", 0);
+    if (!r) {
+      infb_dataset_free(all);
+      return GSL_ENOMEM;
+    }
+    st = infb_dataset_split(all, infb_config_double(cfg, "data", "test_fraction"), r, &c->train,
+                            &c->test);
+    gsl_rng_free(r);
+    infb_dataset_free(all);
+    if (st)
+      return st;
+  }
+  c->D = c->train->p;
+  if (c->K >= c->D)
+    return INFB_ERROR(INFB_ECONFIG,
+                      "[model] latent = %zu must be below the number of observed columns "
+                      "D = %zu of %s",
+                      c->K, c->D, c->train->source);
+  if (c->train->n < 2)
+    return INFB_ERROR(INFB_EDATA, "%s: only %zu training row(s); need at least 2",
+                      c->train->source, c->train->n);
+  return GSL_SUCCESS;
+}
+
+static int
+prepare(lctx *c)
+{
+  const size_t D = c->D;
+  int st;
+  c->mean = infb_calloc(D, sizeof *c->mean);
+  c->sd = infb_malloc(D, sizeof *c->sd);
+  if (!c->mean || !c->sd)
+    return GSL_ENOMEM;
+  for (size_t j = 0; j < D; j++)
+    c->sd[j] = 1.0;
+  if (infb_config_bool(c->cfg, "data", "standardize") &&
+      (st = infb_dataset_moments(c->train, c->mean, c->sd)) != GSL_SUCCESS)
+    return st;
+  c->log_jacobian = 0.0;
+  for (size_t j = 0; j < D; j++)
+    c->log_jacobian += log(c->sd[j]);
+  const infb_dataset *parts[2] = {c->train, c->test};
+  for (int k = 0; k < 2; k++) {
+    const infb_dataset *d = parts[k];
+    if (!d || d->n == 0)
+      continue;
+    c->X[k] = gsl_matrix_alloc(d->n, D);
+    if (!c->X[k])
+      return INFB_ERROR(GSL_ENOMEM, "cannot allocate a %zux%zu data matrix", d->n, D);
+    for (size_t i = 0; i < d->n; i++)
+      for (size_t j = 0; j < D; j++)
+        gsl_matrix_set(c->X[k], i, j, (d->X[i * D + j] - c->mean[j]) / c->sd[j]);
+  }
+  json_t *d = json_object_get(c->root, "data");
+  json_t *feat = json_array();
+  for (size_t j = 0; j < D; j++)
+    json_array_append_new(feat, json_string(c->train->names[j]));
+  json_object_set_new(d, "features", feat);
+  json_object_set_new(d, "D", json_integer((json_int_t)D));
+  json_object_set_new(d, "n_train", json_integer((json_int_t)c->train->n));
+  json_object_set_new(d, "n_test", json_integer((json_int_t)(c->test ? c->test->n : 0)));
+  json_object_set_new(d, "standardized",
+                      json_boolean(infb_config_bool(c->cfg, "data", "standardize")));
+  return GSL_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ options */
+
+/* The section serving entry e for a shared base ("encoder", "train", "qstar"): its
+ * variant section "encoder:<variant>" (whose keys fall back to [encoder]). */
+static void
+shared_section(const lentry *e, const char *base, char *out, size_t cap)
+{
+  if (e->variant[0])
+    snprintf(out, cap, "%s:%s", base, e->variant);
+  else
+    snprintf(out, cap, "%s", base);
+}
+
+static int
+encoder_options(const lctx *c, const lentry *e, infb_encoder_options *o)
+{
+  char sec[96];
+  shared_section(e, "encoder", sec, sizeof sec);
+  memset(o, 0, sizeof *o);
+  o->mlp = strcmp(infb_config_get(c->cfg, sec, "type"), "mlp") == 0;
+  o->activation = infb_act_parse(infb_config_get(c->cfg, sec, "activation"));
+  if (!o->mlp)
+    return GSL_SUCCESS;
+  size_t n = 0;
+  char **items = infb_strlist_split(infb_config_get(c->cfg, sec, "hidden"), &n);
+  if (!items)
+    return GSL_ENOMEM;
+  int st = GSL_SUCCESS;
+  if (n == 0 || n > INFB_MAX_HIDDEN)
+    st = INFB_ERROR(INFB_ECONFIG, "[%s] hidden: give 1 to %d layer widths", sec, INFB_MAX_HIDDEN);
+  for (size_t i = 0; !st && i < n; i++) {
+    long w;
+    if (infb_parse_long(items[i], &w, NULL) || w < 1)
+      st = INFB_ERROR(INFB_ECONFIG, "[%s] hidden: '%s' is not a positive width", sec, items[i]);
+    else
+      o->hidden[i] = (size_t)w;
+  }
+  o->nhidden = n;
+  infb_strlist_free(items);
+  return st;
+}
+
+static void
+train_options(const lctx *c, const lentry *e, infb_train_options *o)
+{
+  char sec[96];
+  shared_section(e, "train", sec, sizeof sec);
+  o->epochs = (size_t)infb_config_int(c->cfg, sec, "epochs");
+  o->batch = (size_t)infb_config_int(c->cfg, sec, "batch");
+  o->samples = (size_t)infb_config_int(c->cfg, sec, "samples");
+  o->lr = infb_config_double(c->cfg, sec, "lr");
+  o->lr_decay = infb_config_double(c->cfg, sec, "lr_decay");
+  o->beta1 = infb_config_double(c->cfg, sec, "beta1");
+  o->beta2 = infb_config_double(c->cfg, sec, "beta2");
+  o->eps = infb_config_double(c->cfg, sec, "eps");
+  o->seed = c->seed;
+}
+
+static void
+qstar_options(const lctx *c, const lentry *e, infb_qstar_options *o)
+{
+  char sec[96];
+  shared_section(e, "qstar", sec, sizeof sec);
+  infb_qstar_options_default(o);
+  o->samples = (size_t)infb_config_int(c->cfg, sec, "samples");
+  o->lr = infb_config_double(c->cfg, sec, "lr");
+  o->max_steps = (size_t)infb_config_int(c->cfg, sec, "max_steps");
+  o->check_every = (size_t)infb_config_int(c->cfg, sec, "check_every");
+  o->patience = (size_t)infb_config_int(c->cfg, sec, "patience");
+  o->eval_samples = (size_t)infb_config_int(c->cfg, sec, "eval_samples");
+  o->batch_points = (size_t)infb_config_int(c->cfg, sec, "batch_points");
+  o->seed = c->seed;
+}
+
+/* ------------------------------------------------------------------ fitting */
+
+static int
+fit_entry(lctx *c, lentry *e)
+{
+  const infb_config *cfg = c->cfg;
+  const char *sec = e->name;
+  infb_latent_fit *fit = &e->fit;
+  int st;
+  if (strcmp(e->base, "mle") == 0 || strcmp(e->base, "map") == 0) {
+    infb_em_fit_options o;
+    memset(&o, 0, sizeof o);
+    double lambda = 0.0;
+    o.max_iter = (size_t)infb_config_int(cfg, sec, "max_iter");
+    o.tol = infb_config_double(cfg, sec, "tol");
+    o.psi_floor = infb_config_double(cfg, "mle", "psi_floor");
+    o.init_scale = infb_config_double(cfg, "mle", "init_scale");
+    o.method = INFB_EM_ITERATE;
+    if (strcmp(e->base, "map") == 0) {
+      double *lambdas = NULL;
+      size_t n = 0;
+      if ((st = infb_config_sweep(cfg, sec, "lambda", &lambdas, &n)) != GSL_SUCCESS)
+        return st;
+      lambda = lambdas[0];
+      o.lambda = lambda;
+      free(lambdas);
+      if (n != 1)
+        return INFB_ERROR(INFB_ECONFIG, "[%s] lambda: lingauss takes one value, not a sweep",
+                          sec);
+    } else if (strcmp(infb_config_get(cfg, sec, "solver"), "direct") == 0) {
+      if (!c->ppca)
+        return INFB_ERROR(INFB_ECONFIG, "[%s] solver = direct is the PPCA closed form: set "
+                                        "[model] ppca = yes, or use solver = auto (EM)",
+                          sec);
+      o.method = INFB_EM_PPCA_CLOSED;
+    }
+    fit->model = infb_lingauss_alloc(c->D, c->K, c->ppca);
+    gsl_rng *r = infb_rng_stream(c->seed, "em/init", 0);
+    infb_em_result res;
+    memset(&res, 0, sizeof res);
+    st = !fit->model || !r ? GSL_ENOMEM : infb_em_fit(fit->model, c->X[0], &o, r, &res);
+    gsl_rng_free(r);
+    if (!st) {
+      fit->iterations = res.iterations;
+      snprintf(fit->stop_reason, sizeof fit->stop_reason, "%s", res.stop_reason);
+      fit->nfloored = res.nfloored;
+      size_t nt = res.trace_len;
+      if (nt && !(st = infb_latent_fit_curve(fit, nt, "mean log-likelihood per point (nats)")))
+        for (size_t i = 0; i < nt; i++) {
+          fit->curve[3 * i] = (double)i;
+          fit->curve[3 * i + 1] = res.trace[i] - c->log_jacobian;
+        }
+      snprintf(fit->note, sizeof fit->note, "%s%s",
+               o.method == INFB_EM_PPCA_CLOSED ? "PPCA closed form (Tipping & Bishop 1999)"
+               : c->ppca                       ? "EM for PPCA"
+                                               : "EM for factor analysis",
+               lambda > 0 ? "; Gaussian prior of precision lambda on W (MAP-EM)" : "");
+    }
+    infb_em_result_free(&res);
+    return st;
+  }
+  if (strcmp(e->base, "meanfield") == 0) {
+    infb_lgmeanfield_options o;
+    memset(&o, 0, sizeof o);
+    o.local_adam = strcmp(infb_config_get(cfg, sec, "local"), "adam") == 0;
+    o.global_gradient = strcmp(infb_config_get(cfg, sec, "global"), "gradient") == 0;
+    o.max_iter = (size_t)infb_config_int(cfg, sec, "max_iter");
+    o.tol = infb_config_double(cfg, sec, "tol");
+    o.psi_floor = infb_config_double(cfg, sec, "psi_floor");
+    o.init_scale = infb_config_double(cfg, "mle", "init_scale");
+    o.ppca = c->ppca;
+    qstar_options(c, e, &o.qstar);
+    train_options(c, e, &o.train);
+    o.seed = c->seed;
+    return infb_lgmeanfield_fit(c->X[0], c->X[1], c->K, &o, fit);
+  }
+  if (strcmp(e->base, "amortized") == 0) {
+    infb_amortized_options o;
+    memset(&o, 0, sizeof o);
+    if ((st = encoder_options(c, e, &o.enc)) != GSL_SUCCESS)
+      return st;
+    train_options(c, e, &o.train);
+    o.weight_decay = infb_config_double(cfg, sec, "weight_decay");
+    o.init_scale = infb_config_double(cfg, "mle", "init_scale");
+    o.psi_floor = infb_config_double(cfg, "mle", "psi_floor");
+    o.ppca = c->ppca;
+    o.name = e->name;
+    return infb_amortized_fit(c->X[0], c->X[1], c->K, &o, fit);
+  }
+  if (strcmp(e->base, "autoencoder") == 0) {
+    infb_autoencoder_options o;
+    memset(&o, 0, sizeof o);
+    if ((st = encoder_options(c, e, &o.enc)) != GSL_SUCCESS)
+      return st;
+    train_options(c, e, &o.train);
+    o.name = e->name;
+    return infb_autoencoder_fit(c->X[0], c->X[1], c->K, &o, fit);
+  }
+  return INFB_ERROR(INFB_ECONFIG, "estimator '%s' does not apply to model lingauss", e->name);
+}
+
+/* ------------------------------------------------------------------ reporting */
+
+static json_t *
+stat_json(const infb_stat *s)
+{
+  if (s->n == 0 || !isfinite(s->mean))
+    return json_null();
+  json_t *o = json_pack("{s:o, s:o, s:I}", "mean", infb_json_number(s->mean), "se",
+                        infb_json_number(s->se), "n", (json_int_t)s->n);
+  if (isfinite(s->mc_se))
+    json_object_set_new(o, "mc_se", infb_json_number(s->mc_se));
+  return o;
+}
+
+/* Shift a log-density statistic from working to original units. */
+static infb_stat
+shifted(infb_stat s, double by)
+{
+  if (s.n)
+    s.mean += by;
+  return s;
+}
+
+/* Parameters in original units: W_orig = diag(sd) W, b_orig = mean + sd⊙b, ψ_orig = sd²ψ. */
+static void
+params_json(const lctx *c, const infb_lingauss *m, json_t *obj)
+{
+  json_t *W = json_array(), *b = json_array(), *psi = json_array();
+  for (size_t d = 0; d < c->D; d++) {
+    json_t *row = json_array();
+    for (size_t k = 0; k < c->K; k++)
+      json_array_append_new(row, infb_json_number(c->sd[d] * gsl_matrix_get(m->W, d, k)));
+    json_array_append_new(W, row);
+    json_array_append_new(b, infb_json_number(c->mean[d] + c->sd[d] * gsl_vector_get(m->b, d)));
+    json_array_append_new(psi, infb_json_number(c->sd[d] * c->sd[d] * gsl_vector_get(m->psi, d)));
+  }
+  json_object_set_new(obj, "W", W);
+  json_object_set_new(obj, "b", b);
+  json_object_set_new(obj, "psi", psi);
+}
+
+static int
+add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
+{
+  size_t k = c->ngaprows;
+  double *rows = realloc(c->gaprows, (k + 1) * 10 * sizeof *rows);
+  const char **labels = realloc(c->gaplabels, (k + 1) * sizeof *labels);
+  if (rows)
+    c->gaprows = rows;
+  if (labels)
+    c->gaplabels = labels;
+  if (!rows || !labels)
+    return INFB_ERROR(GSL_ENOMEM, "out of memory");
+  double *v = c->gaprows + k * 10;
+  v[0] = split;
+  v[1] = r->approximation_gap.mean;
+  v[2] = r->approximation_gap.se;
+  v[3] = r->has_encoder ? r->amortization_gap.mean : NAN;
+  v[4] = r->has_encoder ? r->amortization_gap.se : NAN;
+  v[5] = r->has_encoder ? r->inference_gap.mean : NAN;
+  v[6] = r->has_encoder ? r->inference_gap.se : NAN;
+  v[7] = r->log_px.mean - c->log_jacobian;
+  v[8] = r->elbo_qstar.mean - c->log_jacobian;
+  v[9] = r->has_encoder ? r->elbo_q.mean - c->log_jacobian : NAN;
+  c->gaplabels[k] = label;
+  c->ngaprows = k + 1;
+  return GSL_SUCCESS;
+}
+
+static int
+write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r)
+{
+  const char *cols[] = {"index",
+                        "log_px",
+                        "elbo_qstar",
+                        "elbo_qstar_numeric",
+                        "elbo_qstar_numeric_mc_se",
+                        "elbo_q",
+                        "approximation_gap",
+                        "amortization_gap",
+                        "inference_gap",
+                        "qstar_steps"};
+  double *rows = infb_malloc(r->n * 10, sizeof *rows);
+  if (!rows)
+    return GSL_ENOMEM;
+  double sh = -c->log_jacobian;
+  for (size_t i = 0; i < r->n; i++) {
+    const infb_gap_point *p = &r->pts[i];
+    double *v = rows + 10 * i;
+    v[0] = (double)i;
+    v[1] = p->log_px + sh;
+    v[2] = p->elbo_qstar + sh;
+    v[3] = p->elbo_qstar_numeric + sh;
+    v[4] = p->elbo_qstar_numeric_mc_se;
+    v[5] = p->elbo_q + sh;
+    v[6] = p->approximation_gap;
+    v[7] = p->amortization_gap;
+    v[8] = p->inference_gap;
+    v[9] = r->has_numeric ? (double)p->qstar_steps : NAN;
+  }
+  char file[128];
+  snprintf(file, sizeof file, "gaps-%s-%s.tsv", e->stem, split_name[split]);
+  int st = infb_tsv_write(c->dir, file,
+                          "per-point log-densities and gaps (nats, original units)", 10, cols,
+                          r->n, NULL, rows);
+  free(rows);
+  return st;
+}
+
+/* K = 2: the exact posterior, q* and q of the first training points, for the contours. */
+static int
+write_posterior2d(const lctx *c, const lentry *e)
+{
+  if (c->K != 2 || !e->fit.model)
+    return GSL_SUCCESS;
+  size_t n = c->train->n < POSTERIOR_POINTS ? c->train->n : POSTERIOR_POINTS;
+  gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[0], 0, 0, n, c->D);
+  infb_lingauss_cache *cache = infb_lingauss_cache_alloc(c->D, 2);
+  gsl_matrix *M = gsl_matrix_alloc(n, 2), *S = gsl_matrix_alloc(2, 2);
+  gsl_matrix *QM = gsl_matrix_alloc(n, 2), *QV = gsl_matrix_alloc(n, 2);
+  double *EM = infb_malloc(2 * n, sizeof *EM), *EV = infb_malloc(2 * n, sizeof *EV);
+  double *rows = infb_malloc(14 * n, sizeof *rows);
+  int st = GSL_ENOMEM;
+  if (cache && M && S && QM && QV && EM && EV && rows &&
+      !(st = infb_lingauss_cache_set(cache, e->fit.model)) &&
+      !(st = infb_lingauss_posterior(cache, &Xv.matrix, M, S)) &&
+      !(st = infb_lingauss_qstar(cache, &Xv.matrix, QM, QV))) {
+    int has_q = e->fit.encoder.fn != NULL;
+    if (has_q)
+      st = e->fit.encoder.fn(e->fit.encoder.self, n, Xv.matrix.data, EM, EV);
+    for (size_t i = 0; !st && i < n; i++) {
+      double *v = rows + 14 * i;
+      v[0] = (double)i;
+      v[1] = gsl_matrix_get(M, i, 0);
+      v[2] = gsl_matrix_get(M, i, 1);
+      v[3] = gsl_matrix_get(S, 0, 0);
+      v[4] = gsl_matrix_get(S, 0, 1);
+      v[5] = gsl_matrix_get(S, 1, 1);
+      v[6] = gsl_matrix_get(QM, i, 0);
+      v[7] = gsl_matrix_get(QM, i, 1);
+      v[8] = gsl_matrix_get(QV, i, 0);
+      v[9] = gsl_matrix_get(QV, i, 1);
+      v[10] = has_q ? EM[2 * i] : NAN;
+      v[11] = has_q ? EM[2 * i + 1] : NAN;
+      v[12] = has_q ? exp(EV[2 * i]) : NAN;
+      v[13] = has_q ? exp(EV[2 * i + 1]) : NAN;
+    }
+    const char *cols[] = {"index", "m1",    "m2",    "s11",   "s12",  "s22",  "qs_m1",
+                          "qs_m2", "qs_v1", "qs_v2", "q_m1", "q_m2", "q_v1", "q_v2"};
+    char file[128], stem[128];
+    snprintf(file, sizeof file, "posterior-%s.tsv", e->stem);
+    snprintf(stem, sizeof stem, "posterior-%s", e->stem);
+    if (!st)
+      st = infb_tsv_write(c->dir, file,
+                          "K = 2: exact posterior (mean, covariance), q* (mean, variances), "
+                          "encoder q (mean, variances)",
+                          14, cols, n, NULL, rows);
+    if (!st)
+      st = infb_plot_posterior2d_write(c->dir, stem, file, e->name, n, has_q);
+  }
+  infb_lingauss_cache_free(cache);
+  gsl_matrix_free(M);
+  gsl_matrix_free(S);
+  gsl_matrix_free(QM);
+  gsl_matrix_free(QV);
+  free(EM);
+  free(EV);
+  free(rows);
+  return st;
+}
+
+static int
+write_curve(const lctx *c, const lentry *e)
+{
+  const infb_latent_fit *f = &e->fit;
+  if (!f->ncurve)
+    return GSL_SUCCESS;
+  const char *cols[] = {"step", "train", "test"};
+  char file[128], stem[128];
+  snprintf(file, sizeof file, "curve-%s.tsv", e->stem);
+  snprintf(stem, sizeof stem, "curve-%s", e->stem);
+  int st = infb_tsv_write(c->dir, file, f->curve_label, 3, cols, f->ncurve, NULL, f->curve);
+  if (!st) {
+    int em = strcmp(e->base, "mle") == 0 || strcmp(e->base, "map") == 0 ||
+             strcmp(e->base, "meanfield") == 0;
+    int has_test = 0;
+    for (size_t i = 0; i < f->ncurve; i++)
+      has_test |= isfinite(f->curve[3 * i + 2]);
+    st = infb_plot_curve_write(c->dir, stem, file, e->name, em ? "iteration" : "epoch",
+                               f->curve_label, has_test);
+  }
+  return st;
+}
+
+static int
+write_angles(const lctx *c, const lentry *e, json_t *obj)
+{
+  const infb_latent_fit *f = &e->fit;
+  if (!f->angles)
+    return GSL_SUCCESS;
+  json_object_set_new(obj, "principal_angles", infb_json_array(f->angles, f->nangles));
+  double *rows = infb_malloc(3 * f->nangles, sizeof *rows);
+  if (!rows)
+    return GSL_ENOMEM;
+  for (size_t k = 0; k < f->nangles; k++) {
+    rows[3 * k] = (double)(k + 1);
+    rows[3 * k + 1] = f->angles[k];
+    rows[3 * k + 2] = f->angles[k] * 180.0 / M_PI;
+  }
+  const char *cols[] = {"index", "angle_rad", "angle_deg"};
+  char file[128], stem[128];
+  snprintf(file, sizeof file, "angles-%s.tsv", e->stem);
+  snprintf(stem, sizeof stem, "angles-%s", e->stem);
+  int st = infb_tsv_write(c->dir, file,
+                          "principal angles between the decoder's subspace and the top-K "
+                          "principal subspace of the training data",
+                          3, cols, f->nangles, NULL, rows);
+  free(rows);
+  if (!st)
+    st = infb_plot_angles_write(c->dir, stem, file, e->name, f->nangles);
+  return st;
+}
+
+/* The gap report of one fit on the first [evaluate] points of each split. */
+static int
+evaluate(lctx *c, lentry *e, json_t *obj)
+{
+  const infb_latent_fit *f = &e->fit;
+  const char *which = infb_config_get(c->cfg, "evaluate", "split");
+  size_t points = (size_t)infb_config_int(c->cfg, "evaluate", "points");
+  infb_gap_options go;
+  memset(&go, 0, sizeof go);
+  go.numeric_qstar = infb_config_bool(c->cfg, "evaluate", "numeric_qstar");
+  char qsec[96];
+  shared_section(e, "qstar", qsec, sizeof qsec);
+  go.qstar_init_encoder = strcmp(infb_config_get(c->cfg, qsec, "init"), "encoder") == 0;
+  qstar_options(c, e, &go.qstar);
+  const infb_encoder *enc = f->encoder.fn ? &f->encoder : NULL;
+
+  json_t *gaps = json_object();
+  json_object_set_new(obj, "gaps", gaps);
+  json_object_set_new(obj, "log_px_method", json_string("exact"));
+  int st = GSL_SUCCESS;
+  for (int s = 0; s < 2 && !st; s++) {
+    if (!c->X[s] || (strcmp(which, "both") != 0 && strcmp(which, split_name[s]) != 0))
+      continue;
+    if (infb_run_interrupted(c->opt))
+      return INFB_ERROR(INFB_EINTR, "interrupted");
+    size_t n = c->X[s]->size1 < points ? c->X[s]->size1 : points;
+    infb_run_progress(c->opt, "%s: gap report on %zu %s points", e->name, n, split_name[s]);
+    gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
+    infb_gap_report r;
+    st = infb_gapeval_lingauss(f->model, &Xv.matrix, s ? TEST_STREAM_OFFSET : 0, enc, &go, &r);
+    if (st)
+      break;
+    double sh = -c->log_jacobian;
+    json_t *g = json_object();
+    infb_stat lp = shifted(r.log_px, sh), qs = shifted(r.elbo_qstar, sh);
+    infb_stat qn = shifted(r.elbo_qstar_numeric, sh), q = shifted(r.elbo_q, sh);
+    json_object_set_new(g, "log_px", stat_json(&lp));
+    json_object_set_new(g, "elbo_qstar", stat_json(&qs));
+    json_object_set_new(g, "elbo_qstar_numeric", stat_json(&qn));
+    json_object_set_new(g, "elbo_q", stat_json(&q));
+    json_object_set_new(g, "approximation_gap", stat_json(&r.approximation_gap));
+    json_object_set_new(g, "amortization_gap", stat_json(&r.amortization_gap));
+    json_object_set_new(g, "inference_gap", stat_json(&r.inference_gap));
+    json_object_set_new(g, "qstar_closed_minus_numeric", infb_json_number(r.qstar_numeric_gap));
+    json_object_set_new(g, "seconds", json_real(r.seconds));
+    json_object_set_new(gaps, split_name[s], g);
+    json_object_set_new(obj, "approximation_gap_analytic",
+                        infb_json_number(r.approximation_gap_analytic));
+    st = write_points(c, e, s, &r);
+    if (!st)
+      st = add_gap_row(c, e->name, s, &r);
+    /* The histogram reads the train file and, when both splits are evaluated, the test
+     * file too (the writer labels its first file "train"; a test-only evaluation has no
+     * histogram). */
+    if (!st && s == 0) {
+      char tr[128], te[128], stem[128];
+      snprintf(stem, sizeof stem, "gaphist-%s", e->stem);
+      snprintf(tr, sizeof tr, "gaps-%s-train.tsv", e->stem);
+      snprintf(te, sizeof te, "gaps-%s-test.tsv", e->stem);
+      int both = strcmp(which, "both") == 0 && c->X[1];
+      st = infb_plot_gaphist_write(c->dir, stem, tr, both ? te : NULL, e->name, r.has_encoder);
+    }
+    e->evaluated[s] = 1;
+    infb_gap_report_free(&r);
+  }
+  return st;
+}
+
+/* Mean exact ln p(x) per point over a whole split, original units. */
+static int
+mean_loglik(const lctx *c, const infb_lingauss *m, const gsl_matrix *X, double *out)
+{
+  infb_lingauss_cache *cache = infb_lingauss_cache_alloc(c->D, c->K);
+  gsl_vector *v = gsl_vector_alloc(X->size1);
+  int st = GSL_ENOMEM;
+  if (cache && v && !(st = infb_lingauss_cache_set(cache, m)) &&
+      !(st = infb_lingauss_logpx(cache, X, v))) {
+    double s = 0.0;
+    for (size_t i = 0; i < X->size1; i++)
+      s += gsl_vector_get(v, i);
+    *out = s / (double)X->size1 - c->log_jacobian;
+  }
+  infb_lingauss_cache_free(cache);
+  gsl_vector_free(v);
+  return st;
+}
+
+static void
+run_entry(lctx *c, lentry *e, size_t k)
+{
+  infb_run_progress(c->opt, "fitting %s (%zu/%zu)", e->name, k + 1, c->nentries);
+  json_t *obj = json_object();
+  json_object_set_new(obj, "estimator", json_string(e->base));
+  json_object_set_new(obj, "status", json_string("ok"));
+  json_object_set_new(c->ests, e->name, obj); /* c->ests owns obj; we keep a borrowed ref */
+  infb_latent_fit_init(&e->fit);
+  infb_error_clear();
+  double t0 = infb_clock_seconds();
+  int st = fit_entry(c, e);
+  double t1 = infb_clock_seconds();
+  json_object_set_new(obj, "seconds", json_real(t1 - t0));
+  if (!st) {
+    infb_latent_fit *f = &e->fit;
+    e->ok = 1;
+    json_object_set_new(obj, "iterations", json_integer((json_int_t)f->iterations));
+    json_object_set_new(obj, "stop_reason", json_string(f->stop_reason));
+    if (f->note[0])
+      json_object_set_new(obj, "note", json_string(f->note));
+    if (f->model) {
+      double ll;
+      params_json(c, f->model, obj);
+      json_object_set_new(obj, "nfloored", json_integer((json_int_t)f->nfloored));
+      if (!(st = mean_loglik(c, f->model, c->X[0], &ll)))
+        json_object_set_new(obj, "train_loglik", infb_json_number(ll));
+      if (!st && c->X[1] && !(st = mean_loglik(c, f->model, c->X[1], &ll)))
+        json_object_set_new(obj, "test_loglik", infb_json_number(ll));
+      if (!st)
+        st = evaluate(c, e, obj);
+      if (!st)
+        st = write_posterior2d(c, e);
+    } else {
+      json_object_set_new(obj, "recon_mse_train", infb_json_number(f->recon_mse_train));
+      json_object_set_new(obj, "recon_mse_test", infb_json_number(f->recon_mse_test));
+    }
+    if (!st)
+      st = write_curve(c, e);
+    if (!st)
+      st = write_angles(c, e, obj);
+    json_object_set_new(obj, "evaluation_seconds", json_real(infb_clock_seconds() - t1));
+  }
+  if (st) {
+    const char *msg = infb_error_message();
+    json_object_set_new(obj, "status", json_string(*msg ? msg : infb_strerror(st)));
+    c->nfailed++;
+  }
+}
+
+static int
+write_gap_table(lctx *c)
+{
+  if (c->ngaprows == 0)
+    return GSL_SUCCESS;
+  const char *cols[] = {"estimator",         "split",   "approximation_gap",
+                        "approximation_gap_se", "amortization_gap", "amortization_gap_se",
+                        "inference_gap",     "inference_gap_se", "log_px",
+                        "elbo_qstar",        "elbo_q"};
+  int st = infb_tsv_write(c->dir, "gaps.tsv",
+                          "gaps per estimator and split (split 0 = train, 1 = test), nats; "
+                          "means over points with standard errors",
+                          10, cols, c->ngaprows, c->gaplabels, c->gaprows);
+  if (!st)
+    st = infb_plot_gapbars_write(c->dir, "gaps", "gaps.tsv");
+  return st;
+}
+
+static void
+free_ctx(lctx *c)
+{
+  infb_dataset_free(c->train);
+  infb_dataset_free(c->test);
+  gsl_matrix_free(c->X[0]);
+  gsl_matrix_free(c->X[1]);
+  free(c->mean);
+  free(c->sd);
+  free(c->dir);
+  for (size_t k = 0; k < c->nentries; k++)
+    infb_latent_fit_free(&c->entries[k].fit);
+  free(c->entries);
+  free(c->gaprows);
+  free(c->gaplabels);
+  json_decref(c->root);
+}
+
+int
+infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_result *res)
+{
+  memset(res, 0, sizeof *res);
+  lctx c;
+  memset(&c, 0, sizeof c);
+  c.cfg = cfg;
+  c.opt = opt;
+  c.K = (size_t)infb_config_int(cfg, "model", "latent");
+  c.ppca = infb_config_bool(cfg, "model", "ppca");
+  c.seed = (uint64_t)infb_config_int(cfg, "experiment", "seed");
+  c.root = infb_run_root(cfg);
+  if (!c.root)
+    return GSL_ENOMEM;
+  c.ests = json_object_get(c.root, "estimators");
+  json_t *model = json_object_get(c.root, "model");
+  json_object_set_new(model, "latent", json_integer((json_int_t)c.K));
+  json_object_set_new(model, "ppca", json_boolean(c.ppca));
+
+  infb_run_progress(opt, "loading data");
+  int st = load_data(&c);
+  if (!st)
+    st = prepare(&c);
+  if (!st && !(st = infb_run_make_dir(cfg, opt, &c.dir))) {
+    res->created_dir = 1;
+    res->outdir = infb_strdup(c.dir);
+  }
+  if (!st)
+    st = infb_run_write_config(cfg, c.dir);
+  if (!st)
+    st = infb_plot_style(c.dir);
+  char *const *names = infb_config_estimators(cfg);
+  while (!st && names[c.nentries])
+    c.nentries++;
+  if (!st && !(c.entries = infb_calloc(c.nentries ? c.nentries : 1, sizeof *c.entries)))
+    st = GSL_ENOMEM;
+  if (st) {
+    free_ctx(&c);
+    return st;
+  }
+  json_t *order = json_array();
+  for (size_t k = 0; k < c.nentries; k++) {
+    lentry *e = &c.entries[k];
+    e->name = names[k];
+    size_t blen = strcspn(names[k], ":");
+    snprintf(e->base, sizeof e->base, "%.*s", (int)blen, names[k]);
+    snprintf(e->variant, sizeof e->variant, "%s", names[k][blen] ? names[k] + blen + 1 : "");
+    infb_run_stem(names[k], e->stem, sizeof e->stem);
+    infb_latent_fit_init(&e->fit);
+    json_array_append_new(order, json_string(names[k]));
+  }
+  json_object_set_new(c.root, "order", order);
+
+  int intr = 0;
+  for (size_t k = 0; k < c.nentries; k++) {
+    if (infb_run_interrupted(opt)) {
+      intr = 1;
+      break;
+    }
+    run_entry(&c, &c.entries[k], k);
+  }
+  infb_run_progress(opt, "writing outputs");
+  json_object_set_new(c.root, "interrupted", json_boolean(intr || infb_run_interrupted(opt)));
+  char *json_path = infb_path_join(c.dir, "results.json");
+  st = json_path ? write_gap_table(&c) : GSL_ENOMEM;
+  if (!st)
+    st = infb_json_write(json_path, c.root);
+  free(json_path);
+  res->nfailed = c.nfailed;
+  res->results = json_incref(c.root);
+  free_ctx(&c);
+  return infb_run_status(st, intr, res->nfailed);
+}

@@ -12,6 +12,8 @@
 #include "data/csv.h"
 #include "data/synth.h"
 #include "exp/results.h"
+#include "exp/runlatent.h"
+#include "exp/runshared.h"
 #include "infer/bayes.h"
 #include "infer/estimator.h"
 #include "infer/laplace.h"
@@ -53,39 +55,6 @@ typedef struct run_ctx {
   size_t nentries;
   size_t nfailed;
 } run_ctx;
-
-static void
-progress(const run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-progress(const run_ctx *c, const char *fmt, ...)
-{
-  if (!c->opt->progress)
-    return;
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  c->opt->progress(c->opt->progress_ctx, buf);
-}
-
-static int
-interrupted(const run_ctx *c)
-{
-  return c->opt->interrupted && *c->opt->interrupted;
-}
-
-/* A file-name-safe stem for an entry: "map:strong" → "map-strong". */
-static void
-stem_of(const char *name, char *out, size_t cap)
-{
-  size_t i = 0;
-  for (; name[i] && i + 1 < cap; i++) {
-    char ch = name[i];
-    out[i] = (ch == ':' || ch == '/' || ch == ' ') ? '-' : ch;
-  }
-  out[i] = '\0';
-}
 
 /* ------------------------------------------------------------------ data */
 
@@ -429,7 +398,7 @@ run_map_path(run_ctx *c, entry *e, const double *lambdas, size_t n,
       r[5 + j] = wo[j];
   }
   char stem[64], file[96];
-  stem_of(e->name, stem, sizeof stem);
+  infb_run_stem(e->name, stem, sizeof stem);
   snprintf(file, sizeof file, "path-%s.tsv", stem);
   st = infb_tsv_write(c->dir, file,
                       "regularisation path: log-likelihood per observation (nats), "
@@ -471,7 +440,7 @@ fit_entry(run_ctx *c, entry *e, infb_fit *fit, json_t *obj)
   infb_solver_options so;
   int st;
   char stem[64];
-  stem_of(e->name, stem, sizeof stem);
+  infb_run_stem(e->name, stem, sizeof stem);
 
   if (strcmp(e->base, "mle") == 0) {
     solver_options(cfg, sec, &so);
@@ -569,7 +538,7 @@ static void
 run_entry(run_ctx *c, entry *e, size_t k)
 {
   const size_t p = c->train->p;
-  progress(c, "fitting %s (%zu/%zu)", e->name, k + 1, c->nentries);
+  infb_run_progress(c->opt, "fitting %s (%zu/%zu)", e->name, k + 1, c->nentries);
   json_t *obj = json_object();
   json_object_set_new(obj, "estimator", json_string(e->base));
   json_object_set_new(obj, "status", json_string("ok"));
@@ -628,29 +597,6 @@ run_entry(run_ctx *c, entry *e, size_t k)
 }
 
 /* ------------------------------------------------------------------ outputs */
-
-static int
-write_config(const run_ctx *c)
-{
-  char hex[INFB_SHA256_HEX];
-  char *canon = infb_config_canonical(c->cfg);
-  if (!canon || infb_config_hash(c->cfg, hex))
-    return GSL_ENOMEM;
-  char *path = infb_path_join(c->dir, "config.ini");
-  infb_afile *af = path ? infb_afile_open(path) : NULL;
-  free(path);
-  if (!af) {
-    free(canon);
-    return GSL_EFAILED;
-  }
-  fprintf(af->fp,
-          "# infbench resolved configuration (every default filled in, canonical form)\n"
-          "# sha256: %s\n# program: %s\n# threads: %d\n# seed: %ld\n# source: %s\n\n%s",
-          hex, infb_results_program_line(), infb_blas_threads(),
-          infb_config_int(c->cfg, "experiment", "seed"), infb_config_file(c->cfg), canon);
-  free(canon);
-  return infb_afile_commit(af);
-}
 
 /* Comparison table and weights in original units. */
 static int
@@ -841,7 +787,7 @@ write_path_plots(run_ctx *c)
     if (!e->has_path)
       continue;
     char stem[64], tsv[96], pstem[96];
-    stem_of(e->name, stem, sizeof stem);
+    infb_run_stem(e->name, stem, sizeof stem);
     snprintf(tsv, sizeof tsv, "path-%s.tsv", stem);
     snprintf(pstem, sizeof pstem, "path-%s", stem);
     infb_plot_regpath rp = {
@@ -864,33 +810,6 @@ write_path_plots(run_ctx *c)
 }
 
 /* ------------------------------------------------------------------ the run */
-
-static int
-make_dir(run_ctx *c, infb_run_result *res)
-{
-  const char *name = infb_config_get(c->cfg, "experiment", "name");
-  if (c->opt->outdir) {
-    c->dir = infb_strdup(c->opt->outdir);
-  } else {
-    if (mkdir("runs", 0777) != 0 && errno != EEXIST)
-      return INFB_ERROR(GSL_EFAILED, "cannot create runs: %s", strerror(errno));
-    c->dir = infb_path_join("runs", name);
-  }
-  if (!c->dir)
-    return GSL_ENOMEM;
-  if (mkdir(c->dir, 0777) != 0) {
-    if (errno != EEXIST)
-      return INFB_ERROR(GSL_EFAILED, "cannot create %s: %s", c->dir, strerror(errno));
-    struct stat sb;
-    if (stat(c->dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-      return INFB_ERROR(GSL_EFAILED, "%s exists and is not a directory", c->dir);
-    if (!c->opt->force)
-      return INFB_ERROR(INFB_ECONFIG, "%s exists; use --force to reuse it or -o DIR", c->dir);
-  }
-  res->created_dir = 1;
-  res->outdir = infb_strdup(c->dir);
-  return GSL_SUCCESS;
-}
 
 static void
 free_ctx(run_ctx *c)
@@ -935,46 +854,35 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   c.cfg = cfg;
   c.opt = opt;
   const char *type = infb_config_get(cfg, "model", "type");
-  c.model = strcmp(type, "logreg") == 0 ? INFB_MODEL_LOGREG : INFB_MODEL_LINREG;
   infb_blas_set_threads((int)infb_config_int(cfg, "experiment", "threads"));
+  if (strcmp(type, "lingauss") == 0)
+    return infb_run_latent(cfg, opt, res);
+  c.model = strcmp(type, "logreg") == 0 ? INFB_MODEL_LOGREG : INFB_MODEL_LINREG;
 
-  char hex[INFB_SHA256_HEX];
-  int st = infb_config_hash(cfg, hex);
-  c.root = json_object();
-  c.ests = json_object();
-  if (st || !c.root || !c.ests) {
-    json_decref(c.ests);
-    free_ctx(&c);
+  int st;
+  c.root = infb_run_root(cfg);
+  if (!c.root)
     return GSL_ENOMEM;
-  }
-  json_object_set_new(c.root, "schema_version", json_integer(INFB_RESULTS_SCHEMA));
-  json_object_set_new(c.root, "program", infb_results_program());
-  json_object_set_new(c.root, "config",
-                      json_pack("{s:s, s:I, s:s, s:s}", "hash", hex, "seed",
-                                (json_int_t)infb_config_int(cfg, "experiment", "seed"), "name",
-                                infb_config_get(cfg, "experiment", "name"), "file",
-                                infb_config_file(cfg)));
-  json_object_set_new(c.root, "data",
-                      json_pack("{s:s}", "source", infb_config_get(cfg, "data", "source")));
-  json_object_set_new(
-      c.root, "model",
-      json_pack("{s:s, s:b, s:s}", "type", type, "intercept",
-                infb_config_bool(cfg, "model", "intercept"), "intercept_prior",
-                infb_config_get(cfg, "model", "intercept_prior")));
-  /* root owns ests from here on; c.ests stays a borrowed pointer. */
-  json_object_set_new(c.root, "estimators", c.ests);
+  json_object_set_new(json_object_get(c.root, "model"), "intercept",
+                      json_boolean(infb_config_bool(cfg, "model", "intercept")));
+  json_object_set_new(json_object_get(c.root, "model"), "intercept_prior",
+                      json_string(infb_config_get(cfg, "model", "intercept_prior")));
+  c.ests = json_object_get(c.root, "estimators");
 
-  progress(&c, "loading data");
+  infb_run_progress(opt, "loading data");
   if ((st = load_data(&c)) != GSL_SUCCESS || (st = prepare_problem(&c)) != GSL_SUCCESS) {
     free_ctx(&c);
     return st;
   }
   data_summary(&c);
-  if ((st = make_dir(&c, res)) != GSL_SUCCESS) {
+  if ((st = infb_run_make_dir(cfg, opt, &c.dir)) != GSL_SUCCESS) {
     free_ctx(&c);
     return st;
   }
-  if ((st = write_config(&c)) != GSL_SUCCESS || (st = infb_plot_style(c.dir)) != GSL_SUCCESS) {
+  res->created_dir = 1;
+  res->outdir = infb_strdup(c.dir);
+  if ((st = infb_run_write_config(cfg, c.dir)) != GSL_SUCCESS ||
+      (st = infb_plot_style(c.dir)) != GSL_SUCCESS) {
     free_ctx(&c);
     return st;
   }
@@ -999,13 +907,13 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
 
   int intr = 0;
   for (size_t k = 0; k < c.nentries; k++) {
-    if (interrupted(&c)) {
+    if (infb_run_interrupted(opt)) {
       intr = 1;
       break;
     }
     run_entry(&c, &c.entries[k], k);
   }
-  progress(&c, "writing outputs");
+  infb_run_progress(opt, "writing outputs");
   json_object_set_new(c.root, "interrupted", json_boolean(intr));
   char *json_path = infb_path_join(c.dir, "results.json");
   st = json_path ? GSL_SUCCESS : GSL_ENOMEM;
@@ -1021,13 +929,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);
   free_ctx(&c);
-  if (st)
-    return st;
-  if (intr)
-    return INFB_ERROR(INFB_EINTR, "interrupted");
-  if (res->nfailed)
-    return GSL_EFAILED;
-  return GSL_SUCCESS;
+  return infb_run_status(st, intr, res->nfailed);
 }
 
 void

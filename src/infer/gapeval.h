@@ -1,4 +1,80 @@
-/* stub: to be written */
-#ifndef STUB_INFER_GAPEVAL
-#define STUB_INFER_GAPEVAL
+/* The gap report of Cremer, Li & Duvenaud (2018), MATH.md §6: for each point x_i,
+ *   ln p(x_i), L[q*] (the best fully factorised Gaussian, decoder frozen) and L[q] (the
+ *   encoder's q), and the approximation gap ln p(x) − L[q*], the amortisation gap
+ *   L[q*] − L[q] and the inference gap ln p(x) − L[q],
+ * summarised over points as mean, standard error of the mean and n (a gap's standard
+ * error is that of the paired per-point differences); a Monte-Carlo quantity adds its
+ * Monte-Carlo error mc_se.  For the linear-Gaussian model every quantity is exact
+ * ("log_px_method": "exact"); q* is also found numerically (the VAE's code path) and the
+ * two must agree. */
+#ifndef INFB_INFER_GAPEVAL_H
+#define INFB_INFER_GAPEVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <gsl/gsl_matrix.h>
+#include "infer/qstar.h"
+#include "model/lingauss.h"
+
+/* An amortised encoder: q(z|x_i) = N(MU_i, diag exp(LV_i)) for the n rows of X (n×D,
+ * row-major) into MU, LV (n×K).  Returns a status. */
+typedef struct infb_encoder {
+  size_t D, K;
+  int (*fn)(void *self, size_t n, const double *X, double *MU, double *LV);
+  void *self;
+} infb_encoder;
+
+/* A summary over points. */
+typedef struct infb_stat {
+  double mean;   /* mean over the n points */
+  double se;     /* standard error of the mean (sd/√n, sd with n − 1; 0 when n = 1) */
+  size_t n;      /* points */
+  double mc_se;  /* Monte-Carlo standard error of the mean (√Σ mc_se_i² / n); NAN when the
+                    quantity is exact */
+} infb_stat;
+
+/* Mean, se and n of v[0..n); mc (may be NULL) holds per-point Monte-Carlo errors. */
+void infb_stat_of(const double *v, const double *mc, size_t n, infb_stat *out);
+
+/* One point's numbers (NAN where not applicable). */
+typedef struct infb_gap_point {
+  double log_px;                 /* ln p(x) */
+  double elbo_qstar;             /* L[q*] in closed form */
+  double elbo_qstar_numeric;     /* L[q*] of the numeric optimum, Monte-Carlo estimate */
+  double elbo_qstar_numeric_mc_se; /* its Monte-Carlo error */
+  double elbo_q;                 /* L[q] of the encoder */
+  double approximation_gap;      /* ln p(x) − L[q*] */
+  double amortization_gap;       /* L[q*] − L[q] */
+  double inference_gap;          /* ln p(x) − L[q] */
+  size_t qstar_steps;            /* numeric q*: Adam steps */
+  int qstar_stop;                /* numeric q*: INFB_QSTAR_* */
+} infb_gap_point;
+
+typedef struct infb_gap_options {
+  int numeric_qstar;             /* also optimise q* numerically */
+  int qstar_init_encoder;        /* start the numeric q* at the encoder's q (if any) */
+  infb_qstar_options qstar;      /* its settings (qstar.seed is used) */
+} infb_gap_options;
+
+typedef struct infb_gap_report {
+  size_t n;                      /* points */
+  infb_gap_point *pts;           /* per point (owned) */
+  int has_encoder;               /* L[q] and the amortisation gap exist */
+  int has_numeric;               /* numeric q* was run */
+  const char *log_px_method;     /* "exact" (later "quadrature", "iwae", "ais") */
+  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q;
+  infb_stat approximation_gap, amortization_gap, inference_gap;
+  double approximation_gap_analytic; /* ½(Σ ln Λ_jj − ln|Λ|), the same for every x */
+  double qstar_numeric_gap;      /* mean of L[q*] closed − L[q*] numeric (≈ 0 ± MC) */
+  double seconds;                /* time spent */
+} infb_gap_report;
+
+/* The report of the fitted linear-Gaussian model m on the n rows of X (n×D).  Point i
+ * uses rng streams of index first_index + i.  enc may be NULL (no L[q]).  rep is
+ * filled (free with infb_gap_report_free).  Returns a status. */
+int infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_index,
+                          const infb_encoder *enc, const infb_gap_options *o,
+                          infb_gap_report *rep);
+void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
+
 #endif

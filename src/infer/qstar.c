@@ -1,2 +1,550 @@
-/* stub: to be written */
+/* The per-point optimal fully factorised Gaussian q* with the decoder frozen: Adam on the
+ * reparameterised ELBO, batched over points and samples, with the stopping rule of
+ * Cremer, Li & Duvenaud (2018; PROTOCOL.md "L[q*]", MATH.md §5–6). */
 #include <config.h>
+#include "infer/qstar.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+void
+infb_qstar_options_default(infb_qstar_options *o)
+{
+  o->samples = 50;
+  o->lr = 1e-3;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->eps = 1e-8;
+  o->max_steps = 100000;
+  o->check_every = 100;
+  o->patience = 10;
+  o->eval_samples = 5000;
+  o->batch_points = 100;
+  o->init_given = 0;
+  o->seed = 0;
+}
+
+/* ---- per-point arithmetic shared by the optimiser and infb_qstar_grad ---- */
+
+/* KL(N(μ, diag e^lv) ‖ N(0, I)) = ½ Σ_j (σ_j² + μ_j² − 1 − ln σ_j²)  (MATH.md §3). */
+static double
+kl_prior(size_t K, const double *mu, const double *lv)
+{
+  double kl = 0.0;
+  for (size_t k = 0; k < K; k++)
+    kl += exp(lv[k]) + mu[k] * mu[k] - 1.0 - lv[k];
+  return 0.5 * kl;
+}
+
+/* S·K standard normals into E (S×K), sample-major. */
+static void
+draw_eps(gsl_rng *r, size_t K, size_t S, double *E)
+{
+  for (size_t q = 0; q < S * K; q++)
+    E[q] = gsl_ran_gaussian_ziggurat(r, 1.0);
+}
+
+/* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point. */
+static void
+reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E, double *Z)
+{
+  for (size_t k = 0; k < K; k++) {
+    double sig = exp(0.5 * lv[k]);
+    for (size_t s = 0; s < S; s++)
+      Z[s * K + k] = mu[k] + sig * E[s * K + k];
+  }
+}
+
+/* From the decoder's logp (S) and G (S×K) for one point, the ELBO estimate
+ *   mean_s ln p(x|z_s) − KL
+ * and its gradient at fixed ε (chain rule through z = μ + e^{lv/2} ε, KL in closed form):
+ *   ∂/∂μ_k  = mean_s G_sk − μ_k,
+ *   ∂/∂lv_k = ½ σ_k mean_s G_sk ε_sk − ½ (σ_k² − 1).
+ * Returns 0, 1 if the ELBO is not finite, 2 if a gradient entry is not. */
+static int
+reduce_point(size_t K, size_t S, const double *mu, const double *lv, const double *E,
+             const double *logp, const double *G, double *elbo, double *gmu, double *glv)
+{
+  double sl = 0.0;
+  for (size_t s = 0; s < S; s++)
+    sl += logp[s];
+  *elbo = sl / (double)S - kl_prior(K, mu, lv);
+  if (!isfinite(*elbo))
+    return 1;
+  int bad = 0;
+  for (size_t k = 0; k < K; k++) {
+    double gm = 0.0, ge = 0.0;
+    for (size_t s = 0; s < S; s++) {
+      double g = G[s * K + k];
+      gm += g;
+      ge += g * E[s * K + k];
+    }
+    double sig = exp(0.5 * lv[k]);
+    gmu[k] = gm / (double)S - mu[k];
+    glv[k] = 0.5 * sig * ge / (double)S - 0.5 * (sig * sig - 1.0);
+    if (!isfinite(gmu[k]) || !isfinite(glv[k]))
+      bad = 1;
+  }
+  return bad ? 2 : 0;
+}
+
+/* ---- argument checks ---- */
+
+static int
+check_decoder(const infb_decoder *dec)
+{
+  if (!dec || !dec->fn)
+    return INFB_ERROR(GSL_EINVAL, "q*: no decoder");
+  if (dec->D == 0 || dec->K == 0)
+    return INFB_ERROR(GSL_EINVAL, "q*: the decoder dimensions must be ≥ 1 (D = %zu, K = %zu)",
+                      dec->D, dec->K);
+  return GSL_SUCCESS;
+}
+
+static int
+check_options(const infb_qstar_options *o)
+{
+  if (!o)
+    return INFB_ERROR(GSL_EINVAL, "q*: no options");
+  if (o->samples == 0)
+    return INFB_ERROR(GSL_EINVAL, "q*: samples must be ≥ 1");
+  if (o->check_every == 0)
+    return INFB_ERROR(GSL_EINVAL, "q*: check_every must be ≥ 1");
+  if (o->batch_points == 0)
+    return INFB_ERROR(GSL_EINVAL, "q*: batch_points must be ≥ 1");
+  if (o->eval_samples < 2)
+    return INFB_ERROR(GSL_EINVAL, "q*: eval_samples must be ≥ 2 (got %zu)", o->eval_samples);
+  if (!(o->lr > 0.0) || !isfinite(o->lr))
+    return INFB_ERROR(GSL_EINVAL, "q*: lr must be finite and > 0 (got %g)", o->lr);
+  if (!(o->eps > 0.0) || !isfinite(o->eps))
+    return INFB_ERROR(GSL_EINVAL, "q*: Adam eps must be finite and > 0 (got %g)", o->eps);
+  if (!(o->beta1 >= 0.0 && o->beta1 < 1.0) || !(o->beta2 >= 0.0 && o->beta2 < 1.0))
+    return INFB_ERROR(GSL_EINVAL, "q*: Adam betas must lie in [0, 1) (got %g, %g)", o->beta1,
+                      o->beta2);
+  return GSL_SUCCESS;
+}
+
+/* a·b·c without overflow, or 0 on overflow (the callers' factors are all ≥ 1). */
+static size_t
+mul3(size_t a, size_t b, size_t c)
+{
+  if (b && a > SIZE_MAX / b)
+    return 0;
+  size_t ab = a * b;
+  if (c && ab > SIZE_MAX / c)
+    return 0;
+  return ab * c;
+}
+
+/* ---- Monte-Carlo ELBO in chunks ---- */
+
+/* Buffers of a chunked evaluation: `rows` decoder rows. */
+typedef struct {
+  size_t rows;
+  double *Xr; /* rows×D */
+  double *Zr; /* rows×K */
+  double *lp; /* rows */
+  double *sig; /* K */
+} eval_ws;
+
+/* The (point, sample) pairs are visited in order and packed into decoder calls of at most
+ * ws->rows rows; a point's ε come from its own stream in sample order and its ln p(x|z)
+ * are accumulated in sample order (Welford), so the values do not depend on the chunking
+ * or on the other points. */
+static int
+elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double *MU,
+                const double *LV, size_t S, uint64_t seed, const char *purpose,
+                size_t first_index, double *out_elbo, double *out_se, const eval_ws *ws)
+{
+  const size_t D = dec->D, K = dec->K;
+  size_t i_fill = 0, s_fill = 0, i_acc = 0, s_acc = 0;
+  double mean = 0.0, m2 = 0.0;
+  gsl_rng *r = NULL;
+  int st = GSL_SUCCESS;
+  while (i_acc < n) {
+    size_t R = 0;
+    while (R < ws->rows && i_fill < n) {
+      const double *mu = MU + i_fill * K;
+      if (s_fill == 0) {
+        r = infb_rng_stream(seed, purpose, (uint64_t)(first_index + i_fill));
+        if (!r)
+          return GSL_ENOMEM;
+        for (size_t k = 0; k < K; k++)
+          ws->sig[k] = exp(0.5 * LV[i_fill * K + k]);
+      }
+      memcpy(ws->Xr + R * D, X + i_fill * D, D * sizeof(double));
+      for (size_t k = 0; k < K; k++)
+        ws->Zr[R * K + k] = mu[k] + ws->sig[k] * gsl_ran_gaussian_ziggurat(r, 1.0);
+      R++;
+      if (++s_fill == S) {
+        gsl_rng_free(r);
+        r = NULL;
+        s_fill = 0;
+        i_fill++;
+      }
+    }
+    st = dec->fn(dec->self, R, ws->Xr, ws->Zr, ws->lp, NULL);
+    if (st)
+      break;
+    for (size_t q = 0; q < R; q++) {
+      double l = ws->lp[q], d = l - mean;
+      s_acc++;
+      mean += d / (double)s_acc;
+      m2 += d * (l - mean);
+      if (s_acc == S) {
+        double e = mean - kl_prior(K, MU + i_acc * K, LV + i_acc * K);
+        double se = sqrt(m2 / (double)(S - 1) / (double)S);
+        if (!isfinite(e) || !isfinite(se)) {
+          st = INFB_ERROR(GSL_EDOM, "q* point %zu: the ELBO estimate from %zu samples is not "
+                          "finite", first_index + i_acc, S);
+          break;
+        }
+        out_elbo[i_acc] = e;
+        out_se[i_acc] = se;
+        i_acc++;
+        s_acc = 0;
+        mean = m2 = 0.0;
+      }
+    }
+    if (st)
+      break;
+  }
+  if (r)
+    gsl_rng_free(r);
+  return st;
+}
+
+int
+infb_qstar_elbo_mc(const infb_decoder *dec, size_t n, const double *X, const double *MU,
+                   const double *LV, size_t S, uint64_t seed, const char *purpose,
+                   size_t first_index, double *out_elbo, double *out_se)
+{
+  int st = check_decoder(dec);
+  if (st)
+    return st;
+  if (S < 2)
+    return INFB_ERROR(GSL_EINVAL, "q*: the ELBO estimate needs ≥ 2 samples (got %zu)", S);
+  if (n == 0)
+    return GSL_SUCCESS;
+  if (!X || !MU || !LV || !purpose || !out_elbo || !out_se)
+    return INFB_ERROR(GSL_EINVAL, "q*: NULL argument to the ELBO estimate");
+  const size_t D = dec->D, K = dec->K;
+  if (!mul3(S, D + K + 1, 1))
+    return INFB_ERROR(GSL_ENOMEM, "q*: %zu samples are too many", S);
+  eval_ws ws = { S, NULL, NULL, NULL, NULL };
+  ws.Xr = infb_malloc(S * D, sizeof(double));
+  ws.Zr = infb_malloc(S * K, sizeof(double));
+  ws.lp = infb_malloc(S, sizeof(double));
+  ws.sig = infb_malloc(K, sizeof(double));
+  if (!ws.Xr || !ws.Zr || !ws.lp || !ws.sig)
+    st = GSL_ENOMEM;
+  else
+    st = elbo_mc_chunked(dec, n, X, MU, LV, S, seed, purpose, first_index, out_elbo, out_se,
+                         &ws);
+  free(ws.Xr);
+  free(ws.Zr);
+  free(ws.lp);
+  free(ws.sig);
+  return st;
+}
+
+int
+infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu, const double *lv,
+                size_t S, const double *eps, double *elbo, double *gmu, double *glv)
+{
+  int st = check_decoder(dec);
+  if (st)
+    return st;
+  if (S == 0 || !x || !mu || !lv || !eps || !elbo)
+    return INFB_ERROR(GSL_EINVAL, "q* gradient: bad arguments (S = %zu or a NULL pointer)", S);
+  const size_t D = dec->D, K = dec->K;
+  if (!mul3(S, D + 2 * K + 1, 1))
+    return INFB_ERROR(GSL_ENOMEM, "q* gradient: %zu samples are too many", S);
+  double *Xr = infb_malloc(S * D, sizeof(double));
+  double *Zr = infb_malloc(S * K, sizeof(double));
+  double *G = infb_malloc(S * K, sizeof(double));
+  double *lp = infb_malloc(S, sizeof(double));
+  double *gbuf = infb_malloc(2 * K, sizeof(double));
+  if (!Xr || !Zr || !G || !lp || !gbuf) {
+    st = GSL_ENOMEM;
+    goto done;
+  }
+  for (size_t s = 0; s < S; s++)
+    memcpy(Xr + s * D, x, D * sizeof(double));
+  reparam(K, S, mu, lv, eps, Zr);
+  st = dec->fn(dec->self, S, Xr, Zr, lp, G);
+  if (st)
+    goto done;
+  int bad = reduce_point(K, S, mu, lv, eps, lp, G, elbo, gbuf, gbuf + K);
+  if (bad) {
+    st = INFB_ERROR(GSL_EDOM, "q* gradient: the ELBO%s is not finite",
+                    bad == 1 ? "" : " gradient");
+    goto done;
+  }
+  if (gmu)
+    memcpy(gmu, gbuf, K * sizeof(double));
+  if (glv)
+    memcpy(glv, gbuf + K, K * sizeof(double));
+done:
+  free(Xr);
+  free(Zr);
+  free(G);
+  free(lp);
+  free(gbuf);
+  return st;
+}
+
+/* ---- the batched optimiser ---- */
+
+/* One point being optimised.  Its parameters live in the caller's MU, LV rows; its Adam
+ * moments in the slot's rows of m, v; its decoder rows are the slot's S rows of Xr. */
+typedef struct {
+  size_t row;   /* row of X (point index − first_index) */
+  gsl_rng *r;   /* its stream ("qstar", point index) */
+  size_t t;     /* steps taken */
+  double wsum;  /* sum of the losses of the current window */
+  double best;  /* best window mean so far (+∞ before the first check) */
+  size_t bad;   /* consecutive checks without improvement */
+  int stop;     /* −1 while running, else INFB_QSTAR_* */
+} slot;
+
+typedef struct {
+  size_t B, S, D, K;
+  double *Xr, *Zr, *E, *G, *lp; /* (B·S)×D, ×K, ×K, ×K, (B·S) */
+  double *m, *v;                /* B×2K Adam moments */
+  double *grad;                 /* 2K: ∂ELBO/∂(μ, lv) of the current point */
+  double *sig;                  /* K, for the evaluation */
+  double *eval_elbo, *eval_se;  /* n */
+  slot *slots;                  /* B */
+} opt_ws;
+
+static void
+opt_ws_free(opt_ws *w)
+{
+  if (w->slots)
+    for (size_t j = 0; j < w->B; j++)
+      if (w->slots[j].r)
+        gsl_rng_free(w->slots[j].r);
+  free(w->Xr);
+  free(w->Zr);
+  free(w->E);
+  free(w->G);
+  free(w->lp);
+  free(w->m);
+  free(w->v);
+  free(w->grad);
+  free(w->sig);
+  free(w->eval_elbo);
+  free(w->eval_se);
+  free(w->slots);
+}
+
+static int
+opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
+{
+  memset(w, 0, sizeof *w);
+  w->B = B;
+  w->S = S;
+  w->D = D;
+  w->K = K;
+  if (!mul3(B, S, D + 3 * K + 1))
+    return INFB_ERROR(GSL_ENOMEM, "q*: batch_points·samples = %zu·%zu rows are too many", B, S);
+  size_t R = B * S;
+  w->Xr = infb_malloc(R * D, sizeof(double));
+  w->Zr = infb_malloc(R * K, sizeof(double));
+  w->E = infb_malloc(R * K, sizeof(double));
+  w->G = infb_malloc(R * K, sizeof(double));
+  w->lp = infb_malloc(R, sizeof(double));
+  w->m = infb_malloc(B * 2 * K, sizeof(double));
+  w->v = infb_malloc(B * 2 * K, sizeof(double));
+  w->grad = infb_malloc(2 * K, sizeof(double));
+  w->sig = infb_malloc(K, sizeof(double));
+  w->eval_elbo = infb_malloc(n, sizeof(double));
+  w->eval_se = infb_malloc(n, sizeof(double));
+  w->slots = infb_calloc(B, sizeof(slot));
+  if (!w->Xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
+      !w->sig || !w->eval_elbo || !w->eval_se || !w->slots)
+    return GSL_ENOMEM;
+  return GSL_SUCCESS;
+}
+
+/* Point `row` enters slot j: its stream, fresh Adam state and stopping state, and its x
+ * copied into the slot's S decoder rows. */
+static int
+slot_enter(opt_ws *w, size_t j, size_t row, const double *X, uint64_t seed,
+           size_t first_index)
+{
+  slot *sl = &w->slots[j];
+  sl->r = infb_rng_stream(seed, "qstar", (uint64_t)(first_index + row));
+  if (!sl->r)
+    return GSL_ENOMEM;
+  sl->row = row;
+  sl->t = 0;
+  sl->wsum = 0.0;
+  sl->best = INFINITY;
+  sl->bad = 0;
+  sl->stop = -1;
+  memset(w->m + j * 2 * w->K, 0, 2 * w->K * sizeof(double));
+  memset(w->v + j * 2 * w->K, 0, 2 * w->K * sizeof(double));
+  for (size_t s = 0; s < w->S; s++)
+    memcpy(w->Xr + (j * w->S + s) * w->D, X + row * w->D, w->D * sizeof(double));
+  return GSL_SUCCESS;
+}
+
+/* Move the point in slot `from` to slot `to` (whose point has left). */
+static void
+slot_move(opt_ws *w, size_t to, size_t from)
+{
+  size_t K2 = 2 * w->K;
+  w->slots[to] = w->slots[from];
+  w->slots[from].r = NULL;
+  memcpy(w->m + to * K2, w->m + from * K2, K2 * sizeof(double));
+  memcpy(w->v + to * K2, w->v + from * K2, K2 * sizeof(double));
+  memcpy(w->Xr + to * w->S * w->D, w->Xr + from * w->S * w->D,
+         w->S * w->D * sizeof(double));
+}
+
+/* One Adam step on the loss −ELBO for the point in slot j (its parameters p = (μ, lv) in
+ * the caller's rows), then the stopping rule. */
+static void
+slot_update(opt_ws *w, size_t j, const infb_qstar_options *o, double elbo, double *mu,
+            double *lv)
+{
+  slot *sl = &w->slots[j];
+  const size_t K = w->K;
+  double *m = w->m + j * 2 * K, *v = w->v + j * 2 * K;
+  sl->t++;
+  double bc1 = 1.0 - pow(o->beta1, (double)sl->t), bc2 = 1.0 - pow(o->beta2, (double)sl->t);
+  for (size_t q = 0; q < 2 * K; q++) {
+    double g = -w->grad[q]; /* loss gradient */
+    m[q] = o->beta1 * m[q] + (1.0 - o->beta1) * g;
+    v[q] = o->beta2 * v[q] + (1.0 - o->beta2) * g * g;
+    double step = o->lr * (m[q] / bc1) / (sqrt(v[q] / bc2) + o->eps);
+    if (q < K)
+      mu[q] -= step;
+    else
+      lv[q - K] -= step;
+  }
+  sl->wsum += -elbo;
+  if (sl->t % o->check_every == 0) {
+    double wmean = sl->wsum / (double)o->check_every;
+    sl->wsum = 0.0;
+    if (wmean < sl->best) {
+      sl->best = wmean;
+      sl->bad = 0;
+    } else {
+      sl->bad++;
+    }
+    if (sl->bad > o->patience)
+      sl->stop = INFB_QSTAR_CONVERGED;
+  }
+  if (sl->stop < 0 && sl->t >= o->max_steps)
+    sl->stop = INFB_QSTAR_MAX_STEPS;
+}
+
+int
+infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size_t n,
+                    const double *X, size_t first_index, double *MU, double *LV,
+                    infb_qstar_point *out)
+{
+  int st = check_decoder(dec);
+  if (st)
+    return st;
+  if ((st = check_options(opt)))
+    return st;
+  if (n == 0)
+    return GSL_SUCCESS;
+  if (!X || !MU || !LV || !out)
+    return INFB_ERROR(GSL_EINVAL, "q*: NULL argument");
+  const size_t D = dec->D, K = dec->K, S = opt->samples;
+  const size_t B = opt->batch_points < n ? opt->batch_points : n;
+  opt_ws w;
+  if ((st = opt_ws_alloc(&w, B, S, D, K, n)))
+    goto done;
+
+  if (!opt->init_given) {
+    memset(MU, 0, n * K * sizeof(double));
+    memset(LV, 0, n * K * sizeof(double));
+  }
+
+  size_t nslot = 0, next = 0;
+  if (opt->max_steps == 0) {
+    for (size_t i = 0; i < n; i++) {
+      out[i].steps = 0;
+      out[i].stop = INFB_QSTAR_MAX_STEPS;
+    }
+    next = n;
+  }
+  while (nslot < B && next < n) {
+    if ((st = slot_enter(&w, nslot, next, X, opt->seed, first_index)))
+      goto done;
+    nslot++;
+    next++;
+  }
+
+  while (nslot > 0) {
+    /* Noise and latents of every active point, then one decoder call for all rows. */
+    for (size_t j = 0; j < nslot; j++) {
+      size_t row = w.slots[j].row, off = j * S * K;
+      draw_eps(w.slots[j].r, K, S, w.E + off);
+      reparam(K, S, MU + row * K, LV + row * K, w.E + off, w.Zr + off);
+    }
+    if ((st = dec->fn(dec->self, nslot * S, w.Xr, w.Zr, w.lp, w.G)))
+      goto done;
+    for (size_t j = 0; j < nslot; j++) {
+      size_t row = w.slots[j].row, off = j * S * K;
+      double *mu = MU + row * K, *lv = LV + row * K, elbo;
+      int bad = reduce_point(K, S, mu, lv, w.E + off, w.lp + j * S, w.G + off, &elbo, w.grad,
+                             w.grad + K);
+      if (bad) {
+        st = INFB_ERROR(GSL_EDOM, "q* point %zu, step %zu: the ELBO%s is not finite",
+                        first_index + row, w.slots[j].t + 1, bad == 1 ? "" : " gradient");
+        goto done;
+      }
+      slot_update(&w, j, opt, elbo, mu, lv);
+    }
+    /* Points that stopped leave; the next point takes the slot, or the last slot moves
+     * into it so the active rows stay contiguous. */
+    for (size_t j = 0; j < nslot;) {
+      slot *sl = &w.slots[j];
+      if (sl->stop < 0) {
+        j++;
+        continue;
+      }
+      out[sl->row].steps = sl->t;
+      out[sl->row].stop = sl->stop;
+      gsl_rng_free(sl->r);
+      sl->r = NULL;
+      if (next < n) {
+        if ((st = slot_enter(&w, j, next, X, opt->seed, first_index)))
+          goto done;
+        next++;
+        j++;
+      } else {
+        nslot--;
+        if (j != nslot)
+          slot_move(&w, j, nslot);
+      }
+    }
+  }
+
+  /* The final ELBO from fresh samples, in chunks of the optimiser's rows. */
+  eval_ws ev = { B * S, w.Xr, w.Zr, w.lp, w.sig };
+  st = elbo_mc_chunked(dec, n, X, MU, LV, opt->eval_samples, opt->seed, "qstar/eval",
+                       first_index, w.eval_elbo, w.eval_se, &ev);
+  if (st)
+    goto done;
+  for (size_t i = 0; i < n; i++) {
+    out[i].elbo = w.eval_elbo[i];
+    out[i].elbo_mc_se = w.eval_se[i];
+  }
+done:
+  opt_ws_free(&w);
+  return st;
+}

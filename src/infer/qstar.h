@@ -9,7 +9,11 @@
  * stream ("qstar", i) of the master seed, z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
  *   ∂ELBO/∂μ      = mean_s g − μ,
  *   ∂ELBO/∂ln σ²  = mean_s (g⊙ε)⊙σ/2 − (σ² − 1)/2,
- * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL. */
+ * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL.
+ * ε is drawn with gsl_ran_gaussian_ziggurat, sample-major (for s, for k), S·K draws per
+ * step; a point's trajectory depends only on its own x, start, stream and the options,
+ * never on the other points of the batch (bit for bit, provided the decoder's value for a
+ * row does not depend on the other rows of the call). */
 #ifndef INFB_INFER_QSTAR_H
 #define INFB_INFER_QSTAR_H
 
@@ -56,17 +60,56 @@ enum { INFB_QSTAR_CONVERGED = 0, INFB_QSTAR_MAX_STEPS = 1 };
  * results.  Point index i (for the rng streams) is first_index + row, so a subset of a
  * dataset reproduces the numbers of the whole.  Allocates its workspace once per call
  * (nothing per step).  Returns a status: GSL_EDOM naming the point and step if an ELBO or
- * gradient is not finite. */
+ * gradient is not finite.
+ *
+ * Details of the contract:
+ * - Step t (1-based) evaluates the loss −(ELBO estimate) and the gradient at the current
+ *   (μ, ln σ²), then takes one Adam step (per-point m, v and bias correction with t).
+ *   After step t, if t % check_every == 0 the mean loss of steps t−check_every+1..t is
+ *   compared with the best such mean so far (strictly smaller is an improvement; the
+ *   first check always is); stop with INFB_QSTAR_CONVERGED when the number of
+ *   consecutive checks without improvement exceeds patience, else with
+ *   INFB_QSTAR_MAX_STEPS when t == max_steps.  max_steps == 0 takes no step.  MU, LV
+ *   receive the last iterate.
+ * - Up to batch_points points are optimised together (one decoder call of
+ *   (active points)·samples rows per step); a point that stops is replaced by the next
+ *   one, and the batch shrinks once no point is left.
+ * - out[i].elbo, out[i].elbo_mc_se: infb_qstar_elbo_mc with eval_samples samples from
+ *   streams ("qstar/eval", first_index + row), computed in chunks of at most
+ *   batch_points·samples decoder rows (the bitwise values do not depend on the chunking).
+ * - Memory: batch_points·samples·(D + 3K + 1) doubles plus O(n + batch_points·K).
+ * - Errors: GSL_EINVAL for NULL arguments, D or K == 0, samples, check_every or
+ *   batch_points == 0, eval_samples < 2, lr or eps not finite and > 0, β outside [0, 1);
+ *   GSL_EDOM with the message "q* point I, step T: the ELBO is not finite" (or "... the
+ *   ELBO gradient is not finite"; I is first_index + row, T the 1-based step); a
+ *   decoder's nonzero status passes through unchanged.  On error MU, LV and out are
+ *   unspecified. */
 int infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size_t n,
                         const double *X, size_t first_index, double *MU, double *LV,
                         infb_qstar_point *out);
 
 /* Monte-Carlo ELBO of the given q (MU, LV: n×K) with S samples per point from streams
  * (purpose, first_index + row): out_elbo[n], out_se[n] (standard error of the mean over
- * samples). */
+ * samples).
+ * Each sample is ln p(x|z_s) − KL(q‖N(0,I)), z_s = μ + σ⊙ε_s, ε_s drawn as in the
+ * optimiser (ziggurat, sample-major); the KL is in closed form, so out_se is the sample
+ * standard deviation of ln p(x|z_s) (divisor S − 1) over √S.  One decoder call per point
+ * (S rows of memory; G is not requested).  GSL_EINVAL for NULL arguments or S < 2;
+ * GSL_EDOM "q* point I: the ELBO estimate from S samples is not finite". */
 int infb_qstar_elbo_mc(const infb_decoder *dec, size_t n, const double *X, const double *MU,
                        const double *LV, size_t S, uint64_t seed, const char *purpose,
                        size_t first_index, double *out_elbo, double *out_se);
+
+/* The optimiser's per-step estimate for one point with given noise, exposed for gradient
+ * checks: x (D), mu, lv (K), eps (S×K, row-major) → elbo = mean_s ln p(x|z_s) − KL with
+ * z_s = μ + σ⊙ε_s, and gmu, glv (K each) its exact gradient with respect to μ and ln σ²
+ * at fixed ε (the formulas above; the optimiser runs the same code on its batch).  Either
+ * gradient pointer may be NULL (then the decoder is still asked for G).  Allocates
+ * S·(D + K + 1) doubles.  GSL_EINVAL for bad arguments, GSL_EDOM "q* gradient: the ELBO is
+ * not finite" (or "... gradient is not finite"). */
+int infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu,
+                    const double *lv, size_t S, const double *eps, double *elbo, double *gmu,
+                    double *glv);
 
 /* Defaults of the protocol: S = 50, lr = 1e-3, β = (0.9, 0.999), ε = 1e-8 (Adam's usual;
  * the protocol's 1e-4 is for training), check_every 100, patience 10, max_steps 100000,

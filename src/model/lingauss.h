@@ -24,7 +24,8 @@ typedef struct infb_lingauss {
  * memory. */
 infb_lingauss *infb_lingauss_alloc(size_t D, size_t K, int ppca);
 void infb_lingauss_free(infb_lingauss *m); /* NULL is a no-op */
-/* Copy parameters between models of equal D, K (GSL_EBADLEN otherwise). */
+/* Copy parameters (W, b, psi and the ppca flag) between models of equal D, K
+ * (GSL_EBADLEN otherwise). */
 int infb_lingauss_copy(infb_lingauss *dst, const infb_lingauss *src);
 
 /* Quantities of one θ, computed once by _set: Λ, its Cholesky factor, Λ⁻¹, ln|C| =
@@ -33,7 +34,11 @@ typedef struct infb_lingauss_cache infb_lingauss_cache;
 infb_lingauss_cache *infb_lingauss_cache_alloc(size_t D, size_t K);
 void infb_lingauss_cache_free(infb_lingauss_cache *c); /* NULL is a no-op */
 /* Fails with GSL_EDOM when some psi ≤ 0 or is not finite ("Psi[j] = v is not a positive
- * variance"), INFB_ESINGULAR if Λ is not positive definite. */
+ * variance"), INFB_ESINGULAR if Λ is not positive definite.  Extensions: GSL_EBADLEN when
+ * the cache's D, K differ from the model's; GSL_EDOM when a W or b entry is not finite
+ * ("W[d][k] = v is not finite", "b[d] = v is not finite").  The cache copies W, b, psi,
+ * so it stays valid if the model is changed afterwards.  Every function below that takes
+ * a cache fails with GSL_EINVAL on a cache that has never been _set successfully. */
 int infb_lingauss_cache_set(infb_lingauss_cache *c, const infb_lingauss *m);
 /* Λ (K×K), read-only view valid until the next _set. */
 const gsl_matrix *infb_lingauss_cache_lambda(const infb_lingauss_cache *c);
@@ -72,11 +77,14 @@ int infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X, con
                           double *logp, double *G);
 
 /* Draw n rows x ~ p(x) into X (n×D): z ~ N(0, I), x = Wz + b + N(0, Ψ).  Z (n×K) receives
- * the latents when not NULL.  Draw order: per row, z then the noise. */
+ * the latents when not NULL.  Draw order: per row, z then the noise (z_1..z_K, then
+ * ε_1..ε_D, each one gsl_ran_gaussian call). */
 int infb_lingauss_sample(const infb_lingauss *m, gsl_rng *r, gsl_matrix *X, gsl_matrix *Z);
 
 /* A random "true" model for synthetic data: W_dk ~ N(0, w_scale²), b_d ~ N(0, b_scale²),
- * psi_d ~ U(psi_min, psi_max) (ppca: one draw shared by all d). */
+ * psi_d ~ U(psi_min, psi_max) (ppca: one draw shared by all d).  Draw order: W row by
+ * row, then b, then psi.  GSL_EDOM unless w_scale, b_scale ≥ 0 and
+ * 0 < psi_min ≤ psi_max (all finite). */
 int infb_lingauss_random(infb_lingauss *m, gsl_rng *r, double w_scale, double b_scale,
                          double psi_min, double psi_max);
 
@@ -87,11 +95,38 @@ int infb_lingauss_random(infb_lingauss *m, gsl_rng *r, double w_scale, double b_
  * and counted in *nfloored (it is the option that keeps Ψ nonsingular).  trace (length ≥
  * max_iter + 1, may be NULL) receives the mean log-likelihood per point before each
  * iteration and after the last; *iters the iterations run.  Returns a status; on a NaN
- * fails naming the iteration. */
+ * fails naming the iteration.
+ *
+ * Details (extensions of the contract above):
+ * - Each iteration first sets b to the sample mean (the exact maximiser of ln p(X) in b
+ *   for any W, Ψ, so a no-op after the first iteration), then makes one EM step of
+ *   Ghahramani & Hinton (1996) for W, Ψ on the centred data, through the 1/N sample
+ *   covariance S (D×D, formed once per call): with β = Λ⁻¹WᵀΨ⁻¹,
+ *     W ← Sβᵀ(Λ⁻¹ + βSβᵀ)⁻¹,  psi_d ← (S − WβS)_dd  (ppca: σ² ← tr(S − WβS)/D).
+ *   The log-likelihood is the exact one, −½[D ln 2π + ln|C| + tr(C⁻¹S) + δᵀC⁻¹δ] with
+ *   δ = x̄ − b, evaluated by Woodbury.
+ * - The floor is also applied to the starting psi.  *nfloored counts the coordinates d
+ *   whose psi was raised to psi_floor at least once (under ppca the shared σ² counts
+ *   once).  psi_floor = 0 disables the floor.
+ * - stop_reason (NUL-terminated, truncated to reason_cap; may be NULL) is "converged" or
+ *   "max_iter"; any of trace, iters, nfloored may be NULL.
+ * - Errors: GSL_EINVAL for bad options (tol or psi_floor negative or not finite);
+ *   GSL_EBADLEN when X is not n×D; INFB_EDATA when X has no rows or a non-finite cell;
+ *   a parameter failure at iteration t (t = 0 is the starting point) is raised as
+ *     "EM iteration t: the log-likelihood is not finite; try a larger [mle] psi_floor"
+ *     "EM iteration t: <cache_set's message>; try a larger [mle] psi_floor"
+ *   with the status of the failure (GSL_EDOM or INFB_ESINGULAR).  On error m holds the
+ *   last parameters tried. */
 typedef struct infb_lingauss_em_options {
   size_t max_iter;   /* iteration cap */
   double tol;        /* relative tolerance on the mean log-likelihood */
   double psi_floor;  /* smallest allowed noise variance */
+  double lambda;     /* ≥ 0: a Gaussian prior N(0, 1/lambda) on every entry of W (MAP-EM).
+                        The objective (and the trace) is then the mean log posterior
+                        ln p(X)/N − lambda‖W‖²/(2N), and each M-step is an ECM step: row d
+                        of W ← (S Bᵀ)_d (E[zzᵀ] + (lambda psi_d/N) I)⁻¹ at the old psi_d, then
+                        psi_d ← S_dd − 2 w_d·(S Bᵀ)_d + w_dᵀ E[zzᵀ] w_d (its exact maximiser
+                        given w_d).  0 is maximum likelihood. */
 } infb_lingauss_em_options;
 int infb_lingauss_em(infb_lingauss *m, const gsl_matrix *X, const infb_lingauss_em_options *o,
                      double *trace, size_t *iters, size_t *nfloored, char *stop_reason,
@@ -99,7 +134,18 @@ int infb_lingauss_em(infb_lingauss *m, const gsl_matrix *X, const infb_lingauss_
 
 /* The PPCA maximum-likelihood solution in closed form (MATH.md §3): b = sample mean,
  * σ² = mean of the D−K smallest eigenvalues of the 1/N sample covariance, W =
- * U_K(Λ_K − σ²I)^{1/2}.  Sets m->psi to σ² everywhere (m->ppca must be set). */
+ * U_K(Λ_K − σ²I)^{1/2}.  Sets m->psi to σ² everywhere (m->ppca must be set).
+ * Eigenvectors by gsl_eigen_symmv.  Errors: GSL_EINVAL when m->ppca is 0; GSL_EBADLEN
+ * when X is not n×D; INFB_EDATA for no rows or a non-finite cell; INFB_ESINGULAR when
+ * σ² ≤ 0 ("PPCA closed form: sigma^2 = v: the data lie in a K-dimensional subspace; set
+ * a positive [mle] psi_floor"). */
 int infb_lingauss_ppca_closed(infb_lingauss *m, const gsl_matrix *X);
+
+/* Extension: the same with σ² ≥ psi_floor.  When the closed-form σ² is below psi_floor
+ * it is raised to it and W = U_K(max(Λ_K − σ²I, 0))^{1/2} (the maximiser in W for that
+ * σ²); *nfloored (may be NULL) is then 1, else 0.  psi_floor = 0 gives
+ * infb_lingauss_ppca_closed. */
+int infb_lingauss_ppca_closed_floor(infb_lingauss *m, const gsl_matrix *X, double psi_floor,
+                                    size_t *nfloored);
 
 #endif

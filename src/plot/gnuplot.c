@@ -547,3 +547,667 @@ infb_plot_predictive_write(const char *dir, const char *stem, const char *tsv,
   fputc('\n', fp);
   return infb_afile_commit(af);
 }
+
+/* ---------------------------------------------------------------- latent models */
+
+/* The gap figures follow Cremer, Li & Duvenaud, "Inference Suboptimality in Variational
+ * Autoencoders", ICML 2018: gap bars (their Table 2 as a figure), per-point gap
+ * histograms, and the K = 2 posterior contours of their Fig. 2. */
+
+/* gaps.tsv columns (1-based). */
+enum {
+  GB_COL_EST = 1,
+  GB_COL_SPLIT = 2,
+  GB_COL_APPROX = 3,
+  GB_COL_APPROX_SE = 4,
+  GB_COL_AMORT = 5,
+  GB_COL_AMORT_SE = 6,
+  GB_COL_INFER = 7
+};
+/* Per-point gap file columns (gaps-<e>-<split>.tsv). */
+enum { GH_COL_APPROX = 7, GH_COL_AMORT = 8 };
+/* posterior-<e>.tsv columns. */
+enum {
+  PO_COL_INDEX = 1,
+  PO_COL_M1,
+  PO_COL_M2,
+  PO_COL_S11,
+  PO_COL_S12,
+  PO_COL_S22,
+  PO_COL_QS_M1,
+  PO_COL_QS_M2,
+  PO_COL_QS_V1,
+  PO_COL_QS_V2,
+  PO_COL_Q_M1,
+  PO_COL_Q_M2,
+  PO_COL_Q_V1,
+  PO_COL_Q_V2
+};
+/* angles-<e>.tsv columns. */
+enum { AN_COL_INDEX = 1, AN_COL_DEG = 3 };
+/* Curve TSV columns. */
+enum { CU_COL_STEP = 1, CU_COL_TRAIN = 2, CU_COL_TEST = 3 };
+
+/* Gap bars: the two bars of an estimator sit at its position ± GB_OFFSET, each
+ * GB_WIDTH wide (x units: one estimator per unit); the estimator names are written
+ * vertically when, side by side, they would need more than GB_LABEL_CHARS characters
+ * (about the graph's width at the default font). */
+static const double GB_OFFSET = 0.2, GB_WIDTH = 0.36;
+enum { GB_LABEL_CHARS = 110 };
+/* Histograms: Freedman–Diaconis bins (width 2·IQR·n^(−1/3)), clamped to between
+ * HIST_MIN_BINS and HIST_MAX_BINS bins over the data's range.  Values whose spread is
+ * below HIST_FLAT_REL × max(1, |value|) count as one value (the linear-Gaussian
+ * approximation gap is the same for every x): a single bar of width
+ * HIST_SPIKE_FRAC × the x range, which spans ± HIST_FLAT_HALF × max(1, |value|). */
+enum { HIST_MIN_BINS = 5, HIST_MAX_BINS = 60 };
+static const double HIST_FLAT_REL = 1e-9, HIST_FLAT_HALF = 0.25, HIST_SPIKE_FRAC = 0.02;
+/* Posterior contours: ellipses at 1, 2, ..., PO_LEVELS standard deviations (Mahalanobis
+ * distance); each panel spans ± PO_RANGE posterior sd (and q's outermost ellipse);
+ * PO_SAMPLES points per ellipse. */
+enum { PO_LEVELS = 3, PO_SAMPLES = 241, PO_TICS = 4 /* about this many tick steps */ };
+static const double PO_RANGE = 3.5;
+/* Panel layout, in pixels of the canvas `infbench plot` renders (FIG_W × FIG_H, see
+ * src/cli/cmd_plot.c): the room kept for the figure title and the first row's panel
+ * titles (top), for tick labels, axis label and the shared legend (bottom), for the y
+ * tick labels and axis label (left), the y tick labels (between columns), and the x tick
+ * labels and the next row's titles (between rows): axis labels go on the outer panels.
+ * The rows × columns grid giving the largest square panels is chosen and centred; other
+ * canvas sizes keep the equal aspect ratio (`set size ratio -1`) with more white space. */
+static const double FIG_W = 960, FIG_H = 640;
+static const double PO_TOP = 84, PO_BOTTOM = 88, PO_LEFT = 56, PO_RIGHT = 16,
+                    PO_HGAP = 48, PO_VGAP = 88;
+/* The legend strip at the bottom (pixels of the reference canvas). */
+static const double PO_KEY = 36;
+/* More points than this: only the first PO_MAX_POINTS get a panel (3 × 4 panels of
+ * about 100 pixels). */
+enum { PO_MAX_POINTS = 12 };
+/* Angles: value labels over the bars up to this many angles. */
+enum { AN_LABELS = 16 };
+
+static const char plot_sep[] = ", \\\n     ";
+
+int
+infb_plot_gapbars_write(const char *dir, const char *stem, const char *tsv)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)))
+    return st;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "",
+               "inference gaps per estimator and split, stacked: the approximation gap "
+               "(bottom) and the amortisation gap (top), each with ± 1 standard error; "
+               "train and test side by side",
+               tsv);
+
+  /* A first pass over the file numbers the estimators in order of first appearance
+   * (rows of one estimator need not be adjacent) and makes them the x tick labels. */
+  fputs("\n# Estimator k (k-th distinct name in column 1) is drawn at x = k.  `seen` holds\n"
+        "# the names met so far, each followed by a tab (a name in a tab-separated file\n"
+        "# cannot contain one).\n"
+        "ntabs(s) = (p_ = strstrt(s, \"\\t\")) ? 1 + ntabs(s[p_ + 1:]) : 0\n"
+        "est(s) = (p_ = strstrt(seen, \"\\t\" . s . \"\\t\")) ? ntabs(seen[1:p_]) : \\\n"
+        "         (seen = seen . s . \"\\t\", lmax = strlen(s) > lmax ? strlen(s) : lmax, "
+        "nest = nest + 1)\n"
+        "field(s, k) = k <= 1 ? s[1:strstrt(s, \"\\t\") - 1] : "
+        "field(s[strstrt(s, \"\\t\") + 1:], k - 1)\n"
+        "seen = \"\\t\"; nest = 0; lmax = 0\n",
+        fp);
+  fputs("stats ", fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using (est(strcol(%d)), 0) nooutput\n", GB_COL_EST);
+  fputs("set xtics () scale 0 noenhanced\n"
+        "unset mxtics\n"
+        "do for [k = 1:nest] { set xtics add (field(seen[2:], k) k) }\n",
+        fp);
+  fprintf(fp, "# Vertical tick labels when the names (lmax characters at most) would not fit.\n"
+              "if (nest * (lmax + 2) > %d) { set xtics rotate by 90 right }\n",
+          GB_LABEL_CHARS);
+  fputs("set xrange [0.5:nest + 0.5]\n"
+        "set grid noxtics nomxtics\n",
+        fp);
+
+  fprintf(fp,
+          "\n# Bar geometry: train (split 0) left of the estimator's position, test right.\n"
+          "# Positive parts stack upwards from 0, negative parts downwards, so a negative\n"
+          "# measured gap shows below the axis instead of hiding inside the other bar.\n"
+          "off = %.17g; hw = %.17g\n",
+          GB_OFFSET, GB_WIDTH / 2);
+  fputs("reset_seen(r) = r == 0 ? (seen = \"\\t\", nest = 0) : 0\n"
+        "# xpos also leaves the position in x_, for the bar's edges (columns are read left to\n"
+        "# right).\n"
+        "xpos(s, split) = (reset_seen(column(0)), x_ = est(s) + (split == 0 ? -off : off))\n"
+        "z(v) = v == v ? v : 0\n"
+        "# Base and top of the amortisation part (b) stacked on the approximation part (a).\n"
+        "base(a, b) = b >= 0 ? (z(a) > 0 ? z(a) : 0) : (z(a) < 0 ? z(a) : 0)\n"
+        "top(a, b) = base(a, b) + b\n"
+        "tr(split, v) = split == 0 ? v : NaN\n"
+        "te(split, v) = split == 1 ? v : NaN\n",
+        fp);
+
+  put_title(fp, "inference gaps", "approximation + amortisation, ± 1 se");
+  fputs("set ylabel 'gap (nats)'\n"
+        "set xlabel 'estimator'\n",
+        fp);
+  fprintf(fp, "set xzeroaxis ls %d\n", LS_REFERENCE);
+  fputs(key_below, fp);
+  /* Error bars without the background-filled disc gnuplot 5.4 puts behind their (here
+   * absent) point: its radius is a multiple of the point size, and 0 means the default
+   * (5.4.4 ignores `unset pointintervalbox`), so a vanishing multiple. */
+  fputs("set style fill solid 0.8 border\n"
+        "set pointintervalbox 1e-6\n",
+        fp);
+
+  /* Column shorthands in the using expressions. */
+  char A[32], B[32], As[32], Bs[32], S[32], E[32];
+  snprintf(A, sizeof A, "column(%d)", GB_COL_APPROX);
+  snprintf(B, sizeof B, "column(%d)", GB_COL_AMORT);
+  snprintf(As, sizeof As, "column(%d)", GB_COL_APPROX_SE);
+  snprintf(Bs, sizeof Bs, "column(%d)", GB_COL_AMORT_SE);
+  snprintf(S, sizeof S, "column(%d)", GB_COL_SPLIT);
+  snprintf(E, sizeof E, "strcol(%d)", GB_COL_EST);
+
+  /* Boxes (boxxyerror: x, y, xlow, xhigh, ylow, yhigh), train solid, test hatched;
+   * approximation in colour 1, amortisation in colour 2. */
+  static const struct {
+    const char *fn, *fill, *name;
+  } split[2] = {{"tr", "fs solid 0.8 border", "train"},
+                {"te", "fs pattern 4 border", "test"}};
+  const char *sep = "plot ";
+  for (int s = 0; s < 2; s++) {
+    fputs(sep, fp);
+    put_datafile(fp, tsv);
+    fprintf(fp,
+            " using (xpos(%s, %s)):(%s(%s, %s)):(x_ - hw):(x_ + hw):(0):(%s(%s, %s)) "
+            "with boxxyerror %s ls 1 title 'approximation gap, %s'",
+            E, S, split[s].fn, S, A, split[s].fn, S, A, split[s].fill, split[s].name);
+    sep = plot_sep;
+  }
+  for (int s = 0; s < 2; s++) {
+    fputs(sep, fp);
+    put_datafile(fp, tsv);
+    fprintf(fp,
+            " using (xpos(%s, %s)):(%s(%s, top(%s, %s))):(x_ - hw):(x_ + hw)"
+            ":(base(%s, %s)):(top(%s, %s)) with boxxyerror %s ls 2 "
+            "title 'amortisation gap, %s'",
+            E, S, split[s].fn, S, A, B, A, B, A, B, split[s].fill, split[s].name);
+  }
+  /* Error bars at the end of each part; one key entry for all of them. */
+  fputs(sep, fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using (xpos(%s, %s)):(%s):(%s) with yerrorbars ls 7 lw 1.5 ps 0 "
+              "title '± 1 standard error'",
+          E, S, A, As);
+  fputs(sep, fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using (xpos(%s, %s)):(top(%s, %s)):(%s) with yerrorbars ls 7 lw 1.5 ps 0 "
+              "notitle",
+          E, S, A, B, Bs);
+  /* The inference gap (their sum), a mark that matters when one part is negative. */
+  fputs(sep, fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using (xpos(%s, %s)):%d with points ls 7 pt 12 ps 1.4 "
+              "title 'inference gap (sum)'",
+          E, S, GB_COL_INFER);
+  fputc('\n', fp);
+  return infb_afile_commit(af);
+}
+
+/* One histogram panel of column `col` of the per-point files (tsv_test may be NULL).
+ * The bin width is computed by gnuplot from the data: a first pass counts the finite
+ * values and finds their range and means, `stats` gives the quartiles for the
+ * Freedman–Diaconis width. */
+static void
+gaphist_panel(FILE *fp, const char *tsv_train, const char *tsv_test, int col,
+              const char *what)
+{
+  const char *file[2] = {tsv_train, tsv_test};
+  static const char *const split[2] = {"tr", "te"};
+  fprintf(fp, "\n# ---------------- %s (column %d)\n", what, col);
+  fputs("n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\n", fp);
+  for (int s = 0; s < 2; s++) {
+    if (!file[s]) {
+      fprintf(fp, "n_%s = 0; m_%s = NaN\n", split[s], split[s]);
+      continue;
+    }
+    fputs("n = 0; sum = 0\nstats ", fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using (acc(column(%d))) nooutput\n", col);
+    fprintf(fp, "n_%s = n; m_%s = n > 0 ? sum / n : NaN\n", split[s], split[s]);
+    fprintf(fp, "if (n_%s > 1) {\n  stats ", split[s]);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using %d nooutput\n"
+                "  w = fd(STATS_lo_quartile, STATS_up_quartile, n_%s)\n"
+                "  bw = (bw == bw && bw <= w) ? bw : w\n"
+                "}\n",
+            col, split[s]);
+  }
+  fputs("scale = abs(lo) > abs(hi) ? abs(lo) : abs(hi)\n"
+        "scale = scale > 1 ? scale : 1\n"
+        "flat = n_tr + n_te > 0 && hi - lo <= flat_rel * scale\n"
+        "unset arrow\n"
+        "unset label\n"
+        "set xrange [*:*]\n"
+        "if (flat) {\n"
+        "  # One value: a single bar centred on it.\n"
+        "  v0 = (lo + hi) / 2\n"
+        "  half = flat_half * scale\n"
+        "  bw = spike_frac * 2 * half\n"
+        "  lo = v0 - bw / 2\n"
+        "  set xrange [v0 - half:v0 + half]\n"
+        "} else {\n"
+        "  if (n_tr + n_te > 0) {\n"
+        "    range = hi - lo\n"
+        "    bw = (bw == bw && bw >= range / max_bins) ? bw : range / max_bins\n"
+        "    bw = bw <= range / min_bins ? bw : range / min_bins\n"
+        "  }\n"
+        "}\n"
+        "set boxwidth bw absolute\n",
+        fp);
+  fputs("set title ", fp);
+  put_qstr(fp, what);
+  fputs(" . (flat ? sprintf(\": all %d values = %.6g nats\", n_tr + n_te, v0) : '') "
+        "noenhanced\n",
+        fp);
+  fputs("set xlabel '", fp);
+  put_qchars(fp, what);
+  fputs(" (nats)'\n", fp);
+  fputs("set ylabel 'fraction of points'\n"
+        "set yrange [0:*]\n",
+        fp);
+  /* Means as vertical lines in the split's colour (not drawn when flat: they would
+   * hide the bar's edge; the value is in the title). */
+  fputs("if (!flat && n_tr > 0) { set arrow from m_tr, graph 0 to m_tr, graph 1 nohead "
+        "front ls 1 dt (6,4) }\n"
+        "if (!flat && n_te > 0) { set arrow from m_te, graph 0 to m_te, graph 1 nohead "
+        "front ls 2 dt (6,4) }\n",
+        fp);
+  fputs("if (n_tr + n_te == 0) {\n"
+        "  set label 'no finite values' at graph 0.5, graph 0.5 center\n"
+        "  set xrange [0:1]\n"
+        "  set yrange [0:1]\n"
+        "  plot 2 notitle\n"
+        "} else {\n",
+        fp);
+  const char *sep = "  plot ";
+  static const char *const name[2] = {"train", "test"};
+  for (int s = 0; s < 2; s++) {
+    if (!file[s])
+      continue;
+    fputs(sep, fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp,
+            " using (bin(column(%d))):(1.0 / n_%s) smooth frequency with boxes "
+            "fs transparent solid 0.45 border ls %d title sprintf('%s (%%d points)', n_%s)",
+            col, split[s], s + 1, name[s], split[s]);
+    sep = plot_sep;
+  }
+  for (int s = 0; s < 2; s++) {
+    if (!file[s])
+      continue;
+    fprintf(fp, "%sNaN with lines ls %d dt (6,4) title (flat ? '' : "
+                "sprintf('%s mean %%.3g nats', m_%s))",
+            plot_sep, s + 1, name[s], split[s]);
+  }
+  fputs("\n}\n", fp);
+}
+
+int
+infb_plot_gaphist_write(const char *dir, const char *stem, const char *tsv_train,
+                        const char *tsv_test, const char *estimator, int has_amortization)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the training data file", tsv_train)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (tsv_test && (st = check_name("the test data file", tsv_test)))
+    return st;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  size_t nd = strlen(tsv_train) + (tsv_test ? strlen(tsv_test) : 0) + 8;
+  char *data = infb_malloc(nd, 1);
+  if (!data) {
+    infb_afile_abort(af);
+    return GSL_ENOMEM;
+  }
+  snprintf(data, nd, "%s%s%s", tsv_train, tsv_test ? " and " : "", tsv_test ? tsv_test : "");
+  put_preamble(fp, stem, "",
+               has_amortization
+                   ? "histograms of the per-point approximation and amortisation gaps, "
+                     "train against test"
+                   : "histogram of the per-point approximation gaps, train against test",
+               data);
+  free(data);
+
+  fprintf(fp,
+          "\n# Bins: Freedman–Diaconis width 2·IQR·n^(−1/3) (the smaller of the two splits'),\n"
+          "# kept between %d and %d bins over the range; values spread less than\n"
+          "# flat_rel·max(1, |value|) are one value, drawn as one bar.\n"
+          "min_bins = %d; max_bins = %d\n"
+          "flat_rel = %.17g; flat_half = %.17g; spike_frac = %.17g\n",
+          HIST_MIN_BINS, HIST_MAX_BINS, HIST_MIN_BINS, HIST_MAX_BINS, HIST_FLAT_REL,
+          HIST_FLAT_HALF, HIST_SPIKE_FRAC);
+  fputs("# acc: count, sum and range of the finite values (NaN marks a missing gap).\n"
+        "acc(v) = v == v ? (n = n + 1, sum = sum + v, lo = (lo == lo && lo <= v) ? lo : v, "
+        "\\\n                  hi = (hi == hi && hi >= v) ? hi : v, 0) : 0\n"
+        "fd(q1, q3, n) = 2 * (q3 - q1) / n**(1.0 / 3)\n"
+        "bin(x) = lo + bw * (floor((x - lo) / bw) + 0.5)\n",
+        fp);
+  fputs(key_below, fp);
+  /* Horizontal grid lines only: vertical ones would cut through the bins. */
+  fputs("set grid noxtics nomxtics\n"
+        "set offsets 0, 0, graph 0.03, 0\n",
+        fp);
+  if (has_amortization) {
+    fputs("set multiplot layout 1, 2 title '", fp);
+    put_qchars(fp, estimator);
+    fputs(": per-point gaps' noenhanced font ',13'\n", fp);
+  } else {
+    fputs("set multiplot layout 1, 1 title '", fp);
+    put_qchars(fp, estimator);
+    fputs(": per-point gaps' noenhanced font ',13'\n", fp);
+  }
+  gaphist_panel(fp, tsv_train, tsv_test, GH_COL_APPROX, "approximation gap");
+  if (has_amortization)
+    gaphist_panel(fp, tsv_train, tsv_test, GH_COL_AMORT, "amortisation gap");
+  fputs("unset multiplot\n", fp);
+  return infb_afile_commit(af);
+}
+
+int
+infb_plot_curve_write(const char *dir, const char *stem, const char *tsv,
+                      const char *estimator, const char *xlabel, const char *ylabel,
+                      int has_test)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "",
+               has_test ? "the training objective on the training and test sets against "
+                          "the step"
+                        : "the training objective against the step",
+               tsv);
+  put_title(fp, estimator, "training curve");
+  fputs("set xlabel ", fp);
+  put_qstr(fp, xlabel && *xlabel ? xlabel : "step");
+  fputs(" noenhanced\nset ylabel ", fp);
+  put_qstr(fp, ylabel && *ylabel ? ylabel : "objective");
+  fputs(" noenhanced\n", fp);
+  fputs(key_below, fp);
+  fputs("plot ", fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using %d:%d with lines ls 1 title 'train'", CU_COL_STEP, CU_COL_TRAIN);
+  if (has_test) {
+    fputs(plot_sep, fp);
+    put_datafile(fp, tsv);
+    fprintf(fp, " using %d:%d with lines ls 2 title 'test'", CU_COL_STEP, CU_COL_TEST);
+  }
+  fputc('\n', fp);
+  return infb_afile_commit(af);
+}
+
+/* The rows × cols grid of n square panels with the largest side (pixels) on the
+ * reference canvas; ties go to fewer rows; no row is left empty. */
+static double
+po_layout(size_t n, size_t *rows, size_t *cols)
+{
+  double best = -1;
+  for (size_t r = 1; r <= n; r++) {
+    size_t c = (n + r - 1) / r;
+    if (r > 1 && (r - 1) * c >= n)
+      continue; /* an empty row */
+    double sw = (FIG_W - PO_LEFT - PO_RIGHT - (double)(c - 1) * PO_HGAP) / (double)c;
+    double sh = (FIG_H - PO_TOP - PO_BOTTOM - (double)(r - 1) * PO_VGAP) / (double)r;
+    double side = sw < sh ? sw : sh;
+    if (side > best) {
+      best = side;
+      *rows = r;
+      *cols = c;
+    }
+  }
+  return best; /* positive for n <= PO_MAX_POINTS */
+}
+
+int
+infb_plot_posterior2d_write(const char *dir, const char *stem, const char *tsv,
+                            const char *estimator, size_t npoints, int has_q)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (npoints == 0)
+    return INFB_ERROR(GSL_EINVAL, "plot: no points for the posterior contours");
+  size_t ndrawn = npoints < PO_MAX_POINTS ? npoints : PO_MAX_POINTS;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "",
+               has_q ? "for each point, contours of the exact posterior p(z|x), the "
+                       "factorised optimum q*(z) and the encoder's q(z|x)"
+                     : "for each point, contours of the exact posterior p(z|x) and the "
+                       "factorised optimum q*(z)",
+               tsv);
+
+  fprintf(fp,
+          "\n# The k-standard-deviation contour of N(m, [[a, b], [b, c]]) (Mahalanobis\n"
+          "# distance k, probability 1 − exp(−k²/2) inside) is m + k·L·(cos t, sin t) with\n"
+          "# L the Cholesky factor: L11 = √a, L21 = b/√a, L22 = √(c − b²/a).\n"
+          "set trange [0:2 * pi]\n"
+          "set samples %d\n"
+          "ex(t, k, m, a) = m + k * sqrt(a) * cos(t)\n"
+          "ey(t, k, m, a, b, c) = m + k * (b / sqrt(a) * cos(t) + "
+          "sqrt(c > b * b / a ? c - b * b / a : 0) * sin(t))\n",
+          PO_SAMPLES);
+  fputs("# KL(N(u, diag(v1, v2)) ‖ N(m, S)) for the posterior of the current point, det_ =\n"
+        "# |S|: q*'s is the approximation gap, q's the inference gap (nats).\n"
+        "kl(u1, u2, v1, v2) = 0.5 * ((s22 * v1 + s11 * v2 + s22 * (m1 - u1)**2 "
+        "- 2 * s12 * (m1 - u1) * (m2 - u2) \\\n"
+        "                     + s11 * (m2 - u2)**2) / det_ - 2 + log(det_ / (v1 * v2)))\n"
+        "lo3(m, v, k) = m - k * sqrt(v)\n"
+        "hi3(m, v, k) = m + k * sqrt(v)\n"
+        "min2(a, b) = a < b ? a : b\n"
+        "max2(a, b) = a > b ? a : b\n"
+        "# A tick step of 1, 2 or 5 × 10^n near x (the panels are small: few tick labels).\n"
+        "nice(x) = (e_ = 10**floor(log10(x)), f_ = x / e_, "
+        "(f_ < 1.5 ? 1 : f_ < 3.5 ? 2 : f_ < 7.5 ? 5 : 10) * e_)\n",
+        fp);
+  fprintf(fp, "levels = %d; span = %.17g; ntics = %d\n", PO_LEVELS, PO_RANGE, PO_TICS);
+
+  /* Panel geometry: a grid of square graphs, centred in the room left by the title and
+   * the legend strip, in screen coordinates of the reference canvas. */
+  size_t rows = 1, cols = ndrawn;
+  double side = po_layout(ndrawn, &rows, &cols);
+  double bw = (double)cols * side + (double)(cols - 1) * PO_HGAP;
+  double bh = (double)rows * side + (double)(rows - 1) * PO_VGAP;
+  double left = PO_LEFT + (FIG_W - PO_LEFT - PO_RIGHT - bw) / 2;
+  double top = FIG_H - PO_TOP - (FIG_H - PO_TOP - PO_BOTTOM - bh) / 2;
+  fprintf(fp,
+          "\n# Panel i sits in row i / cols, column i %% cols of a grid of square graphs\n"
+          "# (screen coordinates laid out for a %g × %g canvas; `set size ratio -1` keeps\n"
+          "# the aspect ratio equal on any other).\n"
+          "cols = %zu\n"
+          "x0 = %.4f; pw = %.4f; hgap = %.4f\n"
+          "y1 = %.4f; ph = %.4f; vgap = %.4f\n",
+          FIG_W, FIG_H, cols, left / FIG_W, side / FIG_W, PO_HGAP / FIG_W, top / FIG_H,
+          side / FIG_H, PO_VGAP / FIG_H);
+  fputs("set size ratio -1\n"
+        "set title font ',10'\n"
+        "unset mxtics\n"
+        "unset mytics\n"
+        "unset key\n",
+        fp);
+  fputs("set multiplot title '", fp);
+  put_qchars(fp, estimator);
+  fprintf(fp, ": posterior contours at 1–%d sd", PO_LEVELS);
+  if (ndrawn < npoints)
+    fprintf(fp, " (first %zu of %zu points)", ndrawn, npoints);
+  fputs("' noenhanced font ',13'\n", fp);
+  fprintf(fp, "do for [i = 0:%zu] {\n", ndrawn - 1);
+  fputs("  set lmargin at screen x0 + (i % cols) * (pw + hgap)\n"
+        "  set rmargin at screen x0 + (i % cols) * (pw + hgap) + pw\n"
+        "  set tmargin at screen y1 - (i / cols) * (ph + vgap)\n"
+        "  set bmargin at screen y1 - (i / cols) * (ph + vgap) - ph\n",
+        fp);
+  /* Axis labels on the outer panels only: z₁ under the lowest panel of each column,
+   * z₂ left of the first panel of each row. */
+  fprintf(fp, "  if (i + cols > %zu) { set xlabel 'z₁' noenhanced } else { unset xlabel }\n"
+              "  if (i %% cols == 0) { set ylabel 'z₂' noenhanced } else { unset ylabel }\n",
+          ndrawn - 1);
+  fputs("  # Row i's parameters (stats is not available in parametric mode, and would drop\n"
+        "  # its dummy value outside the previous panel's x range).\n"
+        "  unset parametric\n"
+        "  set xrange [*:*]\n"
+        "  set yrange [*:*]\n"
+        "  stats ",
+        fp);
+  put_datafile(fp, tsv);
+  fprintf(fp,
+          " every ::i::i using (idx = column(%d), m1 = column(%d), m2 = column(%d), \\\n"
+          "    s11 = column(%d), s12 = column(%d), s22 = column(%d), qs_m1 = column(%d), \\\n"
+          "    qs_m2 = column(%d), qs_v1 = column(%d), qs_v2 = column(%d)",
+          PO_COL_INDEX, PO_COL_M1, PO_COL_M2, PO_COL_S11, PO_COL_S12, PO_COL_S22,
+          PO_COL_QS_M1, PO_COL_QS_M2, PO_COL_QS_V1, PO_COL_QS_V2);
+  if (has_q)
+    fprintf(fp, ", \\\n    q_m1 = column(%d), q_m2 = column(%d), q_v1 = column(%d), "
+                "q_v2 = column(%d)",
+            PO_COL_Q_M1, PO_COL_Q_M2, PO_COL_Q_V1, PO_COL_Q_V2);
+  fputs(", 0) nooutput\n"
+        "  set parametric\n"
+        "  det_ = s11 * s22 - s12 * s12\n",
+        fp);
+  /* A square window around the posterior (± span sd) that holds q's ellipses too. */
+  fputs("  xlo = lo3(m1, s11, span); xhi = hi3(m1, s11, span)\n"
+        "  ylo = lo3(m2, s22, span); yhi = hi3(m2, s22, span)\n",
+        fp);
+  if (has_q)
+    fputs("  xlo = min2(xlo, lo3(q_m1, q_v1, levels)); xhi = max2(xhi, hi3(q_m1, q_v1, levels))\n"
+          "  ylo = min2(ylo, lo3(q_m2, q_v2, levels)); yhi = max2(yhi, hi3(q_m2, q_v2, levels))\n",
+          fp);
+  fputs("  half = max2(xhi - xlo, yhi - ylo) / 2\n"
+        "  cx = (xlo + xhi) / 2; cy = (ylo + yhi) / 2\n"
+        "  set xrange [cx - half:cx + half]\n"
+        "  set yrange [cy - half:cy + half]\n"
+        "  set xtics nice(2 * half / ntics)\n"
+        "  set ytics nice(2 * half / ntics)\n",
+        fp);
+  if (has_q)
+    fputs("  set title sprintf(\"point %d\\nKL(q*‖p) %.3g, KL(q‖p) %.3g nats\", idx, "
+          "kl(qs_m1, qs_m2, qs_v1, qs_v2), kl(q_m1, q_m2, q_v1, q_v2)) noenhanced\n",
+          fp);
+  else
+    fputs("  set title sprintf(\"point %d\\nKL(q*‖p) %.3g nats\", idx, "
+          "kl(qs_m1, qs_m2, qs_v1, qs_v2)) noenhanced\n",
+          fp);
+  /* Posterior: black, solid; q*: vermillion, dashed; q: blue, dash-dot. */
+  struct {
+    int ls;
+    const char *dt, *m1, *m2, *a, *b, *c, *title;
+  } dens[3] = {
+      {7, "solid", "m1", "m2", "s11", "s12", "s22", "exact posterior p(z|x)"},
+      {2, "(8,4)", "qs_m1", "qs_m2", "qs_v1", "0", "qs_v2", "factorised optimum q*(z)"},
+      {1, "(12,4,3,4)", "q_m1", "q_m2", "q_v1", "0", "q_v2", "encoder q(z|x)"}};
+  int ndens = has_q ? 3 : 2;
+  const char *sep = "  plot ";
+  for (int d = 0; d < ndens; d++)
+    for (int k = 1; k <= PO_LEVELS; k++) {
+      fprintf(fp,
+              "%sex(t, %d, %s, %s), ey(t, %d, %s, %s, %s, %s) with lines ls %d dt %s notitle",
+              sep, k, dens[d].m1, dens[d].a, k, dens[d].m2, dens[d].a, dens[d].b, dens[d].c,
+              dens[d].ls, dens[d].dt);
+      sep = ", \\\n       ";
+    }
+  fputs("\n}\n", fp);
+
+  /* The shared legend: a graph without axes across the bottom strip, showing its key. */
+  fprintf(fp,
+          "\n# The legend: an empty graph across the bottom of the canvas, key only.\n"
+          "unset parametric\n"
+          "unset title\n"
+          "unset xlabel\n"
+          "unset ylabel\n"
+          "unset tics\n"
+          "unset border\n"
+          "unset grid\n"
+          "set size noratio\n"
+          "set lmargin at screen 0\n"
+          "set rmargin at screen 1\n"
+          "set bmargin at screen 0\n"
+          "set tmargin at screen %.4f\n"
+          "set xrange [0:1]\n"
+          "set yrange [0:1]\n"
+          "set key inside center center horizontal Left reverse\n",
+          PO_KEY / FIG_H);
+  /* One invisible line in range keeps gnuplot from finding nothing to plot. */
+  fputs("plot 0.5 with lines lt nodraw notitle", fp);
+  for (int d = 0; d < ndens; d++) {
+    fprintf(fp, "%sNaN with lines ls %d dt %s title ", plot_sep, dens[d].ls, dens[d].dt);
+    put_qstr(fp, dens[d].title);
+  }
+  fputs("\nunset multiplot\n", fp);
+  return infb_afile_commit(af);
+}
+
+int
+infb_plot_angles_write(const char *dir, const char *stem, const char *tsv,
+                       const char *estimator, size_t K)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (K == 0)
+    return INFB_ERROR(GSL_EINVAL, "plot: no principal angles (K = 0)");
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "",
+               "principal angles between the decoder's subspace and the top-K principal "
+               "subspace of the data",
+               tsv);
+  put_title(fp, estimator, "principal angles between the decoder and PCA subspaces");
+  fputs("set xlabel 'principal angle index'\n"
+        "set ylabel 'angle (degrees)'\n"
+        "unset key\n"
+        "unset mxtics\n"
+        "set grid noxtics nomxtics\n"
+        "set style fill solid 0.8 border\n"
+        "set boxwidth 0.6 relative\n",
+        fp);
+  fprintf(fp, "set xrange [0.5:%zu.5]\n", K);
+  fputs("set yrange [0:*]\n", fp);
+  /* Room above the bars for their value labels; none below 0. */
+  if (K <= AN_LABELS)
+    fputs("set xtics 1\n"
+          "set offsets 0, 0, graph 0.1, 0\n",
+          fp);
+  else
+    fputs("set offsets 0, 0, graph 0.03, 0\n", fp);
+  fputs("plot ", fp);
+  put_datafile(fp, tsv);
+  fprintf(fp, " using %d:%d with boxes ls 1", AN_COL_INDEX, AN_COL_DEG);
+  if (K <= AN_LABELS) {
+    fputs(plot_sep, fp);
+    put_datafile(fp, tsv);
+    fprintf(fp, " using %d:%d:(sprintf('%%.3g°', column(%d))) with labels offset 0, 0.8",
+            AN_COL_INDEX, AN_COL_DEG, AN_COL_DEG);
+  }
+  fputc('\n', fp);
+  return infb_afile_commit(af);
+}

@@ -62,4 +62,57 @@ int infb_plot_predictive_write(const char *dir, const char *stem, const char *ts
                                const char *xlabel, const char *ylabel, int has_test,
                                double band);
 
+
+/* ---------------------------------------------------------------- latent models */
+
+/* Gap bars: for each (estimator, split) row of
+ *   gaps.tsv: estimator  split  approximation_gap  approximation_gap_se  amortization_gap
+ *             amortization_gap_se  inference_gap  inference_gap_se  log_px  elbo_qstar
+ *             elbo_q
+ * (split 0 = train, 1 = test; NaN where absent, e.g. no encoder → no amortisation gap)
+ * a stacked bar (approximation at the bottom, amortisation on top) with ±1 se error bars
+ * on each part, train and test side by side per estimator.  Writes DIR/<stem>.gp.
+ * Estimators are placed in order of first appearance of their names (rows of one
+ * estimator need not be adjacent), named on the x axis (vertically when long).  A
+ * negative part is drawn below zero (positive parts stack up from 0, negative ones down),
+ * so the y range always shows it; a diamond marks the inference gap (the sum). */
+int infb_plot_gapbars_write(const char *dir, const char *stem, const char *tsv);
+
+/* Histograms of the per-point gaps of one estimator, train against test, from
+ *   gaps-<e>-<split>.tsv: index log_px elbo_qstar elbo_qstar_numeric
+ *                         elbo_qstar_numeric_mc_se elbo_q approximation_gap
+ *                         amortization_gap inference_gap qstar_steps
+ * (tsv_test may be NULL; has_amortization: draw the amortisation-gap panel too).
+ * Writes DIR/<stem>.gp.  The y axis is the fraction of each split's points (NaN gaps are
+ * left out); gnuplot computes the bins from the data (Freedman–Diaconis width, between
+ * 5 and 60 bins); gaps that are all equal (the linear-Gaussian approximation gap) give
+ * one bar, with the value in the panel's title. */
+int infb_plot_gaphist_write(const char *dir, const char *stem, const char *tsv_train,
+                            const char *tsv_test, const char *estimator, int has_amortization);
+
+/* A training curve from `tsv`: step  train  test (test NaN without a test set); ylabel
+ * names the objective with its unit, xlabel the step ("epoch", "EM iteration"); NULL or
+ * "": "objective", "step".  Writes DIR/<stem>.gp. */
+int infb_plot_curve_write(const char *dir, const char *stem, const char *tsv,
+                          const char *estimator, const char *xlabel, const char *ylabel,
+                          int has_test);
+
+/* K = 2: contours of the exact posterior p(z|x), the factorised optimum q*(z) and the
+ * encoder's q(z|x) (when has_q) for each of npoints points side by side (Cremer et al.
+ * 2018, Fig. 2), the densities written as gnuplot functions of the parameters in
+ *   posterior-<e>.tsv: index m1 m2 s11 s12 s22 qs_m1 qs_m2 qs_v1 qs_v2 q_m1 q_m2 q_v1 q_v2
+ * (one row per point; s = the posterior covariance, v = variances).  Writes
+ * DIR/<stem>.gp.  gnuplot reads each row's parameters from the file (rows 0 .. npoints
+ * − 1; npoints > 12: the first 12 only) and draws the 1, 2, 3 sd ellipses in square
+ * panels with equal axis scales, each titled with KL(q*‖p) (the approximation gap) and
+ * KL(q‖p); the q columns are read only when has_q.  npoints = 0 is GSL_EINVAL. */
+int infb_plot_posterior2d_write(const char *dir, const char *stem, const char *tsv,
+                                const char *estimator, size_t npoints, int has_q);
+
+/* Principal angles (degrees) between the autoencoder's decoder subspace and the PCA
+ * subspace, from angles-<e>.tsv: index angle_rad angle_deg.  Writes DIR/<stem>.gp.
+ * K = 0 is GSL_EINVAL; up to 16 angles carry their value above the bar. */
+int infb_plot_angles_write(const char *dir, const char *stem, const char *tsv,
+                           const char *estimator, size_t K);
+
 #endif
