@@ -621,6 +621,7 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   infb_gap_options go;
   memset(&go, 0, sizeof go);
   go.numeric_qstar = infb_config_bool(c->cfg, "evaluate", "numeric_qstar");
+  go.q_samples = (size_t)infb_config_int(c->cfg, "evaluate", "samples");
   char qsec[96];
   shared_section(e, "qstar", qsec, sizeof qsec);
   go.qstar_init_encoder = strcmp(infb_config_get(c->cfg, qsec, "init"), "encoder") == 0;
@@ -647,10 +648,12 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     json_t *g = json_object();
     infb_stat lp = shifted(r.log_px, sh), qs = shifted(r.elbo_qstar, sh);
     infb_stat qn = shifted(r.elbo_qstar_numeric, sh), q = shifted(r.elbo_q, sh);
+    infb_stat qm = shifted(r.elbo_q_mc, sh);
     json_object_set_new(g, "log_px", stat_json(&lp));
     json_object_set_new(g, "elbo_qstar", stat_json(&qs));
     json_object_set_new(g, "elbo_qstar_numeric", stat_json(&qn));
     json_object_set_new(g, "elbo_q", stat_json(&q));
+    json_object_set_new(g, "elbo_q_mc", stat_json(&qm));
     json_object_set_new(g, "approximation_gap", stat_json(&r.approximation_gap));
     json_object_set_new(g, "amortization_gap", stat_json(&r.amortization_gap));
     json_object_set_new(g, "inference_gap", stat_json(&r.inference_gap));

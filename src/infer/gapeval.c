@@ -77,6 +77,13 @@ summarise(infb_gap_report *rep, double *v, double *mc)
     infb_stat_of(v, NULL, 0, &rep->elbo_qstar_numeric);
     rep->qstar_numeric_gap = NAN;
   }
+  if (rep->has_q_mc) {
+    column(rep, offsetof(infb_gap_point, elbo_q_mc), v);
+    column(rep, offsetof(infb_gap_point, elbo_q_mc_se), mc);
+    infb_stat_of(v, mc, rep->n, &rep->elbo_q_mc);
+  } else {
+    infb_stat_of(v, NULL, 0, &rep->elbo_q_mc);
+  }
   if (rep->has_encoder) {
     column(rep, offsetof(infb_gap_point, elbo_q), v);
     infb_stat_of(v, NULL, rep->n, &rep->elbo_q);
@@ -138,6 +145,7 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
     p->elbo_qstar = gsl_vector_get(v, i);
     p->approximation_gap = p->log_px - p->elbo_qstar;
     p->elbo_q = p->amortization_gap = p->inference_gap = NAN;
+    p->elbo_q_mc = p->elbo_q_mc_se = NAN;
     p->elbo_qstar_numeric = p->elbo_qstar_numeric_mc_se = NAN;
   }
 
@@ -154,6 +162,19 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
       p->elbo_q = gsl_vector_get(v, i);
       p->amortization_gap = p->elbo_qstar - p->elbo_q;
       p->inference_gap = p->log_px - p->elbo_q;
+    }
+    /* The Monte-Carlo L[q] beside the closed form: the VAE has only the former. */
+    if (o->q_samples > 0) {
+      infb_decoder dec = {.D = D, .K = K, .fn = lingauss_decoder, .self = (void *)m};
+      if ((st = infb_qstar_elbo_mc(&dec, n, X->data, EMU->data, ELV->data, o->q_samples,
+                                   o->qstar.seed, "evaluate/q", first_index, v->data,
+                                   mc->data)) != GSL_SUCCESS)
+        goto done;
+      for (size_t i = 0; i < n; i++) {
+        rep->pts[i].elbo_q_mc = gsl_vector_get(v, i);
+        rep->pts[i].elbo_q_mc_se = gsl_vector_get(mc, i);
+      }
+      rep->has_q_mc = 1;
     }
   }
 

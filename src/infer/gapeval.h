@@ -42,7 +42,9 @@ typedef struct infb_gap_point {
   double elbo_qstar;             /* L[q*] in closed form */
   double elbo_qstar_numeric;     /* L[q*] of the numeric optimum, Monte-Carlo estimate */
   double elbo_qstar_numeric_mc_se; /* its Monte-Carlo error */
-  double elbo_q;                 /* L[q] of the encoder */
+  double elbo_q;                 /* L[q] of the encoder (closed form) */
+  double elbo_q_mc;              /* L[q] by Monte Carlo, the estimator the VAE must use */
+  double elbo_q_mc_se;           /* its Monte-Carlo error */
   double approximation_gap;      /* ln p(x) − L[q*] */
   double amortization_gap;       /* L[q*] − L[q] */
   double inference_gap;          /* ln p(x) − L[q] */
@@ -53,6 +55,8 @@ typedef struct infb_gap_point {
 typedef struct infb_gap_options {
   int numeric_qstar;             /* also optimise q* numerically */
   int qstar_init_encoder;        /* start the numeric q* at the encoder's q (if any) */
+  size_t q_samples;              /* > 0: also estimate L[q] by Monte Carlo with this many
+                                    samples per point (streams ("evaluate/q", index)) */
   infb_qstar_options qstar;      /* its settings (qstar.seed is used) */
 } infb_gap_options;
 
@@ -62,7 +66,8 @@ typedef struct infb_gap_report {
   int has_encoder;               /* L[q] and the amortisation gap exist */
   int has_numeric;               /* numeric q* was run */
   const char *log_px_method;     /* "exact" (later "quadrature", "iwae", "ais") */
-  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q;
+  int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
+  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc;
   infb_stat approximation_gap, amortization_gap, inference_gap;
   double approximation_gap_analytic; /* ½(Σ ln Λ_jj − ln|Λ|), the same for every x */
   double qstar_numeric_gap;      /* mean of L[q*] closed − L[q*] numeric (≈ 0 ± MC) */

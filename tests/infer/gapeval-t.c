@@ -37,7 +37,7 @@ fake_fn(void *self, size_t n, const double *X, double *MU, double *LV)
 int
 main(void)
 {
-  plan(22);
+  plan(23);
   /* infb_stat_of against hand computation: mean 2, sd² = 2.5 → se = √(2.5/5). */
   double v[] = {0, 1, 2, 3, 4}, mc[] = {0.3, 0.4, 0, 0, 0};
   infb_stat s;
@@ -96,7 +96,12 @@ main(void)
 
   /* A shifted encoder: the ELBO loses ½δ²Σ_j Λ_jj (the quadratic form of the mean error). */
   fe.shift = 0.3;
+  o.q_samples = 4000;
   infb_gapeval_lingauss(m, X, 0, &enc, &o, &rep);
+  ok(rep.has_q_mc && fabs(rep.elbo_q_mc.mean - rep.elbo_q.mean) < 5 * rep.elbo_q_mc.mc_se,
+     "Monte-Carlo L[q] %.5f = closed form %.5f within 5 mc_se (%.2g)", rep.elbo_q_mc.mean,
+     rep.elbo_q.mean, rep.elbo_q_mc.mc_se);
+  o.q_samples = 0;
   is_double_rel(0.5 * 0.09 * (l11 + l22 + 2 * l12), rep.amortization_gap.mean, 1e-9,
                 "shifted encoder: amortisation gap = 1/2 d^T Lambda d");
   is_double_rel(rep.approximation_gap.mean + rep.amortization_gap.mean, rep.inference_gap.mean,
