@@ -22,51 +22,11 @@
 
 /* ------------------------------------------------------------ small helpers */
 
-static gsl_matrix *
-mat_alloc(size_t r, size_t c)
-{
-  gsl_error_handler_t *old = gsl_set_error_handler_off();
-  gsl_matrix *M = gsl_matrix_alloc(r, c);
-  gsl_set_error_handler(old);
-  if (!M)
-    INFB_ERROR_NULL(GSL_ENOMEM, "meanfield: out of memory for a %zux%zu matrix", r, c);
-  return M;
-}
-
 static void
 mat_free(gsl_matrix *M)
 {
   if (M)
     gsl_matrix_free(M);
-}
-
-/* Column means of X (two-pass with the rounding correction) into c (D). */
-static void
-column_means(const gsl_matrix *X, double *c)
-{
-  const size_t n = X->size1, D = X->size2;
-  for (size_t d = 0; d < D; d++) {
-    double s = 0.0, corr = 0.0;
-    for (size_t i = 0; i < n; i++)
-      s += gsl_matrix_get(X, i, d);
-    s /= (double)n;
-    for (size_t i = 0; i < n; i++)
-      corr += gsl_matrix_get(X, i, d) - s;
-    c[d] = s + corr / (double)n;
-  }
-}
-
-/* A new contiguous copy of X − 1cᵀ. */
-static gsl_matrix *
-centred_copy(const gsl_matrix *X, const double *c)
-{
-  gsl_matrix *Xc = mat_alloc(X->size1, X->size2);
-  if (!Xc)
-    return NULL;
-  for (size_t i = 0; i < X->size1; i++)
-    for (size_t d = 0; d < X->size2; d++)
-      gsl_matrix_set(Xc, i, d, gsl_matrix_get(X, i, d) - c[d]);
-  return Xc;
 }
 
 /* ------------------------------------------------------------ sufficient statistics */
@@ -108,9 +68,9 @@ stats_alloc(stats *s, size_t N, size_t D, size_t K)
   s->D = D;
   s->K = K;
   s->sxx = infb_malloc(D, sizeof *s->sxx);
-  s->Sxz = mat_alloc(D, K + 1);
-  s->Szz = mat_alloc(K + 1, K + 1);
-  s->L = mat_alloc(K + 1, K + 1);
+  s->Sxz = infb_dense_matrix_alloc(D, K + 1);
+  s->Szz = infb_dense_matrix_alloc(K + 1, K + 1);
+  s->L = infb_dense_matrix_alloc(K + 1, K + 1);
   gsl_error_handler_t *old = gsl_set_error_handler_off();
   s->v = gsl_vector_alloc(K + 1);
   s->u = gsl_vector_alloc(K + 1);
@@ -252,8 +212,8 @@ infb_lgmeanfield_theta_grad(const infb_lingauss *m, const gsl_matrix *X,
     st = INFB_ERROR(GSL_ENOMEM, "meanfield theta_grad: out of memory");
     goto done;
   }
-  column_means(X, c);
-  if (!(Xc = centred_copy(X, c))) {
+  infb_dense_column_means(X, c);
+  if (!(Xc = infb_dense_centred(X, c))) {
     st = GSL_ENOMEM;
     goto done;
   }
@@ -340,15 +300,15 @@ work_alloc(work *w, const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
   w->Nte = Xte ? Xte->size1 : 0;
   if (!(w->c = infb_malloc(D, sizeof *w->c)))
     return GSL_ENOMEM;
-  column_means(Xtr, w->c);
-  int ok = (w->Xc = centred_copy(Xtr, w->c)) != NULL;
+  infb_dense_column_means(Xtr, w->c);
+  int ok = (w->Xc = infb_dense_centred(Xtr, w->c)) != NULL;
   if (ok && Xte)
-    ok = (w->Xtec = centred_copy(Xte, w->c)) != NULL;
+    ok = (w->Xtec = infb_dense_centred(Xte, w->c)) != NULL;
   ok = ok && (w->wm = infb_lingauss_alloc(D, K, o->ppca)) &&
-       (w->cache = infb_lingauss_cache_alloc(D, K)) && (w->MU = mat_alloc(N, K)) &&
-       (w->S2 = mat_alloc(N, K)) && (w->hit = infb_calloc(D, 1));
+       (w->cache = infb_lingauss_cache_alloc(D, K)) && (w->MU = infb_dense_matrix_alloc(N, K)) &&
+       (w->S2 = infb_dense_matrix_alloc(N, K)) && (w->hit = infb_calloc(D, 1));
   if (ok && Xte)
-    ok = (w->MUte = mat_alloc(w->Nte, K)) && (w->S2te = mat_alloc(w->Nte, K));
+    ok = (w->MUte = infb_dense_matrix_alloc(w->Nte, K)) && (w->S2te = infb_dense_matrix_alloc(w->Nte, K));
   if (ok && o->local_adam)
     ok = (w->LV = infb_malloc(N * K, sizeof *w->LV)) &&
          (w->qpt = infb_malloc(N, sizeof *w->qpt));
@@ -356,7 +316,7 @@ work_alloc(work *w, const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
     w->np = D * K + D + (o->ppca ? 1 : D);
     ok = (w->p = infb_malloc(w->np, sizeof *w->p)) && (w->am = infb_calloc(w->np, sizeof *w->am)) &&
          (w->av = infb_calloc(w->np, sizeof *w->av)) && (w->g = infb_malloc(w->np, sizeof *w->g)) &&
-         (w->GW = mat_alloc(D, K));
+         (w->GW = infb_dense_matrix_alloc(D, K));
   }
   if (ok) {
     gsl_error_handler_t *old = gsl_set_error_handler_off();

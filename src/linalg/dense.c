@@ -7,6 +7,62 @@
 #include <math.h>
 #include <gsl/gsl_linalg.h>
 
+gsl_matrix *
+infb_dense_matrix_alloc(size_t r, size_t c)
+{
+  if (r == 0 || c == 0)
+    INFB_ERROR_NULL(GSL_EINVAL, "cannot allocate an empty %zux%zu matrix", r, c);
+  gsl_error_handler_t *old = gsl_set_error_handler_off();
+  gsl_matrix *M = gsl_matrix_alloc(r, c);
+  gsl_set_error_handler(old);
+  if (!M)
+    INFB_ERROR_NULL(GSL_ENOMEM, "out of memory for a %zux%zu matrix", r, c);
+  return M;
+}
+
+gsl_vector *
+infb_dense_vector_alloc(size_t n)
+{
+  if (n == 0)
+    INFB_ERROR_NULL(GSL_EINVAL, "cannot allocate an empty vector");
+  gsl_error_handler_t *old = gsl_set_error_handler_off();
+  gsl_vector *v = gsl_vector_alloc(n);
+  gsl_set_error_handler(old);
+  if (!v)
+    INFB_ERROR_NULL(GSL_ENOMEM, "out of memory for a vector of length %zu", n);
+  return v;
+}
+
+void
+infb_dense_column_means(const gsl_matrix *X, double *mean)
+{
+  const size_t n = X->size1, D = X->size2;
+  for (size_t d = 0; d < D; d++) {
+    double s = 0.0, corr = 0.0;
+    for (size_t i = 0; i < n; i++)
+      s += gsl_matrix_get(X, i, d);
+    s /= (double)n;
+    for (size_t i = 0; i < n; i++)
+      corr += gsl_matrix_get(X, i, d) - s;
+    mean[d] = s + corr / (double)n;
+  }
+}
+
+gsl_matrix *
+infb_dense_centred(const gsl_matrix *X, const double *c)
+{
+  gsl_matrix *E = infb_dense_matrix_alloc(X->size1, X->size2);
+  if (!E)
+    return NULL;
+  for (size_t i = 0; i < X->size1; i++) {
+    const double *x = gsl_matrix_const_ptr(X, i, 0);
+    double *e = gsl_matrix_ptr(E, i, 0);
+    for (size_t d = 0; d < X->size2; d++)
+      e[d] = x[d] - c[d];
+  }
+  return E;
+}
+
 int
 infb_dense_gram(double alpha, const gsl_matrix *X, double beta, gsl_matrix *G)
 {

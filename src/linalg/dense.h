@@ -6,6 +6,19 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 
+/* Checked allocation: a new r×c matrix / length-n vector, or NULL with the error raised
+ * through the infbench error path (never GSL's aborting handler): GSL_EINVAL for a zero
+ * size, GSL_ENOMEM when memory runs out. */
+gsl_matrix *infb_dense_matrix_alloc(size_t r, size_t c);
+gsl_vector *infb_dense_vector_alloc(size_t n);
+
+/* Column means of X (n ≥ 1 rows) into mean[X->size2], by two passes with the rounding
+ * correction of the second (Chan, Golub & LeVeque 1983). */
+void infb_dense_column_means(const gsl_matrix *X, double *mean);
+
+/* A new contiguous n×D matrix X − 1cᵀ (c has D entries).  NULL on ENOMEM. */
+gsl_matrix *infb_dense_centred(const gsl_matrix *X, const double *c);
+
 /* G (p×p) = alpha·XᵀX + beta·G for X n×p (any tda).  Returns a GSL status. */
 int infb_dense_gram(double alpha, const gsl_matrix *X, double beta, gsl_matrix *G);
 

@@ -38,28 +38,6 @@ struct infb_lingauss_cache {
 
 /* ------------------------------------------------------------ allocation helpers */
 
-static gsl_matrix *
-mat_alloc(size_t r, size_t c)
-{
-  gsl_error_handler_t *old = gsl_set_error_handler_off();
-  gsl_matrix *M = gsl_matrix_alloc(r, c);
-  gsl_set_error_handler(old);
-  if (!M)
-    INFB_ERROR_NULL(GSL_ENOMEM, "lingauss: out of memory for a %zux%zu matrix", r, c);
-  return M;
-}
-
-static gsl_vector *
-vec_alloc(size_t n)
-{
-  gsl_error_handler_t *old = gsl_set_error_handler_off();
-  gsl_vector *v = gsl_vector_alloc(n);
-  gsl_set_error_handler(old);
-  if (!v)
-    INFB_ERROR_NULL(GSL_ENOMEM, "lingauss: out of memory for a vector of length %zu", n);
-  return v;
-}
-
 static int
 check_dims(size_t D, size_t K)
 {
@@ -82,9 +60,9 @@ infb_lingauss_alloc(size_t D, size_t K, int ppca)
   m->D = D;
   m->K = K;
   m->ppca = ppca != 0;
-  m->W = mat_alloc(D, K);
-  m->b = m->W ? vec_alloc(D) : NULL;
-  m->psi = m->b ? vec_alloc(D) : NULL;
+  m->W = infb_dense_matrix_alloc(D, K);
+  m->b = m->W ? infb_dense_vector_alloc(D) : NULL;
+  m->psi = m->b ? infb_dense_vector_alloc(D) : NULL;
   if (!m->psi) {
     infb_lingauss_free(m);
     return NULL;
@@ -134,10 +112,10 @@ infb_lingauss_cache_alloc(size_t D, size_t K)
     return NULL;
   c->D = D;
   c->K = K;
-  if (!(c->W = mat_alloc(D, K)) || !(c->b = vec_alloc(D)) || !(c->ipsi = vec_alloc(D)) ||
-      !(c->P = mat_alloc(K, D)) || !(c->A = mat_alloc(K, K)) ||
-      !(c->Lambda = mat_alloc(K, K)) || !(c->L = mat_alloc(K, K)) ||
-      !(c->Linv = mat_alloc(K, K)) || !(c->B = mat_alloc(K, D)) || !(c->wk = vec_alloc(K))) {
+  if (!(c->W = infb_dense_matrix_alloc(D, K)) || !(c->b = infb_dense_vector_alloc(D)) || !(c->ipsi = infb_dense_vector_alloc(D)) ||
+      !(c->P = infb_dense_matrix_alloc(K, D)) || !(c->A = infb_dense_matrix_alloc(K, K)) ||
+      !(c->Lambda = infb_dense_matrix_alloc(K, K)) || !(c->L = infb_dense_matrix_alloc(K, K)) ||
+      !(c->Linv = infb_dense_matrix_alloc(K, K)) || !(c->B = infb_dense_matrix_alloc(K, D)) || !(c->wk = infb_dense_vector_alloc(K))) {
     infb_lingauss_cache_free(c);
     return NULL;
   }
@@ -259,20 +237,11 @@ check_s2(const gsl_matrix *S2, const char *fn)
   return GSL_SUCCESS;
 }
 
-/* A new n×D matrix X − 1bᵀ (n ≥ 1). */
+/* A new n×D matrix X − 1bᵀ (n ≥ 1; b contiguous, as every model's b is). */
 static gsl_matrix *
 centred(const gsl_matrix *X, const gsl_vector *b)
 {
-  gsl_matrix *E = mat_alloc(X->size1, X->size2);
-  if (!E)
-    return NULL;
-  for (size_t i = 0; i < X->size1; i++) {
-    const double *x = gsl_matrix_const_ptr(X, i, 0);
-    double *e = gsl_matrix_ptr(E, i, 0);
-    for (size_t d = 0; d < X->size2; d++)
-      e[d] = x[d] - b->data[d * b->stride];
-  }
-  return E;
+  return infb_dense_centred(X, b->data);
 }
 
 /* ------------------------------------------------------------ exact marginal, posterior */
@@ -292,7 +261,7 @@ infb_lingauss_logpx(const infb_lingauss_cache *c, const gsl_matrix *X, gsl_vecto
   /* (x − b)ᵀC⁻¹(x − b) = Σ_d e_d²/psi_d − ‖L⁻¹u‖², u = WᵀΨ⁻¹e (Woodbury), for all rows at
    * once: U = E Pᵀ (n×K), then U ← U L⁻ᵀ so row i is (L⁻¹u_i)ᵀ. */
   gsl_matrix *E = centred(X, c->b);
-  gsl_matrix *U = E ? mat_alloc(n, K) : NULL;
+  gsl_matrix *U = E ? infb_dense_matrix_alloc(n, K) : NULL;
   if (!U) {
     if (E)
       gsl_matrix_free(E);
@@ -586,16 +555,8 @@ check_data(const gsl_matrix *X, size_t D, const char *fn)
 static int
 moments(const gsl_matrix *X, gsl_vector *mean, gsl_matrix *S)
 {
-  size_t n = X->size1, D = X->size2;
-  for (size_t d = 0; d < D; d++) {
-    double s = 0.0, corr = 0.0;
-    for (size_t i = 0; i < n; i++)
-      s += gsl_matrix_get(X, i, d);
-    s /= (double)n;
-    for (size_t i = 0; i < n; i++)
-      corr += gsl_matrix_get(X, i, d) - s;
-    gsl_vector_set(mean, d, s + corr / (double)n);
-  }
+  size_t n = X->size1;
+  infb_dense_column_means(X, mean->data); /* mean is a contiguous workspace vector */
   gsl_matrix *E = centred(X, mean);
   if (!E)
     return GSL_ENOMEM;
@@ -820,9 +781,10 @@ infb_lingauss_em(infb_lingauss *m, const gsl_matrix *X, const infb_lingauss_em_o
     return st;
   size_t D = m->D, K = m->K;
   em_work w = { 0 };
-  if (!(w.S = mat_alloc(D, D)) || !(w.xbar = vec_alloc(D)) || !(w.SB = mat_alloc(D, K)) ||
-      !(w.Ezz = mat_alloc(K, K)) || !(w.delta = vec_alloc(D)) ||
-      !(w.Ereg = mat_alloc(K, K)) || !(w.psi_new = vec_alloc(D)) ||
+  if (!(w.S = infb_dense_matrix_alloc(D, D)) || !(w.xbar = infb_dense_vector_alloc(D)) ||
+      !(w.SB = infb_dense_matrix_alloc(D, K)) ||
+      !(w.Ezz = infb_dense_matrix_alloc(K, K)) || !(w.delta = infb_dense_vector_alloc(D)) ||
+      !(w.Ereg = infb_dense_matrix_alloc(K, K)) || !(w.psi_new = infb_dense_vector_alloc(D)) ||
       !(w.hit = infb_calloc(D, 1)) || !(w.c = infb_lingauss_cache_alloc(D, K))) {
     em_work_free(&w);
     return GSL_ENOMEM;
@@ -892,8 +854,8 @@ infb_lingauss_ppca_closed_floor(infb_lingauss *m, const gsl_matrix *X, double ps
   if ((st = check_data(X, m->D, "PPCA closed form")))
     return st;
   size_t D = m->D, K = m->K;
-  gsl_matrix *S = mat_alloc(D, D), *U = S ? mat_alloc(D, D) : NULL;
-  gsl_vector *xbar = U ? vec_alloc(D) : NULL, *ev = xbar ? vec_alloc(D) : NULL;
+  gsl_matrix *S = infb_dense_matrix_alloc(D, D), *U = S ? infb_dense_matrix_alloc(D, D) : NULL;
+  gsl_vector *xbar = U ? infb_dense_vector_alloc(D) : NULL, *ev = xbar ? infb_dense_vector_alloc(D) : NULL;
   gsl_eigen_symmv_workspace *ws = NULL;
   if (ev) {
     gsl_error_handler_t *old = gsl_set_error_handler_off();

@@ -25,7 +25,7 @@ max_abs_diff(const gsl_matrix *A, const gsl_matrix *B)
 int
 main(void)
 {
-  plan(12);
+  plan(16);
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(r, 11);
   const size_t n = 7, p = 3;
@@ -89,6 +89,27 @@ main(void)
   is_int(INFB_ESINGULAR, infb_dense_cholesky(S, "posterior precision"), "indefinite matrix fails");
   is_string("posterior precision is not positive definite", infb_error_message(),
             "the message names the matrix");
+
+  /* Column means and centring against direct sums. */
+  double mean[3], want[3] = {0, 0, 0};
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < p; j++)
+      want[j] += gsl_matrix_get(X, i, j) / (double)n;
+  infb_dense_column_means(X, mean);
+  ok(fabs(mean[0] - want[0]) < 1e-15 && fabs(mean[2] - want[2]) < 1e-15, "column means");
+  gsl_matrix *E = infb_dense_centred(X, mean);
+  double ce = 0;
+  for (size_t j = 0; j < p; j++) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+      s += gsl_matrix_get(E, i, j);
+    ce = fmax(ce, fabs(s));
+  }
+  ok(E && ce < 1e-14, "centred columns sum to 0 (%.2g)", ce);
+  gsl_matrix_free(E);
+  ok(infb_dense_matrix_alloc(0, 3) == NULL, "a 0x3 matrix is refused, not aborted");
+  ok(infb_dense_vector_alloc(0) == NULL && strstr(infb_error_message(), "empty vector") != NULL,
+     "a length-0 vector is refused with a message");
 
   gsl_matrix_free(X);
   gsl_matrix_free(G);
