@@ -1,0 +1,109 @@
+/* The variational autoencoder with a Bernoulli decoder (Kingma & Welling 2014; MATH.md §5):
+ *   encoder  x (D) → MLP → (μ, ln σ²) (2K)          q(z|x) = N(μ, diag σ²)
+ *   decoder  z (K) → MLP → logits l (D)             p(x|z) = Π_d Bern(x_d; σ(l_d))
+ *   ln p(x|z) = Σ_d [x_d l_d − softplus(l_d)],  prior z ~ N(0, I).
+ * One parameter slab [encoder | decoder] and one gradient slab of the same layout, with a
+ * layout table (the encoder's and the decoder's entries, prefixed "enc." and "dec.").
+ *
+ * Batched over points AND samples: every pass runs the decoder on the (B·S) rows of
+ * (point, sample) pairs in one gemm per layer; row r = i·S + s is sample s of point i.
+ * The noise ε (B·S × K) is an input drawn by the caller, so every pass is deterministic
+ * and gradient checks are exact.  Workspaces are sized at _alloc (max_batch points ×
+ * max_samples samples); no pass allocates.  Sums over pixels and points are accumulated
+ * in double in both precisions.
+ *
+ * Written once over infb_real and compiled twice (nn/real.h): infb_vae_*_f32 is the hot
+ * path, infb_vae_*_f64 serves the finite-difference checks. */
+#ifndef INFB_NN_VAE_H
+#define INFB_NN_VAE_H
+
+#include <stddef.h>
+#include <gsl/gsl_rng.h>
+#include "nn/real.h"
+#include "nn/act.h"
+#include "nn/mlp.h"
+
+/* The architecture of a VAE. */
+typedef struct infb_vae_arch {
+  size_t D;                 /* observed dimension (784 for 28×28 images) */
+  size_t K;                 /* latent dimension */
+  size_t nenc, ndec;        /* hidden layers of the encoder and the decoder */
+  size_t enc_hidden[8];     /* their widths */
+  size_t dec_hidden[8];
+  enum infb_act act;        /* hidden activation (ELU in the protocol) */
+} infb_vae_arch;
+
+#define INFB_NN_VAE_T
+#define INFB_NN_TBITS 32
+#include "nn/real.h"
+#include "nn/vae.h"
+#undef INFB_NN_TBITS
+#define INFB_NN_TBITS 64
+#include "nn/real.h"
+#include "nn/vae.h"
+#undef INFB_NN_TBITS
+#undef INFB_NN_VAE_T
+#include "nn/real.h"
+
+#elif defined(INFB_NN_VAE_T) /* the template part, instantiated once per precision */
+
+typedef struct INFB_NN(vae) INFB_NN(vae);
+
+/* A VAE for batches of up to max_batch points × max_samples samples.  Parameters zero
+ * (call _init).  NULL (error raised) for an invalid architecture or out of memory. */
+INFB_NN(vae) *INFB_NN(vae_alloc)(const infb_vae_arch *arch, size_t max_batch,
+                                  size_t max_samples);
+void INFB_NN(vae_free)(INFB_NN(vae) *v); /* NULL is a no-op */
+/* U(±1/√fan_in) for every weight and bias (the protocol), encoder then decoder. */
+int INFB_NN(vae_init)(INFB_NN(vae) *v, gsl_rng *rng);
+
+/* The slabs and their layout (as nn/mlp.h). */
+infb_real *INFB_NN(vae_params)(INFB_NN(vae) *v, size_t *n);
+infb_real *INFB_NN(vae_grads)(INFB_NN(vae) *v, size_t *n);
+const struct infb_nn_tensor *INFB_NN(vae_layout)(const INFB_NN(vae) *v, size_t *count);
+void INFB_NN(vae_zero_grad)(INFB_NN(vae) *v);
+const infb_vae_arch *INFB_NN(vae_arch)(const INFB_NN(vae) *v);
+
+/* The encoder alone: MU, LV (B × K) for X (B × D), B ≤ max_batch·max_samples. */
+int INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU,
+                        infb_real *LV);
+
+/* The training objective for B points X (B × D, entries in [0, 1]; 0/1 when binarised)
+ * with S samples each and noise E (B·S × K):
+ *   per point  L_i = mean_s [ln p(x_i|z_is) + ln p(z_is) − beta·ln q(z_is|x_i)],
+ *   z_is = μ_i + σ_i⊙ε_is,
+ * where beta ∈ [0, 1] is the entropy warm-up of the protocol (beta = 1: the ELBO; the
+ * ln p(z) − ln q(z) part may use the closed-form KL when beta = 1, document which).
+ * *sum receives Σ_i L_i (double).  When backward is nonzero the gradient of −Σ_i L_i / B
+ * (the minibatch loss to minimise) is ACCUMULATED into the gradient slab. */
+int INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
+                      const infb_real *E, double beta, int backward, double *sum);
+
+/* Per-point ELBO estimates (beta = 1) for B points with S samples: out[i] = mean_s of
+ * ln p(x_i, z_is) − ln q(z_is|x_i), and se[i] its standard error over samples (may be
+ * NULL).  Forward only. */
+int INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
+                             const infb_real *E, double *out, double *se);
+
+/* The decoder as a frozen likelihood: ln p(x|z) for R rows (X R×D row-aligned with
+ * Z R×K) into logp (double), and when G is not NULL, G (R×K) = ∂ ln p(x|z)/∂z.
+ * R ≤ max_batch·max_samples.  The decoder callback of the numeric q* (infer/qstar.h). */
+int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                                const infb_real *Z, double *logp, infb_real *G);
+
+/* IWAE-k (Burda et al. 2016; MATH.md §5) for B points with the proposal
+ * q(z|x) = N(MU_i, diag exp(LV_i)) (the encoder's when MU == NULL): draws k samples per
+ * point from rng in chunks of max_samples, w_j = p(x, z_j)/q(z_j|x), and
+ *   out[i] = ln (1/k) Σ_j w_j   (log-sum-exp with the max subtracted, streaming),
+ *   se[i]  = sqrt(Σ_j w̃_j² − 1/k)   (delta method, w̃ the normalised weights).
+ * The draws for point i come from rng in order; the caller passes a per-point stream. */
+int INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+                      const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
+                      double *se);
+
+/* K = 2 only: ln p(x) = ln ∫ p(x|z) N(z; 0, I) dz by the midpoint rule on an n×n grid over
+ * [−L, L]², the decoder run on the grid in batches, log-sum-exp over cells.  out[B]. */
+int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,
+                            size_t n, double *out);
+
+#endif
