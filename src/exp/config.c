@@ -1019,7 +1019,7 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
   }
 
   const char *model = infb_config_get(c, "model", "type");
-  int supervised = strcmp(model, "lingauss") != 0;
+  int supervised = strcmp(model, "lingauss") != 0 && strcmp(model, "vae") != 0;
   if (strcmp(infb_config_get(c, "data", "source"), "csv") == 0) {
     if (!infb_config_get(c, "data", "train")) {
       say(msg, cap, "%s: [data] train is required when source = csv", at);
@@ -1029,6 +1029,17 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
       say(msg, cap, "%s: [data] target is required for model %s", at, model);
       return INFB_ECONFIG;
     }
+  }
+
+  /* Images go with the VAE, and the VAE with images. */
+  int is_vae = strcmp(model, "vae") == 0;
+  int is_idx = strcmp(infb_config_get(c, "data", "source"), "idx") == 0;
+  if (is_vae != is_idx) {
+    if (is_vae)
+      say(msg, cap, "%s: [data] source must be idx for model vae", at);
+    else
+      say(msg, cap, "%s: [data] source = idx needs [model] type = vae", at);
+    return INFB_ECONFIG;
   }
 
   /* [estimators] run against the model and the variant sections. */

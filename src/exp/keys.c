@@ -42,8 +42,8 @@ const infb_key infb_keys[] = {
         "one line describing the experiment"),
 
     /* [data] */
-    KEY("data", "source", INFB_KEY_ENUM, "csv", 0, NORANGE, "csv|synthetic",
-        "where the data come from: csv files or the synthetic generator"),
+    KEY("data", "source", INFB_KEY_ENUM, "csv", 0, NORANGE, "csv|synthetic|idx",
+        "where the data come from: csv files, the synthetic generator, or IDX images"),
     KEY("data", "train", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
         "training CSV file (required when source = csv)"),
     KEY("data", "test", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
@@ -66,16 +66,32 @@ const infb_key infb_keys[] = {
         "synthetic: standard deviation of the true weights"),
     KEY("data", "bias", INFB_KEY_DOUBLE, "0", 0, ANY, NULL,
         "synthetic: true intercept (linreg, logreg); sd of the true offsets b (lingauss)"),
+    KEY("data", "train_labels", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
+        "idx: labels of the training images (default: Debian's Fashion-MNIST)"),
+    KEY("data", "test_labels", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
+        "idx: labels of the test images (default: Debian's Fashion-MNIST)"),
+    KEY("data", "binarize", INFB_KEY_ENUM, "static", 0, NORANGE, "static|dynamic|none",
+        "idx: pixels/255 thresholded once, resampled every epoch, or kept grey"),
+    KEY("data", "threshold", INFB_KEY_DOUBLE, "0.5", 0, 0.0, 1.0, 0, NULL,
+        "idx: static binarisation threshold on pixel/255"),
+    KEY("data", "n_train", INFB_KEY_INT, "0", 0, 0.0, 1e7, 0, NULL,
+        "idx: use the first N training images (0: all but the validation images)"),
+    KEY("data", "n_valid", INFB_KEY_INT, "5000", 0, 0.0, 1e7, 0, NULL,
+        "idx: the last N images of the training file are the validation set"),
     KEY("data", "psi_min", INFB_KEY_DOUBLE, "0.1", 0, POSITIVE, NULL,
         "synthetic lingauss: smallest true noise variance"),
     KEY("data", "psi_max", INFB_KEY_DOUBLE, "1", 0, POSITIVE, NULL,
         "synthetic lingauss: largest true noise variance"),
 
     /* [model] */
-    KEY("model", "type", INFB_KEY_ENUM, "linreg", 0, NORANGE, "linreg|logreg|lingauss",
-        "the model: linreg, logreg or lingauss"),
+    KEY("model", "type", INFB_KEY_ENUM, "linreg", 0, NORANGE, "linreg|logreg|lingauss|vae",
+        "the model: linreg, logreg, lingauss or vae"),
     KEY("model", "latent", INFB_KEY_INT, "2", 0, 1.0, 1e4, 0, NULL,
         "lingauss: latent dimension K (1 <= K < D)"),
+    KEY("model", "decoder_hidden", INFB_KEY_LIST, "200, 200", 0, NORANGE, NULL,
+        "vae: hidden layer widths of the decoder"),
+    KEY("model", "activation", INFB_KEY_ENUM, "elu", 0, NORANGE, "elu|tanh|relu|softplus",
+        "vae: hidden activation of the encoder and the decoder"),
     KEY("model", "ppca", INFB_KEY_BOOL, "no", 0, NORANGE, NULL,
         "lingauss: isotropic noise Psi = sigma^2 I (probabilistic PCA)"),
     KEY("model", "intercept", INFB_KEY_BOOL, "yes", 0, NORANGE, NULL,
@@ -161,6 +177,14 @@ const infb_key infb_keys[] = {
         "learning rate multiplied by this after every epoch"),
     KEY("train", "samples", INFB_KEY_INT, "1", 0, 1.0, 1e5, 0, NULL,
         "reparameterised samples per point per step"),
+    KEY("train", "schedule", INFB_KEY_ENUM, "constant", 0, NORANGE, "constant|iwae",
+        "vae: learning rate constant, or the IWAE schedule lr 10^(-i/7) for 3^i epochs"),
+    KEY("train", "warmup_epochs", INFB_KEY_INT, "0", 0, 0.0, 1e7, 0, NULL,
+        "vae: entropy warm-up, beta = min(1, epoch/warmup_epochs); 0: none"),
+    KEY("train", "checkpoint", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
+        "vae: evaluate this saved model instead of training"),
+    KEY("train", "nonfinite", INFB_KEY_ENUM, "abort", 0, NORANGE, "abort|skip|halve",
+        "vae: on a non-finite loss abort, skip the step, or halve the learning rate"),
     KEY("train", "beta1", INFB_KEY_DOUBLE, "0.9", 0, 0.0, 1.0, 0, NULL,
         "Adam first-moment decay"),
     KEY("train", "beta2", INFB_KEY_DOUBLE, "0.999", 0, 0.0, 1.0, 0, NULL,
@@ -193,6 +217,8 @@ const infb_key infb_keys[] = {
         "the first N points of each split"),
     KEY("evaluate", "samples", INFB_KEY_INT, "5000", 0, 1.0, 1e7, 0, NULL,
         "Monte-Carlo samples per point for the encoder's ELBO"),
+    KEY("evaluate", "iwae_k", INFB_KEY_INT, "5000", 0, 1.0, 1e8, 0, NULL,
+        "vae: importance samples of the IWAE estimate of ln p(x)"),
     KEY("evaluate", "numeric_qstar", INFB_KEY_BOOL, "yes", 0, NORANGE, NULL,
         "also find q* numerically (the VAE's code path) beside its closed form"),
 
@@ -206,13 +232,13 @@ const size_t infb_nkeys = sizeof infb_keys / sizeof infb_keys[0];
 
 const infb_estimator_info infb_estimators[] = {
     {"mle", "linreg|logreg|lingauss", "maximum likelihood (lingauss: EM, or the PPCA closed form)"},
-    {"map", "linreg|logreg|lingauss",
+    {"map", "linreg|logreg|lingauss|vae",
      "maximum a posteriori (ridge / L2-penalised), lambda by value or CV"},
     {"bayes", "linreg", "exact Gaussian posterior and evidence, alpha and beta by evidence"},
     {"laplace", "logreg", "Laplace approximation of the posterior and evidence"},
     {"meanfield", "linreg|lingauss",
      "fully factorised Gaussian variational posterior (lingauss: per-sample, variational EM)"},
-    {"amortized", "lingauss", "an encoder q(z|x) trained jointly with the model (a VAE)"},
+    {"amortized", "lingauss|vae", "an encoder q(z|x) trained jointly with the model (a VAE)"},
     {"autoencoder", "lingauss", "deterministic encoder and decoder, squared error"},
 };
 const size_t infb_nestimators = sizeof infb_estimators / sizeof infb_estimators[0];
@@ -221,12 +247,14 @@ const infb_named_info infb_models[] = {
     {"linreg", "linear regression with Gaussian noise"},
     {"logreg", "logistic regression (binary 0/1 targets)"},
     {"lingauss", "linear-Gaussian latent model: factor analysis, or PPCA"},
+    {"vae", "variational autoencoder with a Bernoulli decoder, for binarised images"},
 };
 const size_t infb_nmodels = sizeof infb_models / sizeof infb_models[0];
 
 const infb_named_info infb_sources[] = {
     {"csv", "CSV files with a header row ([data] train, test, target, features)"},
     {"synthetic", "data drawn from the model with random true weights ([data] n, dim, ...)"},
+    {"idx", "IDX image files, plain or gzipped (default: Debian's Fashion-MNIST)"},
 };
 const size_t infb_nsources = sizeof infb_sources / sizeof infb_sources[0];
 

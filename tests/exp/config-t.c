@@ -179,8 +179,8 @@ test_table(void)
     bad_models += !infb_key_section_variants(infb_estimators[i].name);
   }
   is_int(0, bad_models, "every estimator names known models and takes variants");
-  is_int(3, (long long)infb_nmodels, "three models (linreg, logreg, lingauss)");
-  is_int(2, (long long)infb_nsources, "two data sources (csv, synthetic)");
+  is_int(4, (long long)infb_nmodels, "four models (linreg, logreg, lingauss, vae)");
+  is_int(3, (long long)infb_nsources, "three data sources (csv, synthetic, idx)");
 
   ok(infb_key_find("map:strong", "lambda") == infb_key_find("map", "lambda") &&
        infb_key_find("map", "lambda") != NULL,
@@ -416,7 +416,7 @@ test_set(void)
     {"experiment.threads=65", "--set experiment.threads=65: [experiment] threads: 65 is out of "
                               "range (must be in [1, 64])"},
     {"data.source=CSV",
-     "--set data.source=CSV: [data] source: 'CSV' is not one of csv, synthetic"},
+     "--set data.source=CSV: [data] source: 'CSV' is not one of csv, synthetic, idx"},
     {"estimators.run=mle,foo", "--set estimators.run=mle,foo: [estimators] run: unknown "
                                "estimator 'foo' (known: mle, map, "
                                "bayes, laplace, meanfield, amortized, autoencoder)"},
