@@ -52,9 +52,15 @@ print_latent(const json_t *root)
          (long long)json_integer_value(json_object_get(data, "n_test")),
          (long long)json_integer_value(json_object_get(data, "D")),
          json_is_true(json_object_get(data, "standardized")) ? " (standardised)" : "");
-  printf("model: lingauss, K = %lld%s; ln p(x) exact; nats per point, mean ± se over points\n",
-         (long long)json_integer_value(json_object_get(model, "latent")),
-         json_is_true(json_object_get(model, "ppca")) ? ", PPCA" : ", factor analysis");
+  int vae = strcmp(json_string_value(json_object_get(model, "type")), "vae") == 0;
+  if (vae)
+    printf("model: vae, K = %lld; ln p(x) by IWAE (the larger of the encoder's and q*'s "
+           "proposals); nats per point, mean ± se over points\n",
+           (long long)json_integer_value(json_object_get(model, "latent")));
+  else
+    printf("model: lingauss, K = %lld%s; ln p(x) exact; nats per point, mean ± se over points\n",
+           (long long)json_integer_value(json_object_get(model, "latent")),
+           json_is_true(json_object_get(model, "ppca")) ? ", PPCA" : ", factor analysis");
   const json_t *tg = json_object_get(data, "true_approximation_gap");
   if (json_is_number(tg))
     printf("true model: approximation gap %.4f\n", json_number_value(tg));
@@ -88,14 +94,20 @@ print_latent(const json_t *root)
       const json_t *g = json_object_get(gaps, splits[s]);
       if (!g)
         continue;
+      const json_t *quad = json_object_get(g, "log_px_quadrature");
       printf("%-16s %-5s", name, splits[s]);
       stat_cell(json_object_get(g, "log_px"), 18);
       stat_cell(json_object_get(g, "elbo_qstar"), 18);
       stat_cell(json_object_get(g, "elbo_q"), 18);
       stat_cell(json_object_get(g, "approximation_gap"), 16);
       stat_cell(json_object_get(g, "amortization_gap"), 16);
-      printf(" %7lld %8.2f\n", (long long)json_integer_value(json_object_get(o, "iterations")),
+      printf(" %7lld %8.1f\n", (long long)json_integer_value(json_object_get(o, "iterations")),
              num(o, "seconds"));
+      if (quad) {
+        printf("%-16s %-5s", "", "");
+        stat_cell(quad, 18);
+        printf("  ← ln p(x) by quadrature (K = 2)\n");
+      }
     }
   }
   if (nfail) {
@@ -134,7 +146,7 @@ infb_cli_print_report(const json_t *root)
          json_string_value(json_object_get(cfg, "name")),
          (long long)json_integer_value(json_object_get(cfg, "seed")), hash ? hash : "?");
   const char *type = json_string_value(json_object_get(model, "type"));
-  if (type && strcmp(type, "lingauss") == 0) {
+  if (type && (strcmp(type, "lingauss") == 0 || strcmp(type, "vae") == 0)) {
     print_latent(root);
     return;
   }

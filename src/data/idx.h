@@ -18,15 +18,35 @@ typedef struct infb_idx {
 } infb_idx;
 
 /* Read the IDX file at path (".gz" or plain; detected from content), keeping at most
- * max_items items (0: all).  expect_ndims (1 or 3) must match the file.  Errors
- * (INFB_EDATA, message naming the path): "cannot open", "not an IDX file (magic
- * 0x...)", "holds 16-bit data; only unsigned bytes are supported", "has 1 dimension,
- * expected 3", "is truncated: 47040000 bytes of data expected, 1000 read", "is corrupt
- * (gzip: ...)", "has trailing data".  NULL on failure. */
+ * max_items items (0: all).  expect_ndims (1, 2 or 3; 1 for labels, 3 for images) must
+ * match the file.  Sizes must be non-zero and their product must fit size_t.  With
+ * max_items below the file's item count, reading stops after the kept items (so the
+ * rest of the file, its trailing bytes and the gzip checksum are not examined); n and
+ * dims[0] are then the kept count.  On failure returns NULL and raises INFB_EDATA with
+ * one of these messages (PATH is the path as given; N, M... are numbers):
+ *   "PATH: cannot open (<strerror>)"                  open failed
+ *   "PATH: cannot read (<reason>)"                    read error (e.g. a directory)
+ *   "PATH: is empty"                                  zero bytes
+ *   "PATH: is truncated: N bytes of header expected, M read"   magic or sizes cut short
+ *   "PATH: not an IDX file (magic 0x0102ABCD)"        bytes 0-1 not zero or unknown type
+ *   "PATH: holds 16-bit data; only unsigned bytes are supported"  (type 0x0B; likewise
+ *        "signed 8-bit" 0x09, "32-bit" 0x0C, "32-bit float" 0x0D, "64-bit float" 0x0E)
+ *   "PATH: has 1 dimension, expected 3"               ("has 3 dimensions, expected 1")
+ *   "PATH: has size 0 in dimension 2 of 3"            (dimensions counted from 1)
+ *   "PATH: is too large (sizes 4294967295 x 4294967295 x 4294967295 overflow size_t)"
+ *   "PATH: is truncated: 47040000 bytes of data expected, 1000 read"  (expected: the
+ *        kept items' bytes; a gzip stream cut short is reported the same way)
+ *   "PATH: is corrupt (gzip: <zlib message>)"         e.g. "incorrect data check";
+ *        also "unexpected end of file" when the data are complete but the stream is not
+ *   "PATH: has trailing data (N bytes)"               bytes after the data (all items read;
+ *        "1 byte")
+ * GSL_EINVAL for path NULL or expect_ndims outside 1..3; GSL_ENOMEM when out of memory. */
 infb_idx *infb_idx_read(const char *path, size_t expect_ndims, size_t max_items);
 void infb_idx_free(infb_idx *x); /* NULL is a no-op */
 
-/* Images as floats in [0, 1] (pixel/255): out has n·item entries. */
+/* The three conversions below read only x->n, x->item and x->data, so a copy of x with
+ * data moved and n reduced converts a block of rows.
+ * Images as floats in [0, 1] (pixel/255): out has n·item entries. */
 void infb_idx_to_unit(const infb_idx *x, float *out);
 
 /* Static binarisation: out = 1 where pixel/255 ≥ threshold (0.5 in the protocol), else 0. */
@@ -36,8 +56,12 @@ void infb_idx_binarize_static(const infb_idx *x, double threshold, float *out);
  * uniform per pixel), redrawn by the caller every epoch. */
 void infb_idx_binarize_dynamic(const infb_idx *x, gsl_rng *r, float *out);
 
-/* Check that labels match images (same n) and every label is < nclasses: INFB_EDATA
- * naming both files otherwise. */
+/* Check that labels match images (same n), labels have one byte per item, and every
+ * label is < nclasses.  GSL_SUCCESS, or INFB_EDATA naming both files:
+ *   "LABELS: 9999 labels, but IMAGES has 10000 images"
+ *   "LABELS: holds 3 bytes per item, expected 1 (labels for IMAGES)"
+ *   "LABELS: label 10 at index 5 is not below 10 classes (labels for IMAGES)"
+ * (LABELS and IMAGES are the source paths; the index counts from 0.) */
 int infb_idx_check_labels(const infb_idx *images, const infb_idx *labels, size_t nclasses);
 
 #endif

@@ -19,6 +19,9 @@
 #include "infer/gapeval.h"
 #include "infer/latent.h"
 #include "infer/lgmeanfield.h"
+#include "infer/vaetrain.h"
+#include "data/idx.h"
+#include "nn/vae.h"
 #include "nn/act.h"
 #include "plot/gnuplot.h"
 
@@ -32,6 +35,16 @@
 #define TEST_STREAM_OFFSET 1000000000u
 /* Points drawn in the K = 2 posterior figure. */
 #define POSTERIOR_POINTS 4
+/* VAE, K = 2: quadrature of ln p(x) on [−L, L]², grids from QUAD_N per axis doubling up to
+ * QUAD_MAX_N until the values move by less than QUAD_TOL nats (MATH.md §5: L ≥ 5). */
+#define QUAD_L 6.0
+#define QUAD_N 64
+#define QUAD_TOL 1e-3
+#define QUAD_MAX_N 1024
+/* Debian's Fashion-MNIST (package dataset-fashion-mnist), the default IDX data. */
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist/"
+/* Samples per point for the validation ELBO on the training curve. */
+#define VALID_SAMPLES 1
 
 typedef struct lentry {
   const char *name;      /* "amortized:mlp" (owned by the config) */
@@ -41,6 +54,8 @@ typedef struct lentry {
   infb_latent_fit fit;   /* working units */
   int ok;                /* fitted */
   int evaluated[2];      /* gap report written for train / test */
+  infb_vae_f32 *vae;     /* the VAE estimators' network (owned) */
+  size_t skipped, halvings; /* VAE training: non-finite steps skipped, rate halvings */
 } lentry;
 
 typedef struct lctx {
@@ -51,6 +66,12 @@ typedef struct lctx {
   uint64_t seed;
   infb_dataset *train, *test;  /* original units */
   gsl_matrix *X[2];            /* working units: train, test (NULL when absent) */
+  size_t n[2];                 /* rows of train, test */
+  int vae;                     /* [model] type = vae: the image data below */
+  float *F[2];                 /* vae: train and test images (binarised, or grey), n×D */
+  float *grey;                 /* vae, dynamic binarisation: the training grey levels */
+  float *valid;                /* vae: validation images */
+  size_t nvalid;
   double *mean, *sd;           /* standardisation (0 and 1 when off) */
   double log_jacobian;         /* Σ ln sd: ln p_orig(x) = ln p_work(x') − log_jacobian */
   char *dir;
@@ -193,6 +214,7 @@ prepare(lctx *c)
     const infb_dataset *d = parts[k];
     if (!d || d->n == 0)
       continue;
+    c->n[k] = d->n;
     c->X[k] = gsl_matrix_alloc(d->n, D);
     if (!c->X[k])
       return INFB_ERROR(GSL_ENOMEM, "cannot allocate a %zux%zu data matrix", d->n, D);
@@ -211,6 +233,126 @@ prepare(lctx *c)
   json_object_set_new(d, "standardized",
                       json_boolean(infb_config_bool(c->cfg, "data", "standardize")));
   return GSL_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ images (vae) */
+
+/* A path key, or the Fashion-MNIST default. */
+static char *
+idx_path(const lctx *c, const char *key, const char *fallback)
+{
+  char *p = infb_config_path(c->cfg, "data", key);
+  return p ? p : infb_strdup(fallback);
+}
+
+/* n rows of the image bytes, binarised (static), drawn (dynamic, from a fixed stream for
+ * evaluation sets), or grey, into a new float array. */
+static float *
+idx_rows(const lctx *c, const infb_idx *x, size_t first, size_t n, const char *purpose)
+{
+  const char *mode = infb_config_get(c->cfg, "data", "binarize");
+  float *out = infb_malloc(n * x->item, sizeof *out);
+  if (!out)
+    return NULL;
+  infb_idx view = *x;
+  view.n = n;
+  view.dims[0] = n;
+  view.data = x->data + first * x->item;
+  if (strcmp(mode, "static") == 0) {
+    infb_idx_binarize_static(&view, infb_config_double(c->cfg, "data", "threshold"), out);
+  } else if (strcmp(mode, "dynamic") == 0 && purpose) {
+    gsl_rng *r = infb_rng_stream(c->seed, purpose, 0);
+    if (!r) {
+      free(out);
+      return NULL;
+    }
+    infb_idx_binarize_dynamic(&view, r, out);
+    gsl_rng_free(r);
+  } else {
+    infb_idx_to_unit(&view, out);
+  }
+  return out;
+}
+
+static int
+load_idx(lctx *c)
+{
+  char *trp = idx_path(c, "train", FASHION_DIR "train-images-idx3-ubyte.gz");
+  char *tep = idx_path(c, "test", FASHION_DIR "t10k-images-idx3-ubyte.gz");
+  infb_idx *tr = trp ? infb_idx_read(trp, 3, 0) : NULL;
+  infb_idx *te = tr && tep ? infb_idx_read(tep, 3, 0) : NULL;
+  free(trp);
+  free(tep);
+  int st = INFB_EDATA;
+  if (!tr || !te)
+    goto done;
+  if (te->item != tr->item) {
+    st = INFB_ERROR(INFB_EDATA, "%s: images of %zux%zu pixels, but %s has %zux%zu",
+                    te->source, te->dims[1], te->dims[2], tr->source, tr->dims[1], tr->dims[2]);
+    goto done;
+  }
+  size_t nvalid = (size_t)infb_config_int(c->cfg, "data", "n_valid");
+  if (nvalid >= tr->n) {
+    st = INFB_ERROR(INFB_ECONFIG, "[data] n_valid = %zu leaves no training images of the %zu in %s",
+                    nvalid, tr->n, tr->source);
+    goto done;
+  }
+  size_t ntrain = tr->n - nvalid, want = (size_t)infb_config_int(c->cfg, "data", "n_train");
+  if (want > 0 && want < ntrain)
+    ntrain = want;
+  c->D = tr->item;
+  c->n[0] = ntrain;
+  c->n[1] = te->n;
+  c->nvalid = nvalid;
+  int dynamic = strcmp(infb_config_get(c->cfg, "data", "binarize"), "dynamic") == 0;
+  st = GSL_ENOMEM;
+  /* Training rows: binarised once (static), or grey levels the trainer redraws (dynamic). */
+  if (dynamic) {
+    c->grey = idx_rows(c, tr, 0, ntrain, NULL);
+    c->F[0] = idx_rows(c, tr, 0, ntrain, "data/binarize-train");
+  } else {
+    c->F[0] = idx_rows(c, tr, 0, ntrain, NULL);
+  }
+  c->valid = nvalid ? idx_rows(c, tr, tr->n - nvalid, nvalid, "data/binarize-valid") : NULL;
+  c->F[1] = idx_rows(c, te, 0, te->n, "data/binarize-test");
+  if (!c->F[0] || !c->F[1] || (dynamic && !c->grey) || (nvalid && !c->valid))
+    goto done;
+  json_t *d = json_object_get(c->root, "data");
+  json_object_set_new(d, "train", json_string(tr->source));
+  json_object_set_new(d, "test", json_string(te->source));
+  json_object_set_new(d, "D", json_integer((json_int_t)c->D));
+  json_object_set_new(d, "n_train", json_integer((json_int_t)ntrain));
+  json_object_set_new(d, "n_valid", json_integer((json_int_t)nvalid));
+  json_object_set_new(d, "n_test", json_integer((json_int_t)te->n));
+  json_object_set_new(d, "binarize", json_string(infb_config_get(c->cfg, "data", "binarize")));
+  st = GSL_SUCCESS;
+done:
+  infb_idx_free(tr);
+  infb_idx_free(te);
+  return st;
+}
+
+/* "784-200-200-50" style architecture lists from a config LIST key. */
+static int
+widths(const lctx *c, const char *sec, const char *key, size_t *out, size_t *n)
+{
+  size_t k = 0;
+  char **items = infb_strlist_split(infb_config_get(c->cfg, sec, key), &k);
+  if (!items)
+    return GSL_ENOMEM;
+  int st = GSL_SUCCESS;
+  if (k == 0 || k > 8)
+    st = INFB_ERROR(INFB_ECONFIG, "[%s] %s: give 1 to 8 layer widths", sec, key);
+  for (size_t i = 0; !st && i < k; i++) {
+    long w;
+    if (infb_parse_long(items[i], &w, NULL) || w < 1)
+      st = INFB_ERROR(INFB_ECONFIG, "[%s] %s: '%s' is not a positive width", sec, key, items[i]);
+    else
+      out[i] = (size_t)w;
+  }
+  *n = k;
+  infb_strlist_free(items);
+  return st;
 }
 
 /* ------------------------------------------------------------------ options */
@@ -289,6 +431,8 @@ qstar_options(const lctx *c, const lentry *e, infb_qstar_options *o)
 
 /* ------------------------------------------------------------------ fitting */
 
+static int fit_vae(lctx *c, lentry *e);
+
 static int
 fit_entry(lctx *c, lentry *e)
 {
@@ -296,6 +440,8 @@ fit_entry(lctx *c, lentry *e)
   const char *sec = e->name;
   infb_latent_fit *fit = &e->fit;
   int st;
+  if (c->vae)
+    return fit_vae(c, e);
   if (strcmp(e->base, "mle") == 0 || strcmp(e->base, "map") == 0) {
     infb_em_fit_options o;
     memset(&o, 0, sizeof o);
@@ -386,6 +532,110 @@ fit_entry(lctx *c, lentry *e)
     return infb_autoencoder_fit(c->X[0], c->X[1], c->K, &o, fit);
   }
   return INFB_ERROR(INFB_ECONFIG, "estimator '%s' does not apply to model lingauss", e->name);
+}
+
+/* Train (or load) a VAE: amortized, or map (the same with a Gaussian prior on every
+ * weight, coupled into the gradient). */
+static int
+fit_vae(lctx *c, lentry *e)
+{
+  const infb_config *cfg = c->cfg;
+  infb_latent_fit *fit = &e->fit;
+  char esec[96], tsec[96];
+  shared_section(e, "encoder", esec, sizeof esec);
+  shared_section(e, "train", tsec, sizeof tsec);
+  infb_vae_arch arch;
+  memset(&arch, 0, sizeof arch);
+  arch.D = c->D;
+  arch.K = c->K;
+  arch.act = infb_act_parse(infb_config_get(cfg, "model", "activation"));
+  int st = widths(c, esec, "hidden", arch.enc_hidden, &arch.nenc);
+  if (!st)
+    st = widths(c, "model", "decoder_hidden", arch.dec_hidden, &arch.ndec);
+  if (st)
+    return st;
+  infb_vaetrain_options o;
+  memset(&o, 0, sizeof o);
+  o.batch = (size_t)infb_config_int(cfg, tsec, "batch");
+  o.samples = (size_t)infb_config_int(cfg, tsec, "samples");
+  o.lr = infb_config_double(cfg, tsec, "lr");
+  o.schedule = strcmp(infb_config_get(cfg, tsec, "schedule"), "iwae") == 0 ? INFB_SCHEDULE_IWAE
+                                                                            : INFB_SCHEDULE_CONSTANT;
+  o.beta1 = infb_config_double(cfg, tsec, "beta1");
+  o.beta2 = infb_config_double(cfg, tsec, "beta2");
+  o.eps = infb_config_double(cfg, tsec, "eps");
+  o.warmup_epochs = (size_t)infb_config_int(cfg, tsec, "warmup_epochs");
+  const char *nf = infb_config_get(cfg, tsec, "nonfinite");
+  o.nonfinite = strcmp(nf, "skip") == 0    ? INFB_NONFINITE_SKIP
+                : strcmp(nf, "halve") == 0 ? INFB_NONFINITE_HALVE
+                                           : INFB_NONFINITE_ABORT;
+  o.dynamic = c->grey != NULL;
+  o.seed = c->seed;
+  if (strcmp(e->base, "map") == 0) {
+    double *lambdas = NULL;
+    size_t n = 0;
+    if ((st = infb_config_sweep(cfg, e->name, "lambda", &lambdas, &n)) != GSL_SUCCESS)
+      return st;
+    o.weight_decay = lambdas[0];
+    free(lambdas);
+    if (n != 1)
+      return INFB_ERROR(INFB_ECONFIG, "[%s] lambda: vae takes one value, not a sweep", e->name);
+  }
+  e->vae = infb_vae_alloc_f32(&arch, o.batch, o.samples);
+  if (!e->vae)
+    return GSL_ENOMEM;
+  snprintf(fit->note, sizeof fit->note, "VAE %zu-%zu...-%zu encoder, Bernoulli decoder%s",
+           arch.D, arch.enc_hidden[0], arch.K,
+           o.weight_decay > 0 ? "; Gaussian prior on the weights (coupled L2)" : "");
+
+  /* A saved model is evaluated as it is. */
+  char *ckpt = infb_config_path(cfg, tsec, "checkpoint");
+  if (ckpt) {
+    st = infb_vae_checkpoint_load(ckpt, e->vae, NULL);
+    free(ckpt);
+    if (!st)
+      snprintf(fit->stop_reason, sizeof fit->stop_reason, "checkpoint");
+    return st;
+  }
+  size_t epochs = (size_t)infb_config_int(cfg, tsec, "epochs");
+  const float *Xtrain = o.dynamic ? c->grey : c->F[0];
+  infb_vaetrain *t = infb_vaetrain_alloc(e->vae, c->n[0], Xtrain, &o, 1);
+  if (!t)
+    return GSL_EFAILED;
+  if ((st = infb_latent_fit_curve(fit, epochs + 1, "ELBO per point (nats)")))
+    goto done;
+  fit->ncurve = 0;
+  char path[256];
+  snprintf(path, sizeof path, "%s/checkpoint-%s.bin", c->dir, e->stem);
+  snprintf(fit->stop_reason, sizeof fit->stop_reason, "epochs");
+  for (size_t ep = 0; ep < epochs; ep++) {
+    double tr = NAN, va = NAN;
+    if ((st = infb_vaetrain_epoch(t, &tr)))
+      break;
+    if (c->valid && (st = infb_vae_mean_elbo(e->vae, c->nvalid, c->valid, VALID_SAMPLES, c->seed,
+                                             &va)))
+      break;
+    double *row = fit->curve + 3 * fit->ncurve++;
+    row[0] = (double)(ep + 1);
+    row[1] = tr;
+    row[2] = va;
+    infb_run_progress(c->opt, "%s: epoch %zu/%zu, train %.3f, valid %.3f nats, lr %.3g", e->name,
+                      ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
+    if ((st = infb_vae_checkpoint_save(path, e->vae, t)))
+      break;
+    if (infb_run_interrupted(c->opt)) {
+      snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
+      st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
+                      e->name, ep + 1, path);
+      break;
+    }
+  }
+  fit->iterations = infb_vaetrain_epochs_done(t);
+  e->skipped = infb_vaetrain_skipped(t);
+  e->halvings = infb_vaetrain_halvings(t);
+done:
+  infb_vaetrain_free(t);
+  return st;
 }
 
 /* ------------------------------------------------------------------ reporting */
@@ -571,8 +821,8 @@ write_curve(const lctx *c, const lentry *e)
   snprintf(stem, sizeof stem, "curve-%s", e->stem);
   int st = infb_tsv_write(c->dir, file, f->curve_label, 3, cols, f->ncurve, NULL, f->curve);
   if (!st) {
-    int em = strcmp(e->base, "mle") == 0 || strcmp(e->base, "map") == 0 ||
-             strcmp(e->base, "meanfield") == 0;
+    int em = !c->vae && (strcmp(e->base, "mle") == 0 || strcmp(e->base, "map") == 0 ||
+                         strcmp(e->base, "meanfield") == 0);
     int has_test = 0;
     for (size_t i = 0; i < f->ncurve; i++)
       has_test |= isfinite(f->curve[3 * i + 2]);
@@ -611,6 +861,56 @@ write_angles(const lctx *c, const lentry *e, json_t *obj)
   return st;
 }
 
+/* Record one split's gap report: results.json entries, the per-point TSV, the gaps.tsv
+ * row and (on the training split) the histogram script. */
+static int
+report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
+{
+  const char *which = infb_config_get(c->cfg, "evaluate", "split");
+  json_t *gaps = json_object_get(obj, "gaps");
+  double sh = -c->log_jacobian;
+  json_t *g = json_object();
+  infb_stat lp = shifted(r->log_px, sh), qs = shifted(r->elbo_qstar, sh);
+  infb_stat qn = shifted(r->elbo_qstar_numeric, sh), q = shifted(r->elbo_q, sh);
+  infb_stat qm = shifted(r->elbo_q_mc, sh);
+  json_object_set_new(g, "log_px", stat_json(&lp));
+  json_object_set_new(g, "elbo_qstar", stat_json(&qs));
+  json_object_set_new(g, "elbo_qstar_numeric", stat_json(&qn));
+  json_object_set_new(g, "elbo_q", stat_json(&q));
+  json_object_set_new(g, "elbo_q_mc", stat_json(&qm));
+  json_object_set_new(g, "approximation_gap", stat_json(&r->approximation_gap));
+  json_object_set_new(g, "amortization_gap", stat_json(&r->amortization_gap));
+  json_object_set_new(g, "inference_gap", stat_json(&r->inference_gap));
+  if (c->vae) {
+    json_object_set_new(g, "log_px_iwae_encoder", stat_json(&r->log_px_iwae_encoder));
+    json_object_set_new(g, "log_px_iwae_qstar", stat_json(&r->log_px_iwae_qstar));
+    if (r->has_quadrature)
+      json_object_set_new(g, "log_px_quadrature", stat_json(&r->log_px_quadrature));
+  } else {
+    json_object_set_new(g, "qstar_closed_minus_numeric", infb_json_number(r->qstar_numeric_gap));
+    json_object_set_new(obj, "approximation_gap_analytic",
+                        infb_json_number(r->approximation_gap_analytic));
+  }
+  json_object_set_new(g, "seconds", json_real(r->seconds));
+  json_object_set_new(gaps, split_name[s], g);
+  int st = write_points(c, e, s, r);
+  if (!st)
+    st = add_gap_row(c, e->name, s, r);
+  /* The histogram reads the train file and, when both splits are evaluated, the test
+   * file too (the writer labels its first file "train"; a test-only evaluation has no
+   * histogram). */
+  if (!st && s == 0) {
+    char tr[128], te[128], stem[128];
+    snprintf(stem, sizeof stem, "gaphist-%s", e->stem);
+    snprintf(tr, sizeof tr, "gaps-%s-train.tsv", e->stem);
+    snprintf(te, sizeof te, "gaps-%s-test.tsv", e->stem);
+    int both = strcmp(which, "both") == 0 && c->n[1] > 0;
+    st = infb_plot_gaphist_write(c->dir, stem, tr, both ? te : NULL, e->name, r->has_encoder);
+  }
+  e->evaluated[s] = 1;
+  return st;
+}
+
 /* The gap report of one fit on the first [evaluate] points of each split. */
 static int
 evaluate(lctx *c, lentry *e, json_t *obj)
@@ -618,65 +918,46 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   const infb_latent_fit *f = &e->fit;
   const char *which = infb_config_get(c->cfg, "evaluate", "split");
   size_t points = (size_t)infb_config_int(c->cfg, "evaluate", "points");
+  char qsec[96];
+  shared_section(e, "qstar", qsec, sizeof qsec);
   infb_gap_options go;
   memset(&go, 0, sizeof go);
   go.numeric_qstar = infb_config_bool(c->cfg, "evaluate", "numeric_qstar");
   go.q_samples = (size_t)infb_config_int(c->cfg, "evaluate", "samples");
-  char qsec[96];
-  shared_section(e, "qstar", qsec, sizeof qsec);
   go.qstar_init_encoder = strcmp(infb_config_get(c->cfg, qsec, "init"), "encoder") == 0;
   qstar_options(c, e, &go.qstar);
+  infb_vae_gap_options vo = {
+      .qstar = go.qstar,
+      .qstar_init_encoder = go.qstar_init_encoder,
+      .q_samples = go.q_samples,
+      .iwae_k = (size_t)infb_config_int(c->cfg, "evaluate", "iwae_k"),
+      .quad_L = QUAD_L,
+      .quad_n = QUAD_N,
+      .quad_tol = QUAD_TOL,
+      .quad_max_n = QUAD_MAX_N,
+  };
   const infb_encoder *enc = f->encoder.fn ? &f->encoder : NULL;
 
-  json_t *gaps = json_object();
-  json_object_set_new(obj, "gaps", gaps);
-  json_object_set_new(obj, "log_px_method", json_string("exact"));
+  json_object_set_new(obj, "gaps", json_object());
+  json_object_set_new(obj, "log_px_method", json_string(c->vae ? "iwae" : "exact"));
   int st = GSL_SUCCESS;
   for (int s = 0; s < 2 && !st; s++) {
-    if (!c->X[s] || (strcmp(which, "both") != 0 && strcmp(which, split_name[s]) != 0))
+    if (c->n[s] == 0 || (strcmp(which, "both") != 0 && strcmp(which, split_name[s]) != 0))
       continue;
     if (infb_run_interrupted(c->opt))
       return INFB_ERROR(INFB_EINTR, "interrupted");
-    size_t n = c->X[s]->size1 < points ? c->X[s]->size1 : points;
+    size_t n = c->n[s] < points ? c->n[s] : points;
     infb_run_progress(c->opt, "%s: gap report on %zu %s points", e->name, n, split_name[s]);
-    gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
     infb_gap_report r;
-    st = infb_gapeval_lingauss(f->model, &Xv.matrix, s ? TEST_STREAM_OFFSET : 0, enc, &go, &r);
-    if (st)
-      break;
-    double sh = -c->log_jacobian;
-    json_t *g = json_object();
-    infb_stat lp = shifted(r.log_px, sh), qs = shifted(r.elbo_qstar, sh);
-    infb_stat qn = shifted(r.elbo_qstar_numeric, sh), q = shifted(r.elbo_q, sh);
-    infb_stat qm = shifted(r.elbo_q_mc, sh);
-    json_object_set_new(g, "log_px", stat_json(&lp));
-    json_object_set_new(g, "elbo_qstar", stat_json(&qs));
-    json_object_set_new(g, "elbo_qstar_numeric", stat_json(&qn));
-    json_object_set_new(g, "elbo_q", stat_json(&q));
-    json_object_set_new(g, "elbo_q_mc", stat_json(&qm));
-    json_object_set_new(g, "approximation_gap", stat_json(&r.approximation_gap));
-    json_object_set_new(g, "amortization_gap", stat_json(&r.amortization_gap));
-    json_object_set_new(g, "inference_gap", stat_json(&r.inference_gap));
-    json_object_set_new(g, "qstar_closed_minus_numeric", infb_json_number(r.qstar_numeric_gap));
-    json_object_set_new(g, "seconds", json_real(r.seconds));
-    json_object_set_new(gaps, split_name[s], g);
-    json_object_set_new(obj, "approximation_gap_analytic",
-                        infb_json_number(r.approximation_gap_analytic));
-    st = write_points(c, e, s, &r);
-    if (!st)
-      st = add_gap_row(c, e->name, s, &r);
-    /* The histogram reads the train file and, when both splits are evaluated, the test
-     * file too (the writer labels its first file "train"; a test-only evaluation has no
-     * histogram). */
-    if (!st && s == 0) {
-      char tr[128], te[128], stem[128];
-      snprintf(stem, sizeof stem, "gaphist-%s", e->stem);
-      snprintf(tr, sizeof tr, "gaps-%s-train.tsv", e->stem);
-      snprintf(te, sizeof te, "gaps-%s-test.tsv", e->stem);
-      int both = strcmp(which, "both") == 0 && c->X[1];
-      st = infb_plot_gaphist_write(c->dir, stem, tr, both ? te : NULL, e->name, r.has_encoder);
+    size_t first = s ? TEST_STREAM_OFFSET : 0;
+    if (c->vae) {
+      st = infb_gapeval_vae(e->vae, n, c->F[s], first, &vo, &r);
+    } else {
+      gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
+      st = infb_gapeval_lingauss(f->model, &Xv.matrix, first, enc, &go, &r);
     }
-    e->evaluated[s] = 1;
+    if (!st)
+      st = report_split(c, e, obj, s, &r);
     infb_gap_report_free(&r);
   }
   return st;
@@ -722,7 +1003,11 @@ run_entry(lctx *c, lentry *e, size_t k)
     json_object_set_new(obj, "stop_reason", json_string(f->stop_reason));
     if (f->note[0])
       json_object_set_new(obj, "note", json_string(f->note));
-    if (f->model) {
+    if (c->vae) {
+      json_object_set_new(obj, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
+      json_object_set_new(obj, "lr_halvings", json_integer((json_int_t)e->halvings));
+      st = evaluate(c, e, obj);
+    } else if (f->model) {
       double ll;
       params_json(c, f->model, obj);
       json_object_set_new(obj, "nfloored", json_integer((json_int_t)f->nfloored));
@@ -779,9 +1064,15 @@ free_ctx(lctx *c)
   free(c->mean);
   free(c->sd);
   free(c->dir);
-  for (size_t k = 0; k < c->nentries; k++)
+  for (size_t k = 0; k < c->nentries; k++) {
     infb_latent_fit_free(&c->entries[k].fit);
+    infb_vae_free_f32(c->entries[k].vae);
+  }
   free(c->entries);
+  free(c->F[0]);
+  free(c->F[1]);
+  free(c->grey);
+  free(c->valid);
   free(c->gaprows);
   free(c->gaplabels);
   json_decref(c->root);
@@ -806,10 +1097,14 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   json_object_set_new(model, "latent", json_integer((json_int_t)c.K));
   json_object_set_new(model, "ppca", json_boolean(c.ppca));
 
+  c.vae = strcmp(infb_config_get(cfg, "model", "type"), "vae") == 0;
   infb_run_progress(opt, "loading data");
-  int st = load_data(&c);
-  if (!st)
+  int st = c.vae ? load_idx(&c) : load_data(&c);
+  if (!st && !c.vae)
     st = prepare(&c);
+  if (!st && c.vae && c.K >= c.D)
+    st = INFB_ERROR(INFB_ECONFIG, "[model] latent = %zu must be below the image size D = %zu",
+                    c.K, c.D);
   if (!st && !(st = infb_run_make_dir(cfg, opt, &c.dir))) {
     res->created_dir = 1;
     res->outdir = infb_strdup(c.dir);

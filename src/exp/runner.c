@@ -855,7 +855,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   c.opt = opt;
   const char *type = infb_config_get(cfg, "model", "type");
   infb_blas_set_threads((int)infb_config_int(cfg, "experiment", "threads"));
-  if (strcmp(type, "lingauss") == 0)
+  if (strcmp(type, "lingauss") == 0 || strcmp(type, "vae") == 0)
     return infb_run_latent(cfg, opt, res);
   c.model = strcmp(type, "logreg") == 0 ? INFB_MODEL_LOGREG : INFB_MODEL_LINREG;
 

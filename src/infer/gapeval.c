@@ -4,6 +4,8 @@
 #include "infer/gapeval.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/rng.h"
+#include "nn/vae.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -146,6 +148,7 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
     p->approximation_gap = p->log_px - p->elbo_qstar;
     p->elbo_q = p->amortization_gap = p->inference_gap = NAN;
     p->elbo_q_mc = p->elbo_q_mc_se = NAN;
+    p->log_px_mc_se = p->log_px_quadrature = NAN;
     p->elbo_qstar_numeric = p->elbo_qstar_numeric_mc_se = NAN;
   }
 
@@ -214,6 +217,261 @@ done:
   gsl_matrix_free(EMU);
   gsl_matrix_free(ELV);
   gsl_matrix_free(LV);
+  free(qp);
+  if (st)
+    infb_gap_report_free(rep);
+  return st;
+}
+
+/* ------------------------------------------------------------------ the VAE */
+
+/* The frozen VAE decoder as a double-precision q* callback: rows are converted to float
+ * and run through the decoder in chunks of the evaluation network's capacity. */
+typedef struct vae_dec {
+  infb_vae_f32 *v;
+  size_t D, K, cap;
+  float *X, *Z, *G;
+} vae_dec;
+
+static int
+vae_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+{
+  vae_dec *d = self;
+  for (size_t r0 = 0; r0 < R; r0 += d->cap) {
+    size_t m = R - r0 < d->cap ? R - r0 : d->cap;
+    for (size_t i = 0; i < m * d->D; i++)
+      d->X[i] = (float)X[r0 * d->D + i];
+    for (size_t i = 0; i < m * d->K; i++)
+      d->Z[i] = (float)Z[r0 * d->K + i];
+    int st = infb_vae_decoder_loglik_f32(d->v, m, d->X, d->Z, logp + r0, G ? d->G : NULL);
+    if (st)
+      return st;
+    if (G)
+      for (size_t i = 0; i < m * d->K; i++)
+        G[r0 * d->K + i] = d->G[i];
+  }
+  return GSL_SUCCESS;
+}
+
+/* IWAE-k for points [0, n) in batches of B, proposal (MU, LV) or the encoder's (NULL). */
+static int
+vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const float *X,
+             const float *MU, const float *LV, size_t k, uint64_t seed, const char *purpose,
+             size_t first_index, double *out, double *se)
+{
+  gsl_rng **rngs = infb_calloc(B, sizeof *rngs);
+  if (!rngs)
+    return GSL_ENOMEM;
+  int st = GSL_SUCCESS;
+  for (size_t i0 = 0; !st && i0 < n; i0 += B) {
+    size_t m = n - i0 < B ? n - i0 : B;
+    for (size_t j = 0; j < m; j++)
+      if (!(rngs[j] = infb_rng_stream(seed, purpose, first_index + i0 + j)))
+        st = GSL_ENOMEM;
+    if (!st)
+      st = infb_vae_iwae_f32(v, m, X + i0 * D, MU ? MU + i0 * K : NULL, LV ? LV + i0 * K : NULL,
+                             k, rngs, out + i0, se + i0);
+    for (size_t j = 0; j < m; j++) {
+      gsl_rng_free(rngs[j]);
+      rngs[j] = NULL;
+    }
+  }
+  free(rngs);
+  return st;
+}
+
+/* K = 2: quadrature on grids of n, 2n, ... until the largest change over the points is
+ * below tol (or max_n is reached); out[n] the last values. */
+static int
+vae_quadrature_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, const float *X,
+                   const infb_vae_gap_options *o, double *out, double *prev)
+{
+  size_t g = o->quad_n;
+  int st = GSL_SUCCESS;
+  for (int first = 1;; first = 0) {
+    for (size_t i0 = 0; !st && i0 < n; i0 += B) {
+      size_t m = n - i0 < B ? n - i0 : B;
+      st = infb_vae_quadrature_f32(v, m, X + i0 * D, o->quad_L, g, out + i0);
+    }
+    if (st)
+      return st;
+    double moved = 0.0;
+    for (size_t i = 0; !first && i < n; i++)
+      moved = fmax(moved, fabs(out[i] - prev[i]));
+    if ((!first && moved < o->quad_tol) || 2 * g > o->quad_max_n)
+      return GSL_SUCCESS;
+    memcpy(prev, out, n * sizeof *out);
+    g *= 2;
+  }
+}
+
+int
+infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t first_index,
+                 const infb_vae_gap_options *o, infb_gap_report *rep)
+{
+  memset(rep, 0, sizeof *rep);
+  double t0 = infb_clock_seconds();
+  const infb_vae_arch *arch = infb_vae_arch_f32(vtrain);
+  const size_t D = arch->D, K = arch->K;
+  if (n == 0)
+    return INFB_ERROR(GSL_EINVAL, "gap report: no points");
+  /* An evaluation copy of the network, sized for batches of points × samples. */
+  size_t B = o->qstar.batch_points ? o->qstar.batch_points : 1;
+  size_t S = o->qstar.samples > 64 ? o->qstar.samples : 64;
+  infb_vae_f32 *v = infb_vae_alloc_f32(arch, B, S);
+  size_t np = 0, np2 = 0;
+  float *src = infb_vae_params_f32(vtrain, &np);
+  float *dst = v ? infb_vae_params_f32(v, &np2) : NULL;
+  vae_dec dec = {.v = v, .D = D, .K = K, .cap = B * S};
+  dec.X = infb_malloc(dec.cap * D, sizeof *dec.X);
+  dec.Z = infb_malloc(dec.cap * K, sizeof *dec.Z);
+  dec.G = infb_malloc(dec.cap * K, sizeof *dec.G);
+  double *Xd = infb_malloc(n * D, sizeof *Xd);
+  float *MU = infb_malloc(n * K, sizeof *MU), *LV = infb_malloc(n * K, sizeof *LV);
+  double *MUd = infb_malloc(n * K, sizeof *MUd), *LVd = infb_malloc(n * K, sizeof *LVd);
+  double *a = infb_malloc(n, sizeof *a), *b = infb_malloc(n, sizeof *b);
+  double *c = infb_malloc(n, sizeof *c), *d = infb_malloc(n, sizeof *d);
+  infb_qstar_point *qp = infb_calloc(n, sizeof *qp);
+  rep->pts = infb_calloc(n, sizeof *rep->pts);
+  int st = GSL_ENOMEM;
+  if (!v || !dst || np != np2 || !dec.X || !dec.Z || !dec.G || !Xd || !MU || !LV || !MUd ||
+      !LVd || !a || !b || !c || !d || !qp || !rep->pts)
+    goto done;
+  memcpy(dst, src, np * sizeof *dst);
+  rep->n = n;
+  rep->has_encoder = 1;
+  rep->has_numeric = 1;
+  rep->log_px_method = "iwae";
+  rep->approximation_gap_analytic = NAN;
+  for (size_t i = 0; i < n * D; i++)
+    Xd[i] = X[i];
+  infb_decoder dd = {.D = D, .K = K, .fn = vae_decoder, .self = &dec};
+
+  /* The encoder's q, and L[q] by Monte Carlo. */
+  for (size_t i0 = 0; i0 < n; i0 += dec.cap) {
+    size_t m = n - i0 < dec.cap ? n - i0 : dec.cap;
+    if ((st = infb_vae_encode_f32(v, m, X + i0 * D, MU + i0 * K, LV + i0 * K)))
+      goto done;
+  }
+  for (size_t i = 0; i < n * K; i++) {
+    MUd[i] = MU[i];
+    LVd[i] = LV[i];
+  }
+  if ((st = infb_qstar_elbo_mc(&dd, n, Xd, MUd, LVd, o->q_samples, o->qstar.seed, "evaluate/q",
+                               first_index, a, b)))
+    goto done;
+  for (size_t i = 0; i < n; i++) {
+    rep->pts[i].elbo_q = rep->pts[i].elbo_q_mc = a[i];
+    rep->pts[i].elbo_q_mc_se = b[i];
+  }
+  rep->has_q_mc = 1;
+
+  /* L[q*], numerically. */
+  infb_qstar_options qo = o->qstar;
+  qo.init_given = o->qstar_init_encoder;
+  if (!qo.init_given)
+    for (size_t i = 0; i < n * K; i++)
+      MUd[i] = LVd[i] = 0.0;
+  if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
+    goto done;
+  for (size_t i = 0; i < n; i++) {
+    infb_gap_point *p = &rep->pts[i];
+    p->elbo_qstar = p->elbo_qstar_numeric = qp[i].elbo;
+    p->elbo_qstar_numeric_mc_se = qp[i].elbo_mc_se;
+    p->qstar_steps = qp[i].steps;
+    p->qstar_stop = qp[i].stop;
+  }
+
+  /* ln p̂(x): IWAE with both proposals, the larger per point. */
+  if ((st = vae_iwae_all(v, B, n, D, K, X, NULL, NULL, o->iwae_k, o->qstar.seed, "evaluate/iwae",
+                         first_index, a, b)))
+    goto done;
+  for (size_t i = 0; i < n * K; i++) {
+    MU[i] = (float)MUd[i];
+    LV[i] = (float)LVd[i];
+  }
+  if ((st = vae_iwae_all(v, B, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
+                         "evaluate/iwae-qstar", first_index, c, d)))
+    goto done;
+  infb_stat_of(a, b, n, &rep->log_px_iwae_encoder);
+  infb_stat_of(c, d, n, &rep->log_px_iwae_qstar);
+  for (size_t i = 0; i < n; i++) {
+    infb_gap_point *p = &rep->pts[i];
+    int enc = a[i] >= c[i];
+    p->log_px = enc ? a[i] : c[i];
+    p->log_px_mc_se = enc ? b[i] : d[i];
+    p->log_px_quadrature = NAN;
+    p->approximation_gap = p->log_px - p->elbo_qstar;
+    p->amortization_gap = p->elbo_qstar - p->elbo_q;
+    p->inference_gap = p->log_px - p->elbo_q;
+  }
+  if (K == 2) {
+    if ((st = vae_quadrature_all(v, B, n, D, X, o, a, b)))
+      goto done;
+    for (size_t i = 0; i < n; i++)
+      rep->pts[i].log_px_quadrature = a[i];
+    rep->has_quadrature = 1;
+  }
+
+  /* Summaries, with the Monte-Carlo errors of the estimated quantities. */
+  for (size_t i = 0; i < n; i++) {
+    a[i] = rep->pts[i].log_px;
+    b[i] = rep->pts[i].log_px_mc_se;
+  }
+  infb_stat_of(a, b, n, &rep->log_px);
+  for (size_t i = 0; i < n; i++) {
+    a[i] = rep->pts[i].elbo_qstar;
+    b[i] = rep->pts[i].elbo_qstar_numeric_mc_se;
+  }
+  infb_stat_of(a, b, n, &rep->elbo_qstar);
+  rep->elbo_qstar_numeric = rep->elbo_qstar;
+  for (size_t i = 0; i < n; i++) {
+    a[i] = rep->pts[i].elbo_q;
+    b[i] = rep->pts[i].elbo_q_mc_se;
+  }
+  infb_stat_of(a, b, n, &rep->elbo_q);
+  rep->elbo_q_mc = rep->elbo_q;
+  /* A gap's Monte-Carlo error combines its two terms' (independent draws). */
+  for (size_t i = 0; i < n; i++) {
+    const infb_gap_point *p = &rep->pts[i];
+    a[i] = p->approximation_gap;
+    b[i] = hypot(p->log_px_mc_se, p->elbo_qstar_numeric_mc_se);
+  }
+  infb_stat_of(a, b, n, &rep->approximation_gap);
+  for (size_t i = 0; i < n; i++) {
+    const infb_gap_point *p = &rep->pts[i];
+    a[i] = p->amortization_gap;
+    b[i] = hypot(p->elbo_qstar_numeric_mc_se, p->elbo_q_mc_se);
+  }
+  infb_stat_of(a, b, n, &rep->amortization_gap);
+  for (size_t i = 0; i < n; i++) {
+    const infb_gap_point *p = &rep->pts[i];
+    a[i] = p->inference_gap;
+    b[i] = hypot(p->log_px_mc_se, p->elbo_q_mc_se);
+  }
+  infb_stat_of(a, b, n, &rep->inference_gap);
+  if (rep->has_quadrature) {
+    for (size_t i = 0; i < n; i++)
+      a[i] = rep->pts[i].log_px_quadrature;
+    infb_stat_of(a, NULL, n, &rep->log_px_quadrature);
+  }
+  rep->qstar_numeric_gap = NAN;
+  st = GSL_SUCCESS;
+done:
+  rep->seconds = infb_clock_seconds() - t0;
+  infb_vae_free_f32(v);
+  free(dec.X);
+  free(dec.Z);
+  free(dec.G);
+  free(Xd);
+  free(MU);
+  free(LV);
+  free(MUd);
+  free(LVd);
+  free(a);
+  free(b);
+  free(c);
+  free(d);
   free(qp);
   if (st)
     infb_gap_report_free(rep);

@@ -38,7 +38,9 @@ void infb_stat_of(const double *v, const double *mc, size_t n, infb_stat *out);
 
 /* One point's numbers (NAN where not applicable). */
 typedef struct infb_gap_point {
-  double log_px;                 /* ln p(x) */
+  double log_px;                 /* ln p(x): exact, or an estimate (see log_px_method) */
+  double log_px_mc_se;           /* its Monte-Carlo error (NAN when exact) */
+  double log_px_quadrature;      /* VAE with K = 2: ln p(x) by quadrature (NAN otherwise) */
   double elbo_qstar;             /* L[q*] in closed form */
   double elbo_qstar_numeric;     /* L[q*] of the numeric optimum, Monte-Carlo estimate */
   double elbo_qstar_numeric_mc_se; /* its Monte-Carlo error */
@@ -67,7 +69,10 @@ typedef struct infb_gap_report {
   int has_numeric;               /* numeric q* was run */
   const char *log_px_method;     /* "exact" (later "quadrature", "iwae", "ais") */
   int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
-  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc;
+  int has_quadrature;            /* log_px_quadrature was computed */
+  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc, log_px_quadrature;
+  infb_stat log_px_iwae_encoder; /* VAE: the IWAE estimate with the encoder's proposal */
+  infb_stat log_px_iwae_qstar;   /*      and with q* as the proposal */
   infb_stat approximation_gap, amortization_gap, inference_gap;
   double approximation_gap_analytic; /* ½(Σ ln Λ_jj − ln|Λ|), the same for every x */
   double qstar_numeric_gap;      /* mean of L[q*] closed − L[q*] numeric (≈ 0 ± MC) */
@@ -81,5 +86,31 @@ int infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t fi
                           const infb_encoder *enc, const infb_gap_options *o,
                           infb_gap_report *rep);
 void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
+
+/* The VAE's gap report (nn/vae.h, float32), where nothing is exact: on the n rows of X
+ * (n×D), with point i using streams of index first_index + i,
+ *   L[q]:  the encoder's q, Monte Carlo with q_samples per point ("evaluate/q", i);
+ *   L[q*]: the numeric optimum (infer/qstar.h with o->qstar; init at the prior, or at the
+ *          encoder when qstar_init_encoder), its ELBO from qstar.eval_samples samples;
+ *   ln p̂(x): IWAE-k with the encoder's proposal ("evaluate/iwae", i) and with q*'s
+ *          ("evaluate/iwae-qstar", i); the larger of the two per point is reported
+ *          (log_px_method "iwae"), with its delta-method standard error as mc_se;
+ *   K = 2: ln p(x) by quadrature on [−quad_L, quad_L]² (the grid halved from quad_n until
+ *          two values differ by < quad_tol), beside IWAE.
+ * Elements stored in elbo_qstar (and elbo_qstar_numeric) are the numeric q*'s. */
+typedef struct infb_vae_gap_options {
+  infb_qstar_options qstar;      /* the numeric q* (qstar.seed is the master seed) */
+  int qstar_init_encoder;        /* start q* at the encoder's q */
+  size_t q_samples;              /* Monte-Carlo samples for L[q] */
+  size_t iwae_k;                 /* importance samples for ln p̂(x) */
+  double quad_L;                 /* quadrature half-width (K = 2) */
+  size_t quad_n;                 /* starting grid size per axis */
+  double quad_tol;               /* stop halving when the value moves by less (nats) */
+  size_t quad_max_n;             /* largest grid per axis */
+} infb_vae_gap_options;
+
+struct infb_vae_f32;
+int infb_gapeval_vae(struct infb_vae_f32 *v, size_t n, const float *X, size_t first_index,
+                     const infb_vae_gap_options *o, infb_gap_report *rep);
 
 #endif

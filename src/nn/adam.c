@@ -97,3 +97,18 @@ INFB_NN(adam_size)(const INFB_NN(adam) *a)
 {
   return a->n;
 }
+
+void
+INFB_NN(adam_moments)(INFB_NN(adam) *a, infb_real **m, infb_real **v)
+{
+  if (m)
+    *m = a->m;
+  if (v)
+    *v = a->v;
+}
+
+void
+INFB_NN(adam_set_iter)(INFB_NN(adam) *a, unsigned long t)
+{
+  a->t = t;
+}

@@ -56,6 +56,14 @@ unsigned long INFB_NN(adam_iter)(const INFB_NN(adam) *a);
 /* The slab length n. */
 size_t INFB_NN(adam_size)(const INFB_NN(adam) *a);
 
+/* Extension (checkpoints, infer/vaetrain.h): the moment vectors m and v (n each, owned by
+ * a, writable so a saved state can be restored) through *m and *v (either may be NULL). */
+void INFB_NN(adam_moments)(INFB_NN(adam) *a, infb_real **m, infb_real **v);
+
+/* Extension (checkpoints): set the step count t (with the moments, restores a saved
+ * state; the next _step is step t + 1). */
+void INFB_NN(adam_set_iter)(INFB_NN(adam) *a, unsigned long t);
+
 /* Frees the optimiser; NULL is a no-op. */
 void INFB_NN(adam_free)(INFB_NN(adam) *a);
 

@@ -50,7 +50,11 @@ typedef struct infb_vae_arch {
 typedef struct INFB_NN(vae) INFB_NN(vae);
 
 /* A VAE for batches of up to max_batch points × max_samples samples.  Parameters zero
- * (call _init).  NULL (error raised) for an invalid architecture or out of memory. */
+ * (call _init).  NULL (error raised) for an invalid architecture or out of memory.
+ * Valid: D, K ≥ 1, nenc, ndec ≤ 8 (0: a linear encoder/decoder), every used hidden width
+ * ≥ 1, a valid act, max_batch, max_samples ≥ 1.  The encoder is the MLP
+ * [D, enc_hidden…, 2K] (outputs μ then ln σ²), the decoder [K, dec_hidden…, D]; both
+ * hold workspaces for max_batch·max_samples rows. */
 INFB_NN(vae) *INFB_NN(vae_alloc)(const infb_vae_arch *arch, size_t max_batch,
                                   size_t max_samples);
 void INFB_NN(vae_free)(INFB_NN(vae) *v); /* NULL is a no-op */
@@ -64,7 +68,7 @@ const struct infb_nn_tensor *INFB_NN(vae_layout)(const INFB_NN(vae) *v, size_t *
 void INFB_NN(vae_zero_grad)(INFB_NN(vae) *v);
 const infb_vae_arch *INFB_NN(vae_arch)(const INFB_NN(vae) *v);
 
-/* The encoder alone: MU, LV (B × K) for X (B × D), B ≤ max_batch·max_samples. */
+/* The encoder alone: MU, LV (B × K) for X (B × D), 1 ≤ B ≤ max_batch·max_samples. */
 int INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU,
                         infb_real *LV);
 
@@ -72,22 +76,31 @@ int INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real
  * with S samples each and noise E (B·S × K):
  *   per point  L_i = mean_s [ln p(x_i|z_is) + ln p(z_is) − beta·ln q(z_is|x_i)],
  *   z_is = μ_i + σ_i⊙ε_is,
- * where beta ∈ [0, 1] is the entropy warm-up of the protocol (beta = 1: the ELBO; the
- * ln p(z) − ln q(z) part may use the closed-form KL when beta = 1, document which).
+ * where beta ∈ [0, 1] is the entropy warm-up of the protocol (beta = 1: the ELBO).
+ * Choice: the ln p(z) − beta·ln q(z|x) part is taken in closed form (its expectation
+ * under q, for every beta; lower variance, same expected objective and gradient):
+ *   E_q[ln p(z)] = −½ Σ_k (μ_k² + σ_k²) − (K/2) ln 2π,
+ *   E_q[−ln q(z|x)] = ½ Σ_k (1 + ln 2π + ln σ_k²),
+ * so at beta = 1 the sum is −KL(q ‖ N(0, I)); only ln p(x|z) is sampled.
  * *sum receives Σ_i L_i (double).  When backward is nonzero the gradient of −Σ_i L_i / B
- * (the minibatch loss to minimise) is ACCUMULATED into the gradient slab. */
+ * (the minibatch loss to minimise) is ACCUMULATED into the gradient slab: through the
+ * decoder, then the reparameterisation (∂z/∂μ = 1, ∂z/∂ln σ² = ½σ⊙ε) and the closed-form
+ * terms, then the encoder.  Needs 1 ≤ B·S ≤ max_batch·max_samples (GSL_EBADLEN) and
+ * beta ∈ [0, 1] (GSL_EDOM). */
 int INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
                       const infb_real *E, double beta, int backward, double *sum);
 
 /* Per-point ELBO estimates (beta = 1) for B points with S samples: out[i] = mean_s of
- * ln p(x_i, z_is) − ln q(z_is|x_i), and se[i] its standard error over samples (may be
- * NULL).  Forward only. */
+ * ln p(x_i, z_is) − ln q(z_is|x_i) (every term sampled, no closed form), and se[i] its
+ * standard error over samples, sd/√S with the S − 1 denominator (NaN when S = 1; se may
+ * be NULL).  Forward only.  1 ≤ B·S ≤ max_batch·max_samples. */
 int INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
                              const infb_real *E, double *out, double *se);
 
 /* The decoder as a frozen likelihood: ln p(x|z) for R rows (X R×D row-aligned with
  * Z R×K) into logp (double), and when G is not NULL, G (R×K) = ∂ ln p(x|z)/∂z.
- * R ≤ max_batch·max_samples.  The decoder callback of the numeric q* (infer/qstar.h). */
+ * 1 ≤ R ≤ max_batch·max_samples.  The gradient slab is untouched.  The decoder callback
+ * of the numeric q* (infer/qstar.h). */
 int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                 const infb_real *Z, double *logp, infb_real *G);
 
@@ -96,14 +109,38 @@ int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
  * point from rng in chunks of max_samples, w_j = p(x, z_j)/q(z_j|x), and
  *   out[i] = ln (1/k) Σ_j w_j   (log-sum-exp with the max subtracted, streaming),
  *   se[i]  = sqrt(Σ_j w̃_j² − 1/k)   (delta method, w̃ the normalised weights).
- * The draws for point i come from rng in order; the caller passes a per-point stream. */
+ * The draws for point i come from rng in order; the caller passes a per-point stream.
+ * Details: MU and LV (B × K) are both given or both NULL (GSL_EINVAL); se may be NULL;
+ * any B ≥ 1 (points are processed in groups that fill the workspace); k ≥ 1.  Point i's
+ * noise is ε_j ~ N(0, I_K) by gsl_ran_gaussian_ziggurat(rngs[i], 1), sample after sample,
+ * dimension after dimension, so the results do not depend on max_batch or max_samples
+ * (up to the rounding of the log-sum-exp). */
 int INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
                       const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
                       double *se);
 
 /* K = 2 only: ln p(x) = ln ∫ p(x|z) N(z; 0, I) dz by the midpoint rule on an n×n grid over
- * [−L, L]², the decoder run on the grid in batches, log-sum-exp over cells.  out[B]. */
+ * [−L, L]², the decoder run on the grid in batches, log-sum-exp over cells.  out[B].
+ * Details: cell centres z_ab = (−L + (a + ½)h, −L + (b + ½)h), h = 2L/n, and
+ *   out[i] = ln Σ_ab p(x_i|z_ab) N(z_ab; 0, I) h²;
+ * the decoder runs once per cell for all B points (any B ≥ 1).  GSL_EINVAL when K ≠ 2,
+ * n = 0 or L is not finite and positive. */
 int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,
                             size_t n, double *out);
+
+/* Extension (the kernel of every pass, exposed for tests and timing): for one row of D
+ * pixels, returns Σ_d [x_d l_d − softplus(l_d)] accumulated in double (x NULL: all
+ * x_d = 0, i.e. −Σ_d softplus(l_d)), and when dl is not NULL OVERWRITES
+ * dl_d = coef·(x_d − σ(l_d)) (dl must not overlap x or l), where
+ *   softplus(l) = max(l, 0) + log1p(t),  σ(l) = 1/(1 + t) (l ≥ 0), t/(1 + t) (l < 0),
+ *   t = e^−|l| ∈ [0, 1]  (no overflow for any l).
+ * vector nonzero: the SIMD kernel (AVX2 + FMA: 8 floats with SLEEF's expf and a series
+ * log1p on [0, 1]; 4 doubles with SLEEF's exp and log1p) when this CPU has it — what every
+ * pass uses; vector = 0, or no AVX2: the portable kernel (libm expf/log1pf or exp/log1p).
+ * Both are within a few ulp of libm (tests/nn/vae-t). */
+double INFB_NN(vae_bernoulli_loglik)(size_t D, const infb_real *x, const infb_real *l,
+                                     infb_real *dl, double coef, int vector);
+/* 1 when the SIMD kernel runs on this CPU (AVX2 and FMA, checked at run time), else 0. */
+int INFB_NN(vae_simd)(void);
 
 #endif

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""The PyTorch side of `make bench`: the same VAE as infbench (784-200-200-2K encoder,
+K-200-200-784 Bernoulli decoder, ELU), float32, CPU, measured on the same workloads:
+
+  train   training examples per second (batch B, one sample, Adam)
+  iwae    IWAE-k points per second (k samples per point, forward only)
+  qstar   per-point q* optimisation: point-steps per second with S samples per step
+          (the decoder frozen, gradients w.r.t. the per-point (mu, log sigma^2) only)
+
+Prints one line per measurement, "torch WORKLOAD threads=T value UNIT", the median of
+--repeat runs, and the peak resident memory.  Run by bench/run; needs Debian's
+python3-torch under /usr/bin/python3.
+"""
+import argparse
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ELU())
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    def __init__(self, D, K, H):
+        super().__init__()
+        self.K = K
+        self.enc = mlp([D, H, H, 2 * K])
+        self.dec = mlp([K, H, H, D])
+
+    def log_px_given_z(self, x, logits):
+        # Bernoulli log-likelihood in stable form: x l - softplus(l)
+        return (x * logits - F.softplus(logits)).sum(-1)
+
+    def elbo(self, x):
+        h = self.enc(x)
+        mu, lv = h[:, : self.K], h[:, self.K :]
+        eps = torch.randn_like(mu)
+        z = mu + torch.exp(0.5 * lv) * eps
+        ll = self.log_px_given_z(x, self.dec(z))
+        kl = 0.5 * (torch.exp(lv) + mu * mu - 1.0 - lv).sum(-1)
+        return ll - kl
+
+    @torch.no_grad()
+    def iwae(self, x, k, chunk):
+        h = self.enc(x)
+        mu, lv = h[:, : self.K], h[:, self.K :]
+        sd = torch.exp(0.5 * lv)
+        out = []
+        for i in range(x.shape[0]):
+            logw = []
+            for c0 in range(0, k, chunk):
+                m = min(chunk, k - c0)
+                eps = torch.randn(m, self.K)
+                z = mu[i] + sd[i] * eps
+                ll = self.log_px_given_z(x[i], self.dec(z))
+                lp = -0.5 * (z * z).sum(-1) - 0.5 * self.K * math.log(2 * math.pi)
+                lq = (-0.5 * eps * eps - 0.5 * lv[i] - 0.5 * math.log(2 * math.pi)).sum(-1)
+                logw.append(ll + lp - lq)
+            logw = torch.cat(logw)
+            out.append(torch.logsumexp(logw, 0) - math.log(k))
+        return torch.stack(out)
+
+
+def median_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--latent", type=int, default=50)
+    p.add_argument("--hidden", type=int, default=200)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--iwae-k", type=int, default=5000)
+    p.add_argument("--iwae-points", type=int, default=4)
+    p.add_argument("--qstar-points", type=int, default=100)
+    p.add_argument("--qstar-samples", type=int, default=1)
+    p.add_argument("--qstar-steps", type=int, default=50)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--workloads", default="train,iwae,qstar")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    D = 784
+    vae = VAE(D, a.latent, a.hidden)
+    x = (torch.rand(a.batch, D) > 0.5).float()
+    work = a.workloads.split(",")
+
+    if "train" in work:
+        opt = torch.optim.Adam(vae.parameters(), lr=1e-3, eps=1e-4)
+
+        def train():
+            for _ in range(a.steps):
+                opt.zero_grad()
+                loss = -vae.elbo(x).mean()
+                loss.backward()
+                opt.step()
+
+        train()  # warm-up
+        t = median_time(train, a.repeat)
+        print(f"torch train threads={a.threads} {a.steps * a.batch / t:.1f} examples/s")
+
+    if "iwae" in work:
+        xi = x[: a.iwae_points]
+        vae.iwae(xi, 100, 100)
+        t = median_time(lambda: vae.iwae(xi, a.iwae_k, 1000), a.repeat)
+        print(f"torch iwae threads={a.threads} k={a.iwae_k} {a.iwae_points / t:.2f} points/s")
+
+    if "qstar" in work:
+        for p_ in vae.parameters():
+            p_.requires_grad_(False)
+        xq = (torch.rand(a.qstar_points, D) > 0.5).float()
+        mu = torch.zeros(a.qstar_points, a.latent, requires_grad=True)
+        lv = torch.zeros(a.qstar_points, a.latent, requires_grad=True)
+        opt = torch.optim.Adam([mu, lv], lr=1e-3)
+        S = a.qstar_samples
+
+        def qstar():
+            for _ in range(a.qstar_steps):
+                opt.zero_grad()
+                eps = torch.randn(a.qstar_points, S, a.latent)
+                z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * eps
+                ll = vae.log_px_given_z(xq.unsqueeze(1), vae.dec(z)).mean(1)
+                kl = 0.5 * (torch.exp(lv) + mu * mu - 1.0 - lv).sum(-1)
+                loss = -(ll - kl).sum()
+                loss.backward()
+                opt.step()
+
+        qstar()
+        t = median_time(qstar, a.repeat)
+        print(f"torch qstar threads={a.threads} samples={S} "
+              f"{a.qstar_points * a.qstar_steps / t:.1f} point-steps/s")
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"torch peak-rss threads={a.threads} {rss / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
