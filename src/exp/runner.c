@@ -23,13 +23,11 @@
 #include "linalg/blas.h"
 #include "plot/gnuplot.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* One estimator entry of [estimators] run and what it produced. */
 typedef struct entry {
