@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "exp/config.h"
 #include "exp/runner.h"
@@ -21,11 +22,54 @@ on_signal(int sig)
   got_signal = sig;
 }
 
+/* The progress display on a terminal: a line per stage; for counted stages a bar with
+ * the rate and the time left, redrawn at most PROGRESS_HZ times a second. */
+#define PROGRESS_HZ 5.0
+#define PROGRESS_WIDTH 24
+
+typedef struct progress_state {
+  double start;      /* when the current counted stage began */
+  double last;       /* last redraw */
+  size_t total;      /* the current counted stage's total (0: none) */
+  int open;          /* a bar line is on screen without its newline */
+} progress_state;
+
 static void
-show_progress(void *ctx, const char *what)
+show_progress(void *ctx, const char *what, size_t done, size_t total)
 {
-  (void)ctx;
-  fprintf(stderr, "infbench: %s\n", what);
+  progress_state *p = ctx;
+  double now = infb_clock_seconds();
+  if (total == 0) {
+    if (p->open)
+      fputc('\n', stderr);
+    p->open = 0;
+    p->total = 0;
+    fprintf(stderr, "infbench: %s\n", what);
+    return;
+  }
+  if (p->total != total || done == 0) { /* a new counted stage */
+    p->start = now;
+    p->total = total;
+    p->last = 0.0;
+  }
+  if (done > 0 && done < total && now - p->last < 1.0 / PROGRESS_HZ)
+    return;
+  p->last = now;
+  double frac = (double)done / (double)total, el = now - p->start;
+  double rate = el > 0 ? (double)done / el : 0.0, left = rate > 0 ? (double)(total - done) / rate : 0;
+  char bar[PROGRESS_WIDTH + 1];
+  size_t filled = (size_t)(frac * PROGRESS_WIDTH + 0.5);
+  for (size_t i = 0; i < PROGRESS_WIDTH; i++)
+    bar[i] = i < filled ? '#' : '.';
+  bar[PROGRESS_WIDTH] = '\0';
+  fprintf(stderr, "\r\033[K[%s] %3.0f%% %.2f/s, %02d:%02d left  %s", bar, 100.0 * frac, rate,
+          (int)(left / 60), (int)left % 60, what);
+  p->open = 1;
+  if (done >= total) {
+    fputc('\n', stderr);
+    p->open = 0;
+  }
+  fflush(stderr);
 }
 
 static const char usage_text[] =
@@ -107,10 +151,12 @@ infb_cmd_run(int argc, char **argv)
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
+  progress_state ps = {0};
   infb_run_options opt = {
       .outdir = outdir,
       .force = force,
       .progress = !quiet && isatty(STDERR_FILENO) ? show_progress : NULL,
+      .progress_ctx = &ps,
       .interrupted = &got_signal,
   };
   infb_run_result res;

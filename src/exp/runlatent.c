@@ -608,6 +608,7 @@ fit_vae(lctx *c, lentry *e)
   char path[256];
   snprintf(path, sizeof path, "%s/checkpoint-%s.bin", c->dir, e->stem);
   snprintf(fit->stop_reason, sizeof fit->stop_reason, "epochs");
+  infb_run_progress_count(c->opt, 0, epochs, "%s: training %zu epochs", e->name, epochs);
   for (size_t ep = 0; ep < epochs; ep++) {
     double tr = NAN, va = NAN;
     if ((st = infb_vaetrain_epoch(t, &tr)))
@@ -619,8 +620,9 @@ fit_vae(lctx *c, lentry *e)
     row[0] = (double)(ep + 1);
     row[1] = tr;
     row[2] = va;
-    infb_run_progress(c->opt, "%s: epoch %zu/%zu, train %.3f, valid %.3f nats, lr %.3g", e->name,
-                      ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
+    infb_run_progress_count(c->opt, ep + 1, epochs,
+                            "%s: epoch %zu/%zu, train %.3f, valid %.3f nats, lr %.3g", e->name,
+                            ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
     if ((st = infb_vae_checkpoint_save(path, e->vae, t)))
       break;
     if (infb_run_interrupted(c->opt)) {

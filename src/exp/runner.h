@@ -16,8 +16,10 @@
 typedef struct infb_run_options {
   const char *outdir;   /* run directory; NULL: runs/<experiment name> */
   int force;            /* reuse an existing run directory */
-  /* Progress: called at each stage with a short description; may be NULL. */
-  void (*progress)(void *ctx, const char *what);
+  /* Progress: called at each stage with a short description, and with done/total
+   * counts for stages that have them (an epoch of total epochs; total 0: no count);
+   * may be NULL. */
+  void (*progress)(void *ctx, const char *what, size_t done, size_t total);
   void *progress_ctx;
   /* Set asynchronously (by a signal handler) to ask the runner to stop between stages;
    * may be NULL. */

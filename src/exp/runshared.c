@@ -105,7 +105,21 @@ infb_run_progress(const infb_run_options *opt, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  opt->progress(opt->progress_ctx, buf);
+  opt->progress(opt->progress_ctx, buf, 0, 0);
+}
+
+void
+infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
+                        const char *fmt, ...)
+{
+  if (!opt->progress)
+    return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  opt->progress(opt->progress_ctx, buf, done, total);
 }
 
 int

@@ -21,9 +21,12 @@ int infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char 
  * and BLAS versions, the thread count, the seed and the source file. */
 int infb_run_write_config(const infb_config *cfg, const char *dir);
 
-/* Report progress through opt->progress (printf-style); nothing when it is NULL. */
+/* Report progress through opt->progress (printf-style); nothing when it is NULL.
+ * _count also passes done of total (a progress bar's fraction). */
 void infb_run_progress(const infb_run_options *opt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
+                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Nonzero when an interrupt was requested. */
 int infb_run_interrupted(const infb_run_options *opt);
