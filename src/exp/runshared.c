@@ -38,6 +38,28 @@ infb_run_root(const infb_config *cfg)
   return root;
 }
 
+/* Create the missing parent directories of path (as mkdir -p on its dirname). */
+static int
+make_parents(const char *path)
+{
+  char *p = infb_strdup(path);
+  if (!p)
+    return GSL_ENOMEM;
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/')
+      continue;
+    *s = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+      int st = INFB_ERROR(GSL_EFAILED, "cannot create %s: %s", p, strerror(errno));
+      free(p);
+      return st;
+    }
+    *s = '/';
+  }
+  free(p);
+  return GSL_SUCCESS;
+}
+
 int
 infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **dirp)
 {
@@ -52,6 +74,11 @@ infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **di
   }
   if (!dir)
     return GSL_ENOMEM;
+  int pst = make_parents(dir);
+  if (pst) {
+    free(dir);
+    return pst;
+  }
   if (mkdir(dir, 0777) != 0) {
     int st = GSL_SUCCESS;
     struct stat sb;

@@ -2,7 +2,7 @@
 # The command line: commands, exit statuses, outputs present and consistent, nothing
 # half-written, reproducibility, failure isolation, plotting.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 58
+plan 59
 
 run_cmd --version
 ok $rc "--version exits 0"
@@ -72,6 +72,10 @@ grep -q '"status": "ok"' "$tmp/sep/results.json"; ok $? "map and laplace still s
 run_cmd run "$fixtures/run-collinear.ini" -o "$tmp/col"
 is 1 "$rc" "a singular design fails the MLE (exit 1)"
 echo "$out" | grep -q 'mle failed: .*use map' ; ok $? "the singular-design message suggests map"
+
+# Missing parents of the output directory are created.
+run_cmd run "$fixtures/run-small.ini" -o "$tmp/deep/er/run" --quiet
+[ "$rc" = 0 ] && [ -s "$tmp/deep/er/run/results.json" ]; ok $? "-o creates missing parent directories"
 
 # An output directory that cannot be created.
 run_cmd run "$fixtures/run-small.ini" -o /dev/null/sub --quiet
