@@ -38,22 +38,54 @@ enc_free(void *self)
   free(e);
 }
 
+int
+infb_encoder_sizes(const infb_encoder_options *eo, size_t D, size_t out, const char *who,
+                   size_t *sizes, size_t *nlayers, enum infb_act *act)
+{
+  sizes[0] = D;
+  *nlayers = 1;
+  *act = INFB_ACT_IDENTITY;
+  if (eo->mlp) {
+    if (eo->nhidden == 0 || eo->nhidden > INFB_MAX_HIDDEN)
+      return INFB_ERROR(GSL_EINVAL, "%s: an MLP encoder needs 1 to %d hidden layers, not %zu",
+                        who, INFB_MAX_HIDDEN, eo->nhidden);
+    for (size_t l = 0; l < eo->nhidden; l++) {
+      if (eo->hidden[l] == 0)
+        return INFB_ERROR(GSL_EINVAL, "%s: hidden layer %zu has width 0", who, l + 1);
+      sizes[l + 1] = eo->hidden[l];
+    }
+    if (!infb_act_name((enum infb_act)eo->activation))
+      return INFB_ERROR(GSL_EINVAL, "%s: invalid activation %d", who, eo->activation);
+    *nlayers = eo->nhidden + 1;
+    *act = (enum infb_act)eo->activation;
+  }
+  sizes[*nlayers] = out;
+  return GSL_SUCCESS;
+}
+
+int
+infb_check_test_data(const gsl_matrix *Xte, size_t D, const char *who)
+{
+  if (!Xte)
+    return GSL_SUCCESS;
+  if (Xte->size2 != D)
+    return INFB_ERROR(GSL_EBADLEN, "%s: the test data have %zu columns, the training data %zu",
+                      who, Xte->size2, D);
+  for (size_t i = 0; i < Xte->size1; i++)
+    for (size_t j = 0; j < D; j++)
+      if (!isfinite(gsl_matrix_get(Xte, i, j)))
+        return INFB_ERROR(INFB_EDATA, "%s: test row %zu, column %zu is not finite", who, i + 1,
+                          j + 1);
+  return GSL_SUCCESS;
+}
+
 static enc *
 enc_alloc(size_t D, size_t K, const infb_encoder_options *eo, size_t chunk)
 {
-  size_t sizes[INFB_MAX_HIDDEN + 2], nl = 1;
-  enum infb_act act = INFB_ACT_IDENTITY;
-  sizes[0] = D;
-  if (eo->mlp) {
-    if (eo->nhidden == 0 || eo->nhidden > INFB_MAX_HIDDEN)
-      INFB_ERROR_NULL(GSL_EINVAL, "encoder: an MLP needs 1 to %d hidden layers, not %zu",
-                      INFB_MAX_HIDDEN, eo->nhidden);
-    for (size_t l = 0; l < eo->nhidden; l++)
-      sizes[l + 1] = eo->hidden[l];
-    nl = eo->nhidden + 1;
-    act = (enum infb_act)eo->activation;
-  }
-  sizes[nl] = 2 * K;
+  size_t sizes[INFB_MAX_HIDDEN + 2], nl;
+  enum infb_act act;
+  if (infb_encoder_sizes(eo, D, 2 * K, "amortized", sizes, &nl, &act))
+    return NULL;
   enc *e = infb_calloc(1, sizeof *e);
   if (!e)
     return NULL;
@@ -351,22 +383,6 @@ fit_work_free(fit_work *w)
   free(w->hit);
 }
 
-static int
-check_test(const gsl_matrix *Xte, size_t D)
-{
-  if (!Xte)
-    return GSL_SUCCESS;
-  if (Xte->size2 != D)
-    return INFB_ERROR(GSL_EBADLEN, "amortized: the test data have %zu columns, the training "
-                                   "data %zu", Xte->size2, D);
-  for (size_t i = 0; i < Xte->size1; i++)
-    for (size_t j = 0; j < D; j++)
-      if (!isfinite(gsl_matrix_get(Xte, i, j)))
-        return INFB_ERROR(INFB_EDATA, "amortized: test row %zu, column %zu is not finite", i + 1,
-                          j + 1);
-  return GSL_SUCCESS;
-}
-
 /* Mean closed-form ELBO per point of the encoder's q on the rows of X, under the θ in
  * w->a (copied into m).  *mean is NAN when something is not finite. */
 static int
@@ -540,9 +556,12 @@ infb_amortized_fit(const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
   infb_latent_fit_init(fit);
   int st;
   const char *name = o->name ? o->name : "amortized";
-  if ((st = infb_lingauss_check_data(Xtr, K)) || (st = check_test(Xtr == Xte ? NULL : Xte,
-                                                                  Xtr->size2)) ||
-      (st = infb_train_options_check(&o->train, "amortized")))
+  size_t sizes[INFB_MAX_HIDDEN + 2], nl;
+  enum infb_act act;
+  if ((st = infb_lingauss_check_data(Xtr, K)) ||
+      (st = infb_check_test_data(Xtr == Xte ? NULL : Xte, Xtr->size2, "amortized")) ||
+      (st = infb_train_options_check(&o->train, "amortized")) ||
+      (st = infb_encoder_sizes(&o->enc, Xtr->size2, 2 * K, "amortized", sizes, &nl, &act)))
     return st;
   if (!(o->psi_floor >= 0.0) || !isfinite(o->psi_floor))
     return INFB_ERROR(GSL_EINVAL, "amortized: psi_floor = %g must be a finite number ≥ 0",
@@ -553,16 +572,6 @@ infb_amortized_fit(const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
   if (!(o->init_scale >= 0.0) || !isfinite(o->init_scale))
     return INFB_ERROR(GSL_EINVAL, "amortized: init_scale = %g must be a finite number ≥ 0",
                       o->init_scale);
-  if (o->enc.mlp) {
-    if (o->enc.nhidden == 0 || o->enc.nhidden > INFB_MAX_HIDDEN)
-      return INFB_ERROR(GSL_EINVAL, "amortized: an MLP encoder needs 1 to %d hidden layers, "
-                                    "not %zu", INFB_MAX_HIDDEN, o->enc.nhidden);
-    for (size_t l = 0; l < o->enc.nhidden; l++)
-      if (o->enc.hidden[l] == 0)
-        return INFB_ERROR(GSL_EINVAL, "amortized: hidden layer %zu has width 0", l + 1);
-    if (!infb_act_name((enum infb_act)o->enc.activation))
-      return INFB_ERROR(GSL_EINVAL, "amortized: invalid activation %d", o->enc.activation);
-  }
   const double scale = o->init_scale > 0.0 ? o->init_scale : INFB_AMORTIZED_INIT_SCALE;
   const size_t N = Xtr->size1, D = Xtr->size2, S = o->train.samples;
   const size_t B = o->train.batch < N ? o->train.batch : N;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <gsl/gsl_matrix.h>
 #include "infer/latent.h"
+#include "nn/act.h"
 
 #define INFB_MAX_HIDDEN 8
 
@@ -30,6 +31,18 @@ typedef struct infb_encoder_options {
   size_t hidden[INFB_MAX_HIDDEN]; /* their widths */
   int activation;      /* INFB_ACT_* of nn/act.h */
 } infb_encoder_options;
+
+/* The encoder network of eo as MLP layer sizes D → hidden… → out (nn/mlp.h): sizes
+ * (≥ INFB_MAX_HIDDEN + 2 entries) and *nlayers, and the hidden activation in *act.
+ * GSL_EINVAL (raised, prefixed by `who`) for an MLP without hidden layers or with too
+ * many, a width of 0, or an invalid activation. */
+int infb_encoder_sizes(const infb_encoder_options *eo, size_t D, size_t out, const char *who,
+                       size_t *sizes, size_t *nlayers, enum infb_act *act);
+
+/* Check optional test data against the training width D: GSL_EBADLEN for another width,
+ * INFB_EDATA naming the row and column of a non-finite cell (messages prefixed by who).
+ * NULL is fine. */
+int infb_check_test_data(const gsl_matrix *Xte, size_t D, const char *who);
 
 typedef struct infb_amortized_options {
   infb_encoder_options enc;

@@ -42,22 +42,6 @@ infb_autoencoder_free(infb_autoencoder *a)
   free(a);
 }
 
-static int
-check_encoder(const infb_encoder_options *eo, const char *who)
-{
-  if (!eo->mlp)
-    return GSL_SUCCESS;
-  if (eo->nhidden == 0 || eo->nhidden > INFB_MAX_HIDDEN)
-    return INFB_ERROR(GSL_EINVAL, "%s: an MLP encoder needs 1 to %d hidden layers, not %zu",
-                      who, INFB_MAX_HIDDEN, eo->nhidden);
-  for (size_t l = 0; l < eo->nhidden; l++)
-    if (eo->hidden[l] == 0)
-      return INFB_ERROR(GSL_EINVAL, "%s: hidden layer %zu has width 0", who, l + 1);
-  if (!infb_act_name((enum infb_act)eo->activation))
-    return INFB_ERROR(GSL_EINVAL, "%s: invalid activation %d", who, eo->activation);
-  return GSL_SUCCESS;
-}
-
 infb_autoencoder *
 infb_autoencoder_alloc(size_t D, size_t K, const infb_encoder_options *eo, size_t max_batch)
 {
@@ -66,18 +50,10 @@ infb_autoencoder_alloc(size_t D, size_t K, const infb_encoder_options *eo, size_
                                 "D − 1 = %zu", K, D ? D - 1 : 0);
   if (max_batch == 0)
     INFB_ERROR_NULL(GSL_EINVAL, "autoencoder: batch must be at least 1");
-  if (check_encoder(eo, "autoencoder"))
+  size_t sizes[INFB_MAX_HIDDEN + 2], nl;
+  enum infb_act act;
+  if (infb_encoder_sizes(eo, D, K, "autoencoder", sizes, &nl, &act))
     return NULL;
-  size_t sizes[INFB_MAX_HIDDEN + 2], nl = 1;
-  enum infb_act act = INFB_ACT_IDENTITY;
-  sizes[0] = D;
-  if (eo->mlp) {
-    for (size_t l = 0; l < eo->nhidden; l++)
-      sizes[l + 1] = eo->hidden[l];
-    nl = eo->nhidden + 1;
-    act = (enum infb_act)eo->activation;
-  }
-  sizes[nl] = K;
   const size_t dsizes[2] = { K, D };
   infb_autoencoder *a = infb_calloc(1, sizeof *a);
   if (!a)
@@ -182,22 +158,6 @@ typedef struct fit_work {
   size_t *idx; /* N: the epoch's permutation */
   double *Xb;  /* B × D gathered rows */
 } fit_work;
-
-static int
-check_test(const gsl_matrix *Xte, size_t D)
-{
-  if (!Xte)
-    return GSL_SUCCESS;
-  if (Xte->size2 != D)
-    return INFB_ERROR(GSL_EBADLEN, "autoencoder: the test data have %zu columns, the training "
-                                   "data %zu", Xte->size2, D);
-  for (size_t i = 0; i < Xte->size1; i++)
-    for (size_t j = 0; j < D; j++)
-      if (!isfinite(gsl_matrix_get(Xte, i, j)))
-        return INFB_ERROR(INFB_EDATA, "autoencoder: test row %zu, column %zu is not finite",
-                          i + 1, j + 1);
-  return GSL_SUCCESS;
-}
 
 /* Mean squared reconstruction error per point over the rows of X (NAN for no rows). */
 static int
@@ -336,10 +296,12 @@ infb_autoencoder_fit(const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
   infb_latent_fit_init(fit);
   int st;
   const char *name = o->name ? o->name : "autoencoder";
+  size_t sizes[INFB_MAX_HIDDEN + 2], nl;
+  enum infb_act act;
   if ((st = infb_lingauss_check_data(Xtr, K)) ||
-      (st = check_test(Xtr == Xte ? NULL : Xte, Xtr->size2)) ||
+      (st = infb_check_test_data(Xtr == Xte ? NULL : Xte, Xtr->size2, "autoencoder")) ||
       (st = infb_train_options_check(&o->train, "autoencoder")) ||
-      (st = check_encoder(&o->enc, "autoencoder")))
+      (st = infb_encoder_sizes(&o->enc, Xtr->size2, K, "autoencoder", sizes, &nl, &act)))
     return st;
   const size_t N = Xtr->size1, D = Xtr->size2;
   const size_t B = o->train.batch < N ? o->train.batch : N;
