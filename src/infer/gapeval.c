@@ -227,11 +227,41 @@ done:
 
 /* The frozen VAE decoder as a double-precision q* callback: rows are converted to float
  * and run through the decoder in chunks of the evaluation network's capacity. */
-typedef struct vae_dec {
+struct infb_vae_decoder {
   infb_vae_f32 *v;
   size_t D, K, cap;
   float *X, *Z, *G;
-} vae_dec;
+};
+typedef struct infb_vae_decoder vae_dec;
+
+infb_vae_decoder *
+infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap)
+{
+  const infb_vae_arch *arch = infb_vae_arch_f32(v);
+  vae_dec *d = infb_calloc(1, sizeof *d);
+  if (!d)
+    return NULL;
+  *d = (vae_dec){.v = v, .D = arch->D, .K = arch->K, .cap = cap ? cap : 1};
+  d->X = infb_malloc(d->cap * d->D, sizeof *d->X);
+  d->Z = infb_malloc(d->cap * d->K, sizeof *d->Z);
+  d->G = infb_malloc(d->cap * d->K, sizeof *d->G);
+  if (!d->X || !d->Z || !d->G) {
+    infb_vae_decoder_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+void
+infb_vae_decoder_free(infb_vae_decoder *d)
+{
+  if (!d)
+    return;
+  free(d->X);
+  free(d->Z);
+  free(d->G);
+  free(d);
+}
 
 static int
 vae_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
@@ -251,6 +281,13 @@ vae_decoder(void *self, size_t R, const double *X, const double *Z, double *logp
         G[r0 * d->K + i] = d->G[i];
   }
   return GSL_SUCCESS;
+}
+
+infb_decoder
+infb_vae_decoder_ops(infb_vae_decoder *d)
+{
+  infb_decoder ops = {.D = d->D, .K = d->K, .fn = vae_decoder, .self = d};
+  return ops;
 }
 
 /* IWAE-k for points [0, n) in batches of B, proposal (MU, LV) or the encoder's (NULL). */
@@ -322,10 +359,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   size_t np = 0, np2 = 0;
   float *src = infb_vae_params_f32(vtrain, &np);
   float *dst = v ? infb_vae_params_f32(v, &np2) : NULL;
-  vae_dec dec = {.v = v, .D = D, .K = K, .cap = B * S};
-  dec.X = infb_malloc(dec.cap * D, sizeof *dec.X);
-  dec.Z = infb_malloc(dec.cap * K, sizeof *dec.Z);
-  dec.G = infb_malloc(dec.cap * K, sizeof *dec.G);
+  vae_dec *dec = v ? infb_vae_decoder_alloc(v, B * S) : NULL;
   double *Xd = infb_malloc(n * D, sizeof *Xd);
   float *MU = infb_malloc(n * K, sizeof *MU), *LV = infb_malloc(n * K, sizeof *LV);
   double *MUd = infb_malloc(n * K, sizeof *MUd), *LVd = infb_malloc(n * K, sizeof *LVd);
@@ -334,7 +368,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   infb_qstar_point *qp = infb_calloc(n, sizeof *qp);
   rep->pts = infb_calloc(n, sizeof *rep->pts);
   int st = GSL_ENOMEM;
-  if (!v || !dst || np != np2 || !dec.X || !dec.Z || !dec.G || !Xd || !MU || !LV || !MUd ||
+  if (!v || !dst || np != np2 || !dec || !Xd || !MU || !LV || !MUd ||
       !LVd || !a || !b || !c || !d || !qp || !rep->pts)
     goto done;
   memcpy(dst, src, np * sizeof *dst);
@@ -345,11 +379,11 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   rep->approximation_gap_analytic = NAN;
   for (size_t i = 0; i < n * D; i++)
     Xd[i] = X[i];
-  infb_decoder dd = {.D = D, .K = K, .fn = vae_decoder, .self = &dec};
+  infb_decoder dd = infb_vae_decoder_ops(dec);
 
   /* The encoder's q, and L[q] by Monte Carlo. */
-  for (size_t i0 = 0; i0 < n; i0 += dec.cap) {
-    size_t m = n - i0 < dec.cap ? n - i0 : dec.cap;
+  for (size_t i0 = 0; i0 < n; i0 += dec->cap) {
+    size_t m = n - i0 < dec->cap ? n - i0 : dec->cap;
     if ((st = infb_vae_encode_f32(v, m, X + i0 * D, MU + i0 * K, LV + i0 * K)))
       goto done;
   }
@@ -459,10 +493,8 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   st = GSL_SUCCESS;
 done:
   rep->seconds = infb_clock_seconds() - t0;
+  infb_vae_decoder_free(dec);
   infb_vae_free_f32(v);
-  free(dec.X);
-  free(dec.Z);
-  free(dec.G);
   free(Xd);
   free(MU);
   free(LV);

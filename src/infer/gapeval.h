@@ -110,6 +110,17 @@ typedef struct infb_vae_gap_options {
 } infb_vae_gap_options;
 
 struct infb_vae_f32;
+
+/* A frozen VAE decoder as the double-precision decoder of infer/qstar.h: rows are
+ * converted to float and run through v's decoder in chunks of cap rows (cap ≤ v's
+ * max_batch·max_samples), with buffers allocated here once.  v is borrowed.  NULL
+ * (error raised) on ENOMEM; free with infb_vae_decoder_free (NULL is a no-op). */
+typedef struct infb_vae_decoder infb_vae_decoder;
+infb_vae_decoder *infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap);
+void infb_vae_decoder_free(infb_vae_decoder *d);
+/* The infb_decoder view of d (valid while d lives). */
+infb_decoder infb_vae_decoder_ops(infb_vae_decoder *d);
+
 int infb_gapeval_vae(struct infb_vae_f32 *v, size_t n, const float *X, size_t first_index,
                      const infb_vae_gap_options *o, infb_gap_report *rep);
 
