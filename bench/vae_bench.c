@@ -19,6 +19,7 @@
 #include "nn/vae.h"
 #include "infer/gapeval.h"
 #include "infer/qstar.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -57,6 +58,7 @@ main(int argc, char **argv)
   size_t threads = 1, K = 50, H = 200, B = 100, steps = 50, iwae_k = 5000, iwae_points = 4;
   size_t qpoints = 100, qsamples = 1, qsteps = 50, repeat = 5;
   const char *work = "train,iwae,qstar,sgemm";
+  int split = 0; /* --split: the VAE's own threads (vae_set_threads), OpenBLAS on one */
   static const struct option longopts[] = {
       {"threads", required_argument, NULL, 't'},   {"latent", required_argument, NULL, 'K'},
       {"hidden", required_argument, NULL, 'H'},    {"batch", required_argument, NULL, 'B'},
@@ -64,6 +66,7 @@ main(int argc, char **argv)
       {"iwae-points", required_argument, NULL, 'p'}, {"qstar-points", required_argument, NULL, 'q'},
       {"qstar-samples", required_argument, NULL, 'S'}, {"qstar-steps", required_argument, NULL, 'Q'},
       {"repeat", required_argument, NULL, 'r'},    {"workloads", required_argument, NULL, 'w'},
+      {"split", no_argument, NULL, 'x'},
       {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -81,11 +84,13 @@ main(int argc, char **argv)
     case 'Q': qsteps = v; break;
     case 'r': repeat = v; break;
     case 'w': work = optarg; break;
+    case 'x': split = 1; break;
     default: return 2;
     }
   }
+  infb_cli_blas_kernels(argv); /* as infbench does: OpenBLAS's kernels for this CPU */
   gsl_set_error_handler(infb_error_gsl_handler);
-  infb_blas_set_threads((int)threads);
+  infb_blas_set_threads(split ? 1 : (int)threads);
   const size_t D = 784;
   infb_vae_arch arch = {.D = D, .K = K, .nenc = 2, .ndec = 2, .act = INFB_ACT_ELU};
   arch.enc_hidden[0] = arch.enc_hidden[1] = H;
@@ -96,6 +101,11 @@ main(int argc, char **argv)
   if (!v || !r)
     check(GSL_ENOMEM, "allocation");
   check(infb_vae_init_f32(v, r), "init");
+  if (split)
+    check(infb_vae_set_threads_f32(v, threads), "threads");
+  /* The thread setting as printed: T (OpenBLAS's threads) or T+split (the VAE's). */
+  char tl[32];
+  snprintf(tl, sizeof tl, "%zu%s", threads, split ? "+split" : "");
   size_t nx = rows > iwae_points ? rows : iwae_points;
   float *X = malloc(nx * D * sizeof *X), *E = malloc(rows * K * sizeof *E);
   double *t = malloc(repeat * sizeof *t);
@@ -118,7 +128,7 @@ main(int argc, char **argv)
       if (rep) /* the first run warms up */
         t[rep - 1] = infb_clock_seconds() - t0;
     }
-    printf("infbench train threads=%zu %.1f examples/s\n", threads,
+    printf("infbench train threads=%s %.1f examples/s\n", tl,
            (double)(steps * B) / median(t, repeat));
     infb_adam_free_f32(adam);
   }
@@ -136,7 +146,7 @@ main(int argc, char **argv)
       for (size_t i = 0; i < iwae_points; i++)
         gsl_rng_free(rngs[i]);
     }
-    printf("infbench iwae threads=%zu k=%zu %.2f points/s\n", threads, iwae_k,
+    printf("infbench iwae threads=%s k=%zu %.2f points/s\n", tl, iwae_k,
            (double)iwae_points / median(t, repeat));
     free(rngs);
     free(out);
@@ -168,7 +178,7 @@ main(int argc, char **argv)
       if (rep)
         t[rep - 1] = infb_clock_seconds() - t0;
     }
-    printf("infbench qstar threads=%zu samples=%zu %.1f point-steps/s\n", threads, qsamples,
+    printf("infbench qstar threads=%s samples=%zu %.1f point-steps/s\n", tl, qsamples,
            (double)(qpoints * qsteps) / median(t, repeat));
     infb_vae_decoder_free(dec);
     free(Xd);
@@ -188,7 +198,7 @@ main(int argc, char **argv)
       if (rep)
         t[rep - 1] = infb_clock_seconds() - t0;
     }
-    printf("infbench sgemm threads=%zu n=%zu %.1f GFLOP/s\n", threads, n,
+    printf("infbench sgemm threads=%s n=%zu %.1f GFLOP/s\n", tl, n,
            2.0 * (double)n * n * n / median(t, repeat) / 1e9);
     free(A);
     free(Bm);
@@ -196,7 +206,8 @@ main(int argc, char **argv)
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("infbench peak-rss threads=%zu %.1f MiB\n", threads, (double)ru.ru_maxrss / 1024.0);
+  printf("infbench blas-kernels threads=%s %s\n", tl, infb_blas_corename());
+  printf("infbench peak-rss threads=%s %.1f MiB\n", tl, (double)ru.ru_maxrss / 1024.0);
   infb_vae_free_f32(v);
   gsl_rng_free(r);
   free(X);

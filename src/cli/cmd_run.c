@@ -1,17 +1,23 @@
-/* infbench run: run an experiment, print the comparison table, optionally render plots. */
+/* infbench run: run an experiment (or resume an interrupted one), print the comparison
+ * table, optionally render plots. */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/strparse.h"
 #include "exp/config.h"
+#include "exp/results.h"
 #include "exp/runner.h"
+#include "exp/runshared.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got_signal;
@@ -26,13 +32,27 @@ on_signal(int sig)
  * the rate and the time left, redrawn at most PROGRESS_HZ times a second. */
 #define PROGRESS_HZ 5.0
 #define PROGRESS_WIDTH 24
+/* Terminal width when the terminal does not say. */
+#define PROGRESS_COLUMNS 80
 
 typedef struct progress_state {
   double start;      /* when the current counted stage began */
   double last;       /* last redraw */
   size_t total;      /* the current counted stage's total (0: none) */
+  size_t first;      /* its done count when it began (a resumed stage starts above 0) */
+  size_t done;       /* the last done count seen */
   int open;          /* a bar line is on screen without its newline */
 } progress_state;
+
+/* Columns of the terminal on stderr. */
+static int
+term_columns(void)
+{
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  return PROGRESS_COLUMNS;
+}
 
 static void
 show_progress(void *ctx, const char *what, size_t done, size_t total)
@@ -47,23 +67,38 @@ show_progress(void *ctx, const char *what, size_t done, size_t total)
     fprintf(stderr, "infbench: %s\n", what);
     return;
   }
-  if (p->total != total || done == 0) { /* a new counted stage */
+  if (p->total != total || done == 0 || done < p->done) { /* a new counted stage */
     p->start = now;
     p->total = total;
+    p->first = done;
     p->last = 0.0;
   }
-  if (done > 0 && done < total && now - p->last < 1.0 / PROGRESS_HZ)
+  p->done = done;
+  if (done > p->first && done < total && now - p->last < 1.0 / PROGRESS_HZ)
     return;
   p->last = now;
   double frac = (double)done / (double)total, el = now - p->start;
-  double rate = el > 0 ? (double)done / el : 0.0, left = rate > 0 ? (double)(total - done) / rate : 0;
+  double rate = el > 0 ? (double)(done - p->first) / el : 0.0;
+  double left = rate > 0 ? (double)(total - done) / rate : 0.0;
   char bar[PROGRESS_WIDTH + 1];
   size_t filled = (size_t)(frac * PROGRESS_WIDTH + 0.5);
   for (size_t i = 0; i < PROGRESS_WIDTH; i++)
     bar[i] = i < filled ? '#' : '.';
   bar[PROGRESS_WIDTH] = '\0';
-  fprintf(stderr, "\r\033[K[%s] %3.0f%% %.2f/s, %02d:%02d left  %s", bar, 100.0 * frac, rate,
-          (int)(left / 60), (int)left % 60, what);
+  char eta[32];
+  long s = (long)(left + 0.5);
+  if (rate <= 0)
+    snprintf(eta, sizeof eta, "--:-- left");
+  else if (s >= 3600)
+    snprintf(eta, sizeof eta, "%ld:%02ld:%02ld left", s / 3600, s / 60 % 60, s % 60);
+  else
+    snprintf(eta, sizeof eta, "%02ld:%02ld left", s / 60, s % 60);
+  char stats[128];
+  int slen = snprintf(stats, sizeof stats, "[%s] %3.0f%% %.3g/s, %s", bar, 100.0 * frac, rate,
+                      eta);
+  /* Never wrap (\r must return to the bar's own line): the description gives way. */
+  int room = term_columns() - 1 - slen - 2;
+  fprintf(stderr, "\r\033[K%s  %.*s", stats, room > 0 ? room : 0, what);
   p->open = 1;
   if (done >= total) {
     fputc('\n', stderr);
@@ -74,7 +109,8 @@ show_progress(void *ctx, const char *what, size_t done, size_t total)
 
 static const char usage_text[] =
     "usage: infbench run FILE.ini [-o DIR] [--set SECTION.KEY=VALUE]... [--plot] [--quiet]\n"
-    "                    [--force]\n"
+    "                    [--force] [--stop-after STAGE]\n"
+    "       infbench run --resume DIR [--stop-after STAGE] [--plot] [--quiet]\n"
     "\n"
     "Run the experiment: fit every estimator of [estimators] run, print the comparison\n"
     "table and write config.ini, results.json, TSV tables and gnuplot scripts to the run\n"
@@ -85,10 +121,117 @@ static const char usage_text[] =
     "  -p, --plot                    render the figures with gnuplot (PNG and SVG)\n"
     "  -q, --quiet                   print nothing but errors\n"
     "  -f, --force                   reuse an existing run directory\n"
+    "  -r, --resume DIR              continue the interrupted run in DIR from its\n"
+    "                                config.ini, reusing its finished stages\n"
+    "  -S, --stop-after STAGE        VAE runs: stop after STAGE (train or evaluate-train)\n"
+    "                                of every estimator; --resume goes on\n"
     "  -h, --help                    print this help\n"
     "\n"
-    "Exit status: 0 success, 1 run failure (any estimator failed), 2 usage or config\n"
-    "error, 130 interrupted.\n";
+    "Exit status: 0 success (also a run stopped by --stop-after, and --resume of a finished\n"
+    "run), 1 run failure (any estimator failed, or an output could not be written), 2 usage\n"
+    "or config error, 130 interrupted (SIGINT or SIGTERM; --resume continues).\n";
+
+/* Nonzero when DIR/results.json holds exactly the document results (it was written). */
+static int
+results_written(const char *dir, const json_t *results)
+{
+  char *path = infb_path_join(dir, "results.json");
+  json_t *disk = path ? json_load_file(path, 0, NULL) : NULL;
+  int same = disk && json_equal(disk, (json_t *)results);
+  json_decref(disk);
+  free(path);
+  return same;
+}
+
+/* Print each failed estimator's reason from a results document to stderr. */
+static void
+print_failures(const json_t *results)
+{
+  const json_t *ests = json_object_get(results, "estimators");
+  const json_t *order = json_object_get(results, "order");
+  for (size_t k = 0; k < json_array_size(order); k++) {
+    const char *name = json_string_value(json_array_get(order, k));
+    const char *status =
+        json_string_value(json_object_get(json_object_get(ests, name ? name : ""), "status"));
+    if (name && status && strcmp(status, "ok") != 0)
+      infb_cli_error("%s failed: %s", name, status);
+  }
+}
+
+/* Load the recorded configuration of the run in dir for --resume: *cfg on success; with
+ * *finished set (and *cfg NULL) when the run ended.  Prints its own errors and returns an
+ * exit status. */
+static int
+load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *finished)
+{
+  *cfg = NULL;
+  *finished = 0;
+  infb_error_clear();
+  int st = infb_run_dir_inspect(dir, info);
+  if (st) {
+    infb_cli_error("--resume: %s", infb_error_message());
+    return st == INFB_ECONFIG ? EXIT_USAGE : EXIT_RUNFAIL;
+  }
+  if (info->finished) {
+    *finished = 1;
+    return EXIT_OK;
+  }
+  char *path = infb_path_join(dir, "config.ini");
+  if (!path) {
+    infb_cli_error("out of memory");
+    return EXIT_RUNFAIL;
+  }
+  infb_config *c = infb_cli_load_config(path, NULL, 0);
+  char hex[INFB_SHA256_HEX];
+  if (c && infb_config_hash(c, hex) != GSL_SUCCESS) {
+    infb_config_free(c);
+    c = NULL;
+  }
+  if (!c) {
+    infb_cli_error("--resume: cannot use the configuration %s", path);
+    free(path);
+    return EXIT_USAGE;
+  }
+  if (strcmp(hex, info->hash) != 0) {
+    infb_cli_error("--resume: the configuration in %s (sha256 %.12s) no longer matches the one "
+                   "the run recorded (sha256 %.12s): it was edited, or this infbench resolves "
+                   "it differently; start a new run",
+                   path, hex, info->hash);
+    infb_config_free(c);
+    free(path);
+    return EXIT_USAGE;
+  }
+  /* Relative paths resolved against the original file's directory; here they would
+   * resolve against dir: point them back. */
+  char **sets = NULL;
+  size_t nsets = 0;
+  const char *base = info->base;
+  char *source_dir = NULL;
+  if (!base && info->source && strchr(info->source, '/')) {
+    source_dir = infb_strdup(info->source);
+    if (source_dir)
+      *strrchr(source_dir, '/') = '\0';
+    base = source_dir;
+  }
+  if (base && infb_run_rebase_paths(c, base, &sets, &nsets) != GSL_SUCCESS) {
+    infb_cli_error("out of memory");
+    infb_config_free(c);
+    free(source_dir);
+    free(path);
+    return EXIT_RUNFAIL;
+  }
+  if (nsets) {
+    infb_config_free(c);
+    c = infb_cli_load_config(path, sets, nsets);
+  }
+  infb_strlist_free(sets);
+  free(source_dir);
+  free(path);
+  if (!c)
+    return EXIT_USAGE;
+  *cfg = c;
+  return EXIT_OK;
+}
 
 int
 infb_cmd_run(int argc, char **argv)
@@ -96,18 +239,19 @@ infb_cmd_run(int argc, char **argv)
   static const struct option longopts[] = {
       {"output", required_argument, NULL, 'o'}, {"set", required_argument, NULL, 's'},
       {"plot", no_argument, NULL, 'p'},         {"quiet", no_argument, NULL, 'q'},
-      {"force", no_argument, NULL, 'f'},        {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"force", no_argument, NULL, 'f'},        {"resume", required_argument, NULL, 'r'},
+      {"stop-after", required_argument, NULL, 'S'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   char **sets = calloc((size_t)argc, sizeof *sets);
   size_t nsets = 0;
-  const char *outdir = NULL;
-  int plot = 0, quiet = 0, force = 0, ch;
+  const char *outdir = NULL, *resume = NULL;
+  int plot = 0, quiet = 0, force = 0, stop_after = INFB_STAGE_ALL, ch;
   if (!sets) {
     infb_cli_error("out of memory");
     return EXIT_RUNFAIL;
   }
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "o:s:pqfh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "o:s:pqfr:S:h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'o':
       outdir = optarg;
@@ -124,6 +268,19 @@ infb_cmd_run(int argc, char **argv)
     case 'f':
       force = 1;
       break;
+    case 'r':
+      resume = optarg;
+      break;
+    case 'S':
+      stop_after = infb_run_stage_parse(optarg);
+      if (stop_after != INFB_STAGE_TRAIN && stop_after != INFB_STAGE_EVALUATE_TRAIN) {
+        infb_cli_error("--stop-after: '%s' is not a stage to stop after (train or "
+                       "evaluate-train)",
+                       optarg);
+        free(sets);
+        return EXIT_USAGE;
+      }
+      break;
     case 'h':
       fputs(usage_text, stdout);
       free(sets);
@@ -134,52 +291,112 @@ infb_cmd_run(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
-  if (optind != argc - 1) {
+  if (resume) {
+    const char *bad = nsets ? "--set" : outdir ? "--output" : force ? "--force" : NULL;
+    if (bad || optind != argc) {
+      if (bad)
+        infb_cli_error("%s is not allowed with --resume: the run goes on with the "
+                       "configuration and directory it recorded",
+                       bad);
+      else
+        infb_cli_error("--resume DIR takes no FILE.ini: the run goes on with DIR/config.ini");
+      free(sets);
+      return EXIT_USAGE;
+    }
+  } else if (optind != argc - 1) {
     fputs(usage_text, stderr);
     free(sets);
     return EXIT_USAGE;
   }
-  infb_config *cfg = infb_cli_load_config(argv[optind], sets, nsets);
-  free(sets);
-  if (!cfg)
-    return EXIT_USAGE;
 
+  infb_config *cfg = NULL;
+  infb_run_dir_info info;
+  memset(&info, 0, sizeof info);
+  if (resume) {
+    int finished = 0;
+    int code = load_resumed(resume, &info, &cfg, &finished);
+    if (code != EXIT_OK || finished) {
+      if (finished && !quiet)
+        printf("%s: the run finished; nothing to resume\n", resume);
+      infb_run_dir_info_free(&info);
+      free(sets);
+      return code;
+    }
+    outdir = resume;
+  } else {
+    cfg = infb_cli_load_config(argv[optind], sets, nsets);
+  }
+  free(sets);
+  if (!cfg) {
+    infb_run_dir_info_free(&info);
+    return EXIT_USAGE;
+  }
+  if (stop_after && strcmp(infb_config_get(cfg, "model", "type"), "vae") != 0) {
+    infb_cli_error("--stop-after: [model] type = %s runs in one go; stages are for vae",
+                   infb_config_get(cfg, "model", "type"));
+    infb_run_dir_info_free(&info);
+    infb_config_free(cfg);
+    return EXIT_USAGE;
+  }
+
+  /* The first SIGINT or SIGTERM asks for a clean stop (the current epoch's checkpoint, or
+   * the current group of points, then consistent outputs); a second one kills at once. */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
-  progress_state ps = {0};
+  progress_state ps;
+  memset(&ps, 0, sizeof ps);
   infb_run_options opt = {
       .outdir = outdir,
       .force = force,
       .progress = !quiet && isatty(STDERR_FILENO) ? show_progress : NULL,
       .progress_ctx = &ps,
       .interrupted = &got_signal,
+      .resume = resume != NULL,
+      .stop_after = stop_after,
+      .recorded_hash = resume ? info.hash : NULL,
+      .recorded_file = resume ? info.source : NULL,
   };
   infb_run_result res;
+  infb_error_clear();
   int st = infb_run(cfg, &opt, &res);
   int code = EXIT_OK;
+  if (ps.open)
+    fputc('\n', stderr);
   if (res.results && !quiet)
     infb_cli_print_report(res.results);
   if (st == INFB_EINTR || got_signal) {
-    infb_cli_error("interrupted; the finished estimators' outputs are in %s",
-                   res.outdir ? res.outdir : "(no directory)");
+    if (res.outdir)
+      infb_cli_error("interrupted; continue with: infbench run --resume %s", res.outdir);
+    else
+      infb_cli_error("interrupted");
     code = EXIT_INTERRUPTED;
   } else if (st == INFB_ECONFIG) {
     infb_cli_error("%s", infb_error_message());
     code = EXIT_USAGE;
-  } else if (st == GSL_EFAILED && res.results && res.nfailed) {
-    infb_cli_error("%zu estimator(s) failed; see the table above and %s/results.json",
-                   res.nfailed, res.outdir);
+  } else if (st == GSL_EFAILED && res.results && res.nfailed &&
+             results_written(res.outdir, res.results)) {
+    if (quiet) /* otherwise the table above lists the reasons */
+      print_failures(res.results);
+    infb_cli_error("%zu estimator(s) failed; see %s/results.json", res.nfailed, res.outdir);
     code = EXIT_RUNFAIL;
   } else if (st) {
+    /* An output could not be written (a full disk...): the estimators' reasons, then
+     * the output's own message, naming the file. */
+    if (res.results)
+      print_failures(res.results);
     infb_cli_error("%s", *infb_error_message() ? infb_error_message() : infb_strerror(st));
     code = EXIT_RUNFAIL;
   }
-  if (res.outdir && !quiet && code != EXIT_USAGE)
+  if (code == EXIT_OK && res.stopped && !quiet)
+    printf("\nstopped after stage %s; continue with: infbench run --resume %s\n",
+           infb_run_stage_name(stop_after), res.outdir);
+  else if (res.outdir && !quiet && code != EXIT_USAGE)
     printf("\noutputs in %s\n", res.outdir);
   if (plot && res.outdir && code != EXIT_USAGE && code != EXIT_INTERRUPTED) {
     int pst = infb_cli_render_dir(res.outdir, "both", quiet);
@@ -187,6 +404,7 @@ infb_cmd_run(int argc, char **argv)
       code = EXIT_RUNFAIL;
   }
   infb_run_result_free(&res);
+  infb_run_dir_info_free(&info);
   infb_config_free(cfg);
   return code;
 }

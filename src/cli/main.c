@@ -41,6 +41,7 @@ infb_cli_error(const char *fmt, ...)
 int
 main(int argc, char **argv)
 {
+  infb_cli_blas_kernels(argv);
   /* The library reports through statuses; GSL must never abort the program. */
   gsl_set_error_handler(infb_error_gsl_handler);
   if (argc < 2) {

@@ -34,10 +34,13 @@ const infb_key infb_keys[] = {
     /* [experiment] */
     KEY("experiment", "name", INFB_KEY_STRING, NULL, 0, NORANGE, NULL,
         "experiment name (default: the INI file's base name without .ini)"),
+    KEY("experiment", "parallel", INFB_KEY_ENUM, "split", 0, NORANGE, "split|blas",
+        "how a vae run uses its threads: split each pass by points over the threads, "
+        "each gemm single-threaded (split), or leave them to OpenBLAS (blas)"),
     KEY("experiment", "seed", INFB_KEY_INT, NULL, 1, 0.0, NOMAX, 0, NULL,
         "master random seed (required)"),
     KEY("experiment", "threads", INFB_KEY_INT, "1", 0, 1.0, 64.0, 0, NULL,
-        "BLAS threads"),
+        "threads: OpenBLAS's, or the VAE's own (see parallel)"),
     KEY("experiment", "description", INFB_KEY_STRING, "", 0, NORANGE, NULL,
         "one line describing the experiment"),
 
@@ -70,6 +73,10 @@ const infb_key infb_keys[] = {
         "idx: labels of the training images (default: Debian's Fashion-MNIST)"),
     KEY("data", "test_labels", INFB_KEY_PATH, NULL, 0, NORANGE, NULL,
         "idx: labels of the test images (default: Debian's Fashion-MNIST)"),
+    KEY("data", "class_names", INFB_KEY_LIST,
+        "T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot",
+        0, NORANGE, NULL,
+        "idx: names of the classes 0, 1, ... of the labels (the latent-space legend)"),
     KEY("data", "binarize", INFB_KEY_ENUM, "static", 0, NORANGE, "static|dynamic|none",
         "idx: pixels/255 thresholded once, resampled every epoch, or kept grey"),
     KEY("data", "threshold", INFB_KEY_DOUBLE, "0.5", 0, 0.0, 1.0, 0, NULL,
@@ -149,6 +156,10 @@ const infb_key infb_keys[] = {
         "lingauss: step on W, b, Psi: closed form or a gradient step ([train] lr)"),
     KEY("meanfield", "psi_floor", INFB_KEY_DOUBLE, "1e-6", 0, POSITIVE, NULL,
         "lingauss: smallest noise variance the global step may reach"),
+    KEY("meanfield", "local_steps", INFB_KEY_INT, "5", 0, 1.0, 1e6, 0, NULL,
+        "vae: Adam steps on each minibatch's q(z_i) per decoder step"),
+    KEY("meanfield", "local_lr", INFB_KEY_DOUBLE, "0.1", 0, POSITIVE, NULL,
+        "vae: Adam learning rate of the per-point q(z_i)"),
 
     /* [amortized]: an encoder q(z|x) trained jointly with the model */
     TOL("amortized", "1e-10"),
@@ -221,12 +232,32 @@ const infb_key infb_keys[] = {
         "vae: importance samples of the IWAE estimate of ln p(x)"),
     KEY("evaluate", "numeric_qstar", INFB_KEY_BOOL, "yes", 0, NORANGE, NULL,
         "also find q* numerically (the VAE's code path) beside its closed form"),
+    KEY("evaluate", "iwae_curve_k", INFB_KEY_LIST, "1, 10, 100, 1000, 5000", 0, NORANGE, NULL,
+        "vae: the k of the IWAE-against-k figure, increasing (empty: no figure)"),
+    KEY("evaluate", "iwae_curve_points", INFB_KEY_INT, "100", 0, 0.0, 1e7, 0, NULL,
+        "vae: the IWAE-against-k figure uses the first N of the evaluated points (0: none)"),
 
     /* [plot] */
     KEY("plot", "grid", INFB_KEY_INT, "200", 0, 10.0, 1e5, 0, NULL,
         "points of the predictive curve for 1-D inputs"),
     KEY("plot", "band", INFB_KEY_DOUBLE, "2", 0, POSITIVE, NULL,
         "half-width of the predictive band in standard deviations"),
+    KEY("plot", "reconstructions", INFB_KEY_INT, "20", 0, 0.0, 1e4, 0, NULL,
+        "vae: images drawn above their reconstructions (0: no figure)"),
+    KEY("plot", "prior_samples", INFB_KEY_INT, "50", 0, 0.0, 1e4, 0, NULL,
+        "vae: samples from the prior drawn through the decoder (0: no figure)"),
+    KEY("plot", "image_columns", INFB_KEY_INT, "10", 0, 1.0, 1e3, 0, NULL,
+        "vae: images per row of the image grids"),
+    KEY("plot", "latent_points", INFB_KEY_INT, "1000", 0, 0.0, 1e7, 0, NULL,
+        "vae, K = 2: images whose encoder means are drawn, coloured by class (0: none)"),
+    KEY("plot", "posterior_images", INFB_KEY_INT, "4", 0, 0.0, 12.0, 0, NULL,
+        "vae, K = 2: images whose exact posterior, q* and q are drawn (0: none)"),
+    KEY("plot", "posterior_grid", INFB_KEY_INT, "80", 0, 10.0, 2000.0, 0, NULL,
+        "vae, K = 2: cells per axis of the exact posterior's grid"),
+    KEY("plot", "posterior_range", INFB_KEY_DOUBLE, "6", 0, POSITIVE, NULL,
+        "vae, K = 2: half-width of the first grid, over the prior, that locates the posterior"),
+    KEY("plot", "posterior_span", INFB_KEY_DOUBLE, "4", 0, POSITIVE, NULL,
+        "vae, K = 2: the drawn window spans the posterior mean +- this many posterior sd"),
 };
 const size_t infb_nkeys = sizeof infb_keys / sizeof infb_keys[0];
 
@@ -236,8 +267,9 @@ const infb_estimator_info infb_estimators[] = {
      "maximum a posteriori (ridge / L2-penalised), lambda by value or CV"},
     {"bayes", "linreg", "exact Gaussian posterior and evidence, alpha and beta by evidence"},
     {"laplace", "logreg", "Laplace approximation of the posterior and evidence"},
-    {"meanfield", "linreg|lingauss",
-     "fully factorised Gaussian variational posterior (lingauss: per-sample, variational EM)"},
+    {"meanfield", "linreg|lingauss|vae",
+     "fully factorised Gaussian variational posterior (lingauss, vae: per-sample, variational "
+     "EM, no encoder)"},
     {"amortized", "lingauss|vae", "an encoder q(z|x) trained jointly with the model (a VAE)"},
     {"autoencoder", "lingauss", "deterministic encoder and decoder, squared error"},
 };

@@ -74,9 +74,9 @@ infb_json_array(const double *v, size_t n)
 json_t *
 infb_results_program(void)
 {
-  return json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION,
-                   "gsl", gsl_version, "blas", infb_blas_config(), "blas_threads",
-                   infb_blas_threads());
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "name", PACKAGE_NAME, "version",
+                   PACKAGE_VERSION, "gsl", gsl_version, "blas", infb_blas_config(),
+                   "blas_kernels", infb_blas_corename(), "blas_threads", infb_blas_threads());
 }
 
 const char *

@@ -20,7 +20,9 @@
 #include "infer/latent.h"
 #include "infer/lgmeanfield.h"
 #include "infer/vaetrain.h"
+#include "infer/vaemf.h"
 #include "data/idx.h"
+#include "exp/vaefigs.h"
 #include "nn/vae.h"
 #include "nn/act.h"
 #include "plot/gnuplot.h"
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <gsl/gsl_math.h>
 
 /* Test points use rng streams far from the training points' indices. */
@@ -45,6 +48,8 @@
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist/"
 /* Samples per point for the validation ELBO on the training curve. */
 #define VALID_SAMPLES 1
+/* The VAE gap report's progress comes in about this many groups of points per phase. */
+#define PROGRESS_GROUPS 20
 
 typedef struct lentry {
   const char *name;      /* "amortized:mlp" (owned by the config) */
@@ -56,6 +61,8 @@ typedef struct lentry {
   int evaluated[2];      /* gap report written for train / test */
   infb_vae_f32 *vae;     /* the VAE estimators' network (owned) */
   size_t skipped, halvings; /* VAE training: non-finite steps skipped, rate halvings */
+  double seconds_before; /* --resume: training seconds spent by earlier sessions */
+  infb_vaemf *mf;        /* meanfield on the VAE: its trainer, holding the training λ_i */
 } lentry;
 
 typedef struct lctx {
@@ -72,12 +79,15 @@ typedef struct lctx {
   float *grey;                 /* vae, dynamic binarisation: the training grey levels */
   float *valid;                /* vae: validation images */
   size_t nvalid;
+  uint8_t *labels[2];          /* vae: class labels of F[0], F[1] for the figures, or NULL */
+  size_t height, width;        /* vae: image size */
   double *mean, *sd;           /* standardisation (0 and 1 when off) */
   double log_jacobian;         /* Σ ln sd: ln p_orig(x) = ln p_work(x') − log_jacobian */
   char *dir;
   json_t *root, *ests;
   lentry *entries;
   size_t nentries, nfailed;
+  int stopped;                 /* a stage was left for later (opt->stop_after) */
   /* gaps.tsv rows, (estimator, split) */
   double *gaprows;
   const char **gaplabels;
@@ -317,6 +327,14 @@ load_idx(lctx *c)
   c->F[1] = idx_rows(c, te, 0, te->n, "data/binarize-test");
   if (!c->F[0] || !c->F[1] || (dynamic && !c->grey) || (nvalid && !c->valid))
     goto done;
+  c->height = tr->dims[1];
+  c->width = tr->dims[2];
+  /* Class labels, when a figure wants them (exp/vaefigs.h). */
+  if ((st = infb_vaefigs_labels(c->cfg, c->K, "train", FASHION_DIR "train-labels-idx1-ubyte.gz",
+                                tr, ntrain, &c->labels[0])) ||
+      (st = infb_vaefigs_labels(c->cfg, c->K, "test", FASHION_DIR "t10k-labels-idx1-ubyte.gz",
+                                te, te->n, &c->labels[1])))
+    goto done;
   json_t *d = json_object_get(c->root, "data");
   json_object_set_new(d, "train", json_string(tr->source));
   json_object_set_new(d, "test", json_string(te->source));
@@ -534,6 +552,146 @@ fit_entry(lctx *c, lentry *e)
   return INFB_ERROR(INFB_ECONFIG, "estimator '%s' does not apply to model lingauss", e->name);
 }
 
+/* Meanfield on the VAE: the decoder trained by variational EM with a factorised q(z_i)
+ * per training point and no encoder (infer/vaemf.h); the network's encoder is a linear map
+ * that is never trained or used.  Checkpoints hold the model only. */
+static int
+fit_vaemf(lctx *c, lentry *e, infb_vae_arch *arch, const infb_vaetrain_options *to,
+          const char *tsec)
+{
+  const infb_config *cfg = c->cfg;
+  infb_latent_fit *fit = &e->fit;
+  infb_vaemf_options o;
+  memset(&o, 0, sizeof o);
+  o.train = *to;
+  o.local_steps = (size_t)infb_config_int(cfg, e->name, "local_steps");
+  o.local_lr = infb_config_double(cfg, e->name, "local_lr");
+  arch->nenc = 0;
+  e->vae = infb_vae_alloc_f32(arch, o.train.batch, o.train.samples);
+  if (!e->vae)
+    return GSL_ENOMEM;
+  snprintf(fit->note, sizeof fit->note,
+           "no encoder: Bernoulli decoder %zu-%zu...-%zu trained by variational EM with a "
+           "factorised q(z_i) per training point (%zu local Adam steps per minibatch); on the "
+           "training split L[q] is the ELBO of the training q(z_i)",
+           arch->K, arch->dec_hidden[0], arch->D, o.local_steps);
+  char *ckpt = infb_config_path(cfg, tsec, "checkpoint");
+  if (ckpt) {
+    int st = infb_vae_checkpoint_load(ckpt, e->vae, NULL);
+    free(ckpt);
+    if (!st)
+      snprintf(fit->stop_reason, sizeof fit->stop_reason, "checkpoint");
+    return st;
+  }
+  size_t epochs = (size_t)infb_config_int(cfg, tsec, "epochs");
+  const float *Xtrain = o.train.dynamic ? c->grey : c->F[0];
+  if (!(e->mf = infb_vaemf_alloc(e->vae, c->n[0], Xtrain, &o, 1)))
+    return GSL_EFAILED;
+  int st = infb_latent_fit_curve(fit, epochs + 1, "ELBO per point (nats)");
+  if (st)
+    return st;
+  fit->ncurve = 0;
+  char path[256];
+  snprintf(path, sizeof path, "%s/checkpoint-%s.bin", c->dir, e->stem);
+  snprintf(fit->stop_reason, sizeof fit->stop_reason, "epochs");
+  infb_run_progress_count(c->opt, 0, epochs, "%s: training %zu epochs", e->name, epochs);
+  for (size_t ep = 0; ep < epochs; ep++) {
+    double tr = NAN;
+    if ((st = infb_vaemf_epoch(e->mf, &tr)))
+      break;
+    double *row = fit->curve + 3 * fit->ncurve++;
+    row[0] = (double)(ep + 1);
+    row[1] = tr; /* held-out images have no q(z_i): no validation column */
+    infb_run_progress_count(c->opt, ep + 1, epochs, "%s: epoch %zu/%zu, train %.3f nats, lr %.3g",
+                            e->name, ep + 1, epochs, tr, infb_vaemf_lr(e->mf));
+    if ((st = infb_vae_checkpoint_save(path, e->vae, NULL)))
+      break;
+    if (infb_run_interrupted(c->opt)) {
+      snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
+      st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
+                      e->name, ep + 1, path);
+      break;
+    }
+  }
+  fit->iterations = infb_vaemf_epochs_done(e->mf);
+  e->skipped = infb_vaemf_skipped(e->mf);
+  e->halvings = infb_vaemf_halvings(e->mf);
+  return st;
+}
+
+/* ------------------------------------------------------------------ stages (--resume) */
+
+/* The config hash the run records (results.json's config.hash). */
+static const char *
+run_hash(const lctx *c)
+{
+  return json_string_value(json_object_get(json_object_get(c->root, "config"), "hash"));
+}
+
+/* A JSON number, NAN for null (infb_json_number writes non-finite values as null). */
+static double
+json_num(const json_t *v)
+{
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The training stage's record of a VAE entry: its curve so far (one row per epoch done),
+ * the training seconds and, when done, the fit's summary. */
+static int
+train_record(const lctx *c, const lentry *e, int done, double seconds)
+{
+  const infb_latent_fit *f = &e->fit;
+  json_t *curve = json_array();
+  for (size_t i = 0; curve && i < f->ncurve; i++)
+    json_array_append_new(curve, infb_json_array(f->curve + 3 * i, 3));
+  json_t *r = json_pack("{s:I, s:o, s:f}", "epochs", (json_int_t)f->ncurve, "curve", curve,
+                        "seconds", seconds);
+  if (r && done) {
+    json_object_set_new(r, "iterations", json_integer((json_int_t)f->iterations));
+    json_object_set_new(r, "stop_reason", json_string(f->stop_reason));
+    json_object_set_new(r, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
+    json_object_set_new(r, "lr_halvings", json_integer((json_int_t)e->halvings));
+  }
+  int st = r ? infb_run_stage_save(c->dir, e->stem, INFB_STAGE_TRAIN, run_hash(c), done, r)
+             : GSL_ENOMEM;
+  json_decref(r);
+  return st;
+}
+
+/* Restore a training record into e after its checkpoint (path, with `epochs` epochs done
+ * of the config's max_epochs; e's curve holds max_epochs + 1 rows) was loaded: the curve's
+ * first `epochs` rows, the seconds and, when done, the summary.  The record is written
+ * before each checkpoint, so it holds the checkpoint's epochs or one more; anything else
+ * mixes two runs. */
+static int
+train_restore(lentry *e, const json_t *r, size_t epochs, size_t max_epochs, int done,
+              const char *path)
+{
+  infb_latent_fit *f = &e->fit;
+  const json_t *curve = json_object_get(r, "curve");
+  size_t rows = json_array_size(curve);
+  if (rows < epochs || rows > epochs + 1 || (done && rows != epochs) || epochs > max_epochs)
+    return INFB_ERROR(INFB_EDATA,
+                      "%s holds %zu epochs, but the stage record %zu%s: the run directory "
+                      "mixes two runs; start a new run",
+                      path, epochs, rows, done ? " (finished)" : "");
+  for (size_t i = 0; i < epochs; i++)
+    for (size_t j = 0; j < 3; j++)
+      f->curve[3 * i + j] = json_num(json_array_get(json_array_get(curve, i), j));
+  f->ncurve = epochs;
+  e->seconds_before = json_num(json_object_get(r, "seconds"));
+  if (!isfinite(e->seconds_before))
+    e->seconds_before = 0.0;
+  if (done) {
+    f->iterations = (size_t)json_integer_value(json_object_get(r, "iterations"));
+    snprintf(f->stop_reason, sizeof f->stop_reason, "%s",
+             json_string_value(json_object_get(r, "stop_reason")) ? json_string_value(json_object_get(r, "stop_reason")) : "epochs");
+    e->skipped = (size_t)json_integer_value(json_object_get(r, "nonfinite_skipped"));
+    e->halvings = (size_t)json_integer_value(json_object_get(r, "lr_halvings"));
+  }
+  return GSL_SUCCESS;
+}
+
 /* Train (or load) a VAE: amortized, or map (the same with a Gaussian prior on every
  * weight, coupled into the gradient). */
 static int
@@ -571,6 +729,8 @@ fit_vae(lctx *c, lentry *e)
                                            : INFB_NONFINITE_ABORT;
   o.dynamic = c->grey != NULL;
   o.seed = c->seed;
+  if (strcmp(e->base, "meanfield") == 0)
+    return fit_vaemf(c, e, &arch, &o, tsec);
   if (strcmp(e->base, "map") == 0) {
     double *lambdas = NULL;
     size_t n = 0;
@@ -584,6 +744,10 @@ fit_vae(lctx *c, lentry *e)
   e->vae = infb_vae_alloc_f32(&arch, o.batch, o.samples);
   if (!e->vae)
     return GSL_ENOMEM;
+  if (strcmp(infb_config_get(cfg, "experiment", "parallel"), "split") == 0 &&
+      (st = infb_vae_set_threads_f32(e->vae, (size_t)infb_config_int(cfg, "experiment",
+                                                                      "threads"))))
+    return st;
   snprintf(fit->note, sizeof fit->note, "VAE %zu-%zu...-%zu encoder, Bernoulli decoder%s",
            arch.D, arch.enc_hidden[0], arch.K,
            o.weight_decay > 0 ? "; Gaussian prior on the weights (coupled L2)" : "");
@@ -599,17 +763,37 @@ fit_vae(lctx *c, lentry *e)
   }
   size_t epochs = (size_t)infb_config_int(cfg, tsec, "epochs");
   const float *Xtrain = o.dynamic ? c->grey : c->F[0];
-  infb_vaetrain *t = infb_vaetrain_alloc(e->vae, c->n[0], Xtrain, &o, 1);
-  if (!t)
+  char path[256];
+  snprintf(path, sizeof path, "%s/checkpoint-%s.bin", c->dir, e->stem);
+  /* --resume: a finished training stage is its last checkpoint; an unfinished one goes on
+   * from it with the trainer's state, bit-identically to an uninterrupted run. */
+  json_t *rec = NULL;
+  int rec_done = 0;
+  if (c->opt->resume &&
+      (st = infb_run_stage_load(c->dir, e->stem, INFB_STAGE_TRAIN, run_hash(c), &rec, &rec_done)))
+    return st;
+  int resumed = rec && access(path, F_OK) == 0;
+  infb_vaetrain *t = infb_vaetrain_alloc(e->vae, c->n[0], Xtrain, &o, !resumed);
+  if (!t) {
+    json_decref(rec);
     return GSL_EFAILED;
+  }
   if ((st = infb_latent_fit_curve(fit, epochs + 1, "ELBO per point (nats)")))
     goto done;
   fit->ncurve = 0;
-  char path[256];
-  snprintf(path, sizeof path, "%s/checkpoint-%s.bin", c->dir, e->stem);
   snprintf(fit->stop_reason, sizeof fit->stop_reason, "epochs");
-  infb_run_progress_count(c->opt, 0, epochs, "%s: training %zu epochs", e->name, epochs);
-  for (size_t ep = 0; ep < epochs; ep++) {
+  if (resumed) {
+    if (!(st = infb_vae_checkpoint_load(path, e->vae, t)))
+      st = train_restore(e, rec, infb_vaetrain_epochs_done(t), epochs, rec_done, path);
+    if (st || rec_done)
+      goto done;
+    infb_run_progress(c->opt, "%s: resuming after epoch %zu", e->name,
+                      infb_vaetrain_epochs_done(t));
+  }
+  double t_session = infb_clock_seconds();
+  infb_run_progress_count(c->opt, infb_vaetrain_epochs_done(t), epochs,
+                          "%s: training %zu epochs", e->name, epochs);
+  for (size_t ep = infb_vaetrain_epochs_done(t); ep < epochs; ep++) {
     double tr = NAN, va = NAN;
     if ((st = infb_vaetrain_epoch(t, &tr)))
       break;
@@ -623,7 +807,9 @@ fit_vae(lctx *c, lentry *e)
     infb_run_progress_count(c->opt, ep + 1, epochs,
                             "%s: epoch %zu/%zu, train %.3f, valid %.3f nats, lr %.3g", e->name,
                             ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
-    if ((st = infb_vae_checkpoint_save(path, e->vae, t)))
+    /* The record first: a checkpoint never has more epochs than its record. */
+    if ((st = train_record(c, e, 0, e->seconds_before + infb_clock_seconds() - t_session)) ||
+        (st = infb_vae_checkpoint_save(path, e->vae, t)))
       break;
     if (infb_run_interrupted(c->opt)) {
       snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
@@ -635,7 +821,10 @@ fit_vae(lctx *c, lentry *e)
   fit->iterations = infb_vaetrain_epochs_done(t);
   e->skipped = infb_vaetrain_skipped(t);
   e->halvings = infb_vaetrain_halvings(t);
+  if (!st)
+    st = train_record(c, e, 1, e->seconds_before + infb_clock_seconds() - t_session);
 done:
+  json_decref(rec);
   infb_vaetrain_free(t);
   return st;
 }
@@ -681,8 +870,9 @@ params_json(const lctx *c, const infb_lingauss *m, json_t *obj)
   json_object_set_new(obj, "psi", psi);
 }
 
-static int
-add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
+/* Append a gaps.tsv row (10 numbers) and return it (NULL on ENOMEM, error raised). */
+static double *
+push_gap_row(lctx *c, const char *label)
 {
   size_t k = c->ngaprows;
   double *rows = realloc(c->gaprows, (k + 1) * 10 * sizeof *rows);
@@ -692,8 +882,18 @@ add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
   if (labels)
     c->gaplabels = labels;
   if (!rows || !labels)
-    return INFB_ERROR(GSL_ENOMEM, "out of memory");
-  double *v = c->gaprows + k * 10;
+    INFB_ERROR_NULL(GSL_ENOMEM, "out of memory");
+  c->gaplabels[k] = label;
+  c->ngaprows = k + 1;
+  return c->gaprows + k * 10;
+}
+
+static int
+add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
+{
+  double *v = push_gap_row(c, label);
+  if (!v)
+    return GSL_ENOMEM;
   v[0] = split;
   v[1] = r->approximation_gap.mean;
   v[2] = r->approximation_gap.se;
@@ -704,8 +904,6 @@ add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
   v[7] = r->log_px.mean - c->log_jacobian;
   v[8] = r->elbo_qstar.mean - c->log_jacobian;
   v[9] = r->has_encoder ? r->elbo_q.mean - c->log_jacobian : NAN;
-  c->gaplabels[k] = label;
-  c->ngaprows = k + 1;
   return GSL_SUCCESS;
 }
 
@@ -913,6 +1111,69 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
   return st;
 }
 
+/* Nonzero when e's stages are recorded for --resume: the VAE trained with its trainer's
+ * state (amortized, map).  meanfield's per-point q(z_i) are not checkpointed: it runs
+ * again. */
+static int
+staged(const lctx *c, const lentry *e)
+{
+  return c->vae && strcmp(e->base, "meanfield") != 0;
+}
+
+/* The VAE gap report's progress, shown as the run's (and the way to stop it). */
+typedef struct gap_progress_ctx {
+  const lctx *c;
+  const lentry *e;
+  int split;
+} gap_progress_ctx;
+
+static int
+gap_progress(void *ctx, const char *phase, size_t done, size_t total)
+{
+  const gap_progress_ctx *p = ctx;
+  infb_run_progress_count(p->c->opt, done, total, "%s, %s points: %s", p->e->name,
+                          split_name[p->split], phase);
+  return infb_run_interrupted(p->c->opt);
+}
+
+/* Record split s of e as finished: its results.json entry and its gaps.tsv row (the last
+ * one pushed).  Its per-point TSV and histogram script are already written. */
+static int
+record_split(lctx *c, const lentry *e, json_t *obj, int s)
+{
+  json_t *g = json_object_get(json_object_get(obj, "gaps"), split_name[s]);
+  json_t *r = json_pack("{s:O, s:o}", "gaps", g ? g : json_null(), "gaps_row",
+                        infb_json_array(c->gaprows + 10 * (c->ngaprows - 1), 10));
+  int st = r ? infb_run_stage_save(c->dir, e->stem,
+                                   s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN,
+                                   run_hash(c), 1, r)
+             : GSL_ENOMEM;
+  json_decref(r);
+  return st;
+}
+
+/* Reuse a recorded split (--resume): its results.json entry and gaps.tsv row. */
+static int
+restore_split(lctx *c, lentry *e, json_t *obj, int s, const json_t *rec)
+{
+  json_t *g = json_object_get(rec, "gaps");
+  const json_t *row = json_object_get(rec, "gaps_row");
+  if (!json_is_object(g) || json_array_size(row) != 10)
+    return INFB_ERROR(INFB_EDATA, "the %s stage record of %s is incomplete; start a new run",
+                      infb_run_stage_name(s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN),
+                      e->name);
+  double *v = push_gap_row(c, e->name);
+  if (!v)
+    return GSL_ENOMEM;
+  for (size_t j = 0; j < 10; j++)
+    v[j] = json_num(json_array_get(row, j));
+  json_object_set(json_object_get(obj, "gaps"), split_name[s], g);
+  e->evaluated[s] = 1;
+  infb_run_progress(c->opt, "%s: the %s points' gap report is recorded; reused", e->name,
+                    split_name[s]);
+  return GSL_SUCCESS;
+}
+
 /* The gap report of one fit on the first [evaluate] points of each split. */
 static int
 evaluate(lctx *c, lentry *e, json_t *obj)
@@ -937,7 +1198,11 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       .quad_n = QUAD_N,
       .quad_tol = QUAD_TOL,
       .quad_max_n = QUAD_MAX_N,
+      .progress = gap_progress,
+      .progress_points = (points + PROGRESS_GROUPS - 1) / PROGRESS_GROUPS,
   };
+  gap_progress_ctx pc = {c, e, 0};
+  vo.progress_ctx = &pc;
   const infb_encoder *enc = f->encoder.fn ? &f->encoder : NULL;
 
   json_object_set_new(obj, "gaps", json_object());
@@ -946,13 +1211,34 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   for (int s = 0; s < 2 && !st; s++) {
     if (c->n[s] == 0 || (strcmp(which, "both") != 0 && strcmp(which, split_name[s]) != 0))
       continue;
+    /* --resume: a recorded split is reused; --stop-after leaves the later ones. */
+    int stage = s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN, done = 0;
+    json_t *rec = NULL;
+    if (staged(c, e) && c->opt->resume &&
+        (st = infb_run_stage_load(c->dir, e->stem, stage, run_hash(c), &rec, &done)))
+      return st;
+    if (rec && done) {
+      st = restore_split(c, e, obj, s, rec);
+      json_decref(rec);
+      continue;
+    }
+    json_decref(rec);
+    if (c->vae && c->opt->stop_after && stage > c->opt->stop_after) {
+      c->stopped = 1;
+      break;
+    }
     if (infb_run_interrupted(c->opt))
       return INFB_ERROR(INFB_EINTR, "interrupted");
+    pc.split = s;
     size_t n = c->n[s] < points ? c->n[s] : points;
     infb_run_progress(c->opt, "%s: gap report on %zu %s points", e->name, n, split_name[s]);
     infb_gap_report r;
     size_t first = s ? TEST_STREAM_OFFSET : 0;
     if (c->vae) {
+      /* meanfield: no encoder; its training q(z_i) stand in for it on the training split */
+      vo.no_encoder = strcmp(e->base, "meanfield") == 0;
+      vo.q_mu = vo.no_encoder && s == 0 && e->mf ? infb_vaemf_mu(e->mf) : NULL;
+      vo.q_lv = vo.q_mu ? infb_vaemf_lv(e->mf) : NULL;
       st = infb_gapeval_vae(e->vae, n, c->F[s], first, &vo, &r);
     } else {
       gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
@@ -960,6 +1246,8 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     }
     if (!st)
       st = report_split(c, e, obj, s, &r);
+    if (!st && staged(c, e))
+      st = record_split(c, e, obj, s);
     infb_gap_report_free(&r);
   }
   return st;
@@ -997,7 +1285,7 @@ run_entry(lctx *c, lentry *e, size_t k)
   double t0 = infb_clock_seconds();
   int st = fit_entry(c, e);
   double t1 = infb_clock_seconds();
-  json_object_set_new(obj, "seconds", json_real(t1 - t0));
+  json_object_set_new(obj, "seconds", json_real(t1 - t0 + e->seconds_before));
   if (!st) {
     infb_latent_fit *f = &e->fit;
     e->ok = 1;
@@ -1009,6 +1297,13 @@ run_entry(lctx *c, lentry *e, size_t k)
       json_object_set_new(obj, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
       json_object_set_new(obj, "lr_halvings", json_integer((json_int_t)e->halvings));
       st = evaluate(c, e, obj);
+      if (!st && !c->stopped) {
+        infb_vaefigs_input fi = {c->cfg, c->opt, c->dir, e->name, e->stem, c->seed, c->height,
+                                 c->width, {c->F[0], c->F[1]}, {c->n[0], c->n[1]},
+                                 {c->labels[0], c->labels[1]}, {0, TEST_STREAM_OFFSET},
+                                 strcmp(e->base, "meanfield") != 0};
+        st = infb_vaefigs_write(&fi, e->vae, obj);
+      }
     } else if (f->model) {
       double ll;
       params_json(c, f->model, obj);
@@ -1069,12 +1364,15 @@ free_ctx(lctx *c)
   for (size_t k = 0; k < c->nentries; k++) {
     infb_latent_fit_free(&c->entries[k].fit);
     infb_vae_free_f32(c->entries[k].vae);
+    infb_vaemf_free(c->entries[k].mf);
   }
   free(c->entries);
   free(c->F[0]);
   free(c->F[1]);
   free(c->grey);
   free(c->valid);
+  free(c->labels[0]);
+  free(c->labels[1]);
   free(c->gaprows);
   free(c->gaplabels);
   json_decref(c->root);
@@ -1094,6 +1392,7 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   c.root = infb_run_root(cfg);
   if (!c.root)
     return GSL_ENOMEM;
+  infb_run_root_recorded(c.root, opt);
   c.ests = json_object_get(c.root, "estimators");
   json_t *model = json_object_get(c.root, "model");
   json_object_set_new(model, "latent", json_integer((json_int_t)c.K));
@@ -1107,6 +1406,8 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   if (!st && c.vae && c.K >= c.D)
     st = INFB_ERROR(INFB_ECONFIG, "[model] latent = %zu must be below the image size D = %zu",
                     c.K, c.D);
+  if (!st && c.vae)
+    st = infb_vaefigs_check(cfg);
   if (!st && !(st = infb_run_make_dir(cfg, opt, &c.dir))) {
     res->created_dir = 1;
     res->outdir = infb_strdup(c.dir);
@@ -1147,6 +1448,10 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   }
   infb_run_progress(opt, "writing outputs");
   json_object_set_new(c.root, "interrupted", json_boolean(intr || infb_run_interrupted(opt)));
+  if (c.stopped)
+    json_object_set_new(c.root, "stopped_after",
+                        json_string(infb_run_stage_name(opt->stop_after)));
+  res->stopped = c.stopped;
   char *json_path = infb_path_join(c.dir, "results.json");
   st = json_path ? write_gap_table(&c) : GSL_ENOMEM;
   if (!st)

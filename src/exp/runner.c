@@ -852,7 +852,10 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   c.cfg = cfg;
   c.opt = opt;
   const char *type = infb_config_get(cfg, "model", "type");
-  infb_blas_set_threads((int)infb_config_int(cfg, "experiment", "threads"));
+  /* A vae run splitting its passes itself runs every gemm on one thread. */
+  int split = strcmp(type, "vae") == 0 &&
+              strcmp(infb_config_get(cfg, "experiment", "parallel"), "split") == 0;
+  infb_blas_set_threads(split ? 1 : (int)infb_config_int(cfg, "experiment", "threads"));
   if (strcmp(type, "lingauss") == 0 || strcmp(type, "vae") == 0)
     return infb_run_latent(cfg, opt, res);
   c.model = strcmp(type, "logreg") == 0 ? INFB_MODEL_LOGREG : INFB_MODEL_LINREG;

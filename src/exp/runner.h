@@ -22,15 +22,36 @@ typedef struct infb_run_options {
   void (*progress)(void *ctx, const char *what, size_t done, size_t total);
   void *progress_ctx;
   /* Set asynchronously (by a signal handler) to ask the runner to stop between stages;
-   * may be NULL. */
+   * may be NULL.  A VAE run also stops after the current epoch (its checkpoint written)
+   * or the current group of evaluated points. */
   volatile sig_atomic_t *interrupted;
+  /* Continue the run in outdir (infbench run --resume): the directory must exist and its
+   * config.ini is kept as it is; a VAE run reuses the stages recorded there (the
+   * training checkpoint with its trainer state, the finished evaluations).  Other
+   * models simply run again. */
+  int resume;
+  /* Stop after this stage of every VAE estimator (INFB_STAGE_TRAIN or
+   * INFB_STAGE_EVALUATE_TRAIN); INFB_STAGE_ALL (0): run to the end. */
+  int stop_after;
+  /* Resuming: the config hash and source file the run recorded in config.ini (reported in
+   * results.json and the stage records in place of cfg's); NULL: cfg's own. */
+  const char *recorded_hash, *recorded_file;
 } infb_run_options;
+
+/* The stages of a VAE estimator, in order (infbench run --stop-after). */
+enum {
+  INFB_STAGE_ALL = 0,            /* no stop */
+  INFB_STAGE_TRAIN = 1,          /* training (a checkpoint every epoch) */
+  INFB_STAGE_EVALUATE_TRAIN = 2, /* the gap report on the training points */
+  INFB_STAGE_EVALUATE_TEST = 3   /* the gap report on the test points */
+};
 
 typedef struct infb_run_result {
   char *outdir;         /* the run directory used (owned) */
   json_t *results;      /* the results.json document (owned reference) */
   size_t nfailed;       /* estimators that failed */
   int created_dir;      /* the run directory was created (or reused) */
+  int stopped;          /* stages were left for later (opt->stop_after): --resume goes on */
 } infb_run_result;
 
 /* Run the experiment.  Returns GSL_SUCCESS when every estimator succeeded;
@@ -38,8 +59,10 @@ typedef struct infb_run_result {
  * the file and record); INFB_ECONFIG when the run directory exists and !force
  * ("DIR exists; use --force to reuse it"); GSL_EFAILED when one or more estimators failed
  * (their reasons are in the results, which are still written); INFB_EINTR when
- * interrupted (the outputs of finished estimators are written); other statuses for I/O
- * failures.  *res is always initialised; free it with infb_run_result_free. */
+ * interrupted (the outputs of finished estimators and stages are written, results.json
+ * with "interrupted": true); other statuses for I/O failures (a full disk: GSL_EFAILED,
+ * the message naming the file).  A run stopped by opt->stop_after returns GSL_SUCCESS
+ * with res->stopped set and "stopped_after" in results.json.  *res is always initialised; free it with infb_run_result_free. */
 int infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *res);
 void infb_run_result_free(infb_run_result *res);
 

@@ -14,11 +14,15 @@
 json_t *infb_run_root(const infb_config *cfg);
 
 /* Create the run directory (opt->outdir, else runs/<experiment name>); an existing one is
- * refused with INFB_ECONFIG unless opt->force.  *dir receives a new string (free()). */
+ * refused with INFB_ECONFIG unless opt->force or opt->resume.  Reusing one with force
+ * (a new run) removes its results.json and stage records, so a later --resume cannot mix
+ * two runs; resuming keeps everything.  *dir receives a new string (free()). */
 int infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **dir);
 
 /* DIR/config.ini: the canonical config under a header with its SHA-256, the program, GSL
- * and BLAS versions, the thread count, the seed and the source file. */
+ * and BLAS versions, the thread count, the seed, the source file and the absolute
+ * directory its relative paths resolve against ("# base: DIR").  Nothing is written when
+ * cfg was read from that very file (a resumed run keeps its record). */
 int infb_run_write_config(const infb_config *cfg, const char *dir);
 
 /* Report progress through opt->progress (printf-style); nothing when it is NULL.
@@ -37,5 +41,53 @@ void infb_run_stem(const char *name, char *out, size_t cap);
 /* The final status of a run from the output status, the interrupt flag and the number
  * of failed estimators (runner.h documents the codes). */
 int infb_run_status(int st, int interrupted, size_t nfailed);
+
+/* ------------------------------------------------------------------ resuming a run */
+
+/* Resuming: replace root's config.hash and config.file by the values the run recorded
+ * (opt->recorded_hash, opt->recorded_file) when they are set. */
+void infb_run_root_recorded(json_t *root, const infb_run_options *opt);
+
+/* The name of a stage ("train", "evaluate-train", "evaluate-test"; "all" for
+ * INFB_STAGE_ALL), and the stage of a name (-1 when unknown). */
+const char *infb_run_stage_name(int stage);
+int infb_run_stage_parse(const char *name);
+
+/* What a run directory holds, for --resume (infb_run_dir_inspect). */
+typedef struct infb_run_dir_info {
+  int finished;                 /* results.json says the run ended: not interrupted, not
+                                   stopped early, no estimator failed */
+  char hash[INFB_SHA256_HEX];   /* the config hash recorded in config.ini's header */
+  char *source;                 /* the source file it recorded (owned; NULL if none) */
+  char *base;                   /* the absolute directory relative paths of the config
+                                   resolve against (owned; NULL if not recorded) */
+} infb_run_dir_info;
+
+/* Inspect DIR: its config.ini header (written by infb_run_write_config) and whether its
+ * results.json marks a finished run (a failed estimator's stages run again on --resume).  Errors (INFB_ECONFIG, raised): "DIR: no such
+ * directory", "DIR holds no infbench run (no config.ini)", "DIR/config.ini has no
+ * '# sha256:' line: it was not written by infbench run".  Free with
+ * infb_run_dir_info_free. */
+int infb_run_dir_inspect(const char *dir, infb_run_dir_info *info);
+void infb_run_dir_info_free(infb_run_dir_info *info); /* NULL is a no-op */
+
+/* The assignments "SECTION.KEY=BASE/VALUE" that make cfg's relative PATH keys (relative
+ * to the directory of the file cfg was read from) point where they pointed for a config
+ * whose paths resolved against BASE; *sets (NULL-terminated, free with
+ * infb_strlist_free) may be empty.  GSL_ENOMEM. */
+int infb_run_rebase_paths(const infb_config *cfg, const char *base, char ***sets, size_t *n);
+
+/* Stage records: DIR/stages/STEM.STAGE.json, written atomically, holding
+ *   {"estimator": STEM, "stage": STAGE, "config_hash": HASH, "done": true|false,
+ *    "result": {...}}
+ * where result is the stage's fragment of results.json (and what the runner needs to go
+ * on without redoing the stage).  _save copies result (borrowed).  _load gives a new
+ * reference in *result and the done flag, or *result = NULL when there is no record;
+ * a record that does not parse, or of another config hash, is refused (INFB_EDATA,
+ * naming the file).  Statuses of the atomic writes otherwise. */
+int infb_run_stage_save(const char *dir, const char *stem, int stage, const char *hash,
+                        int done, const json_t *result);
+int infb_run_stage_load(const char *dir, const char *stem, int stage, const char *hash,
+                        json_t **result, int *done);
 
 #endif

@@ -290,16 +290,38 @@ infb_vae_decoder_ops(infb_vae_decoder *d)
   return ops;
 }
 
-/* IWAE-k for points [0, n) in batches of B, proposal (MU, LV) or the encoder's (NULL). */
+/* Report done of total points of a phase through o->progress; INFB_EINTR when it asks to
+ * stop. */
+static int
+gap_progress(const infb_vae_gap_options *o, const char *phase, size_t done, size_t total)
+{
+  if (o->progress && o->progress(o->progress_ctx, phase, done, total))
+    return INFB_ERROR(INFB_EINTR, "interrupted during %s", phase);
+  return GSL_SUCCESS;
+}
+
+/* Points per progress group for L[q] and q*: o->progress_points rounded up to a multiple
+ * of the q* batch B (all n when 0). */
+static size_t
+gap_group(const infb_vae_gap_options *o, size_t B, size_t n)
+{
+  if (o->progress_points == 0 || o->progress_points >= n)
+    return n;
+  return (o->progress_points + B - 1) / B * B;
+}
+
+/* IWAE-k for points [0, n) in batches of B, proposal (MU, LV) or the encoder's (NULL);
+ * progress reported as `phase` after each batch. */
 static int
 vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const float *X,
              const float *MU, const float *LV, size_t k, uint64_t seed, const char *purpose,
-             size_t first_index, double *out, double *se)
+             size_t first_index, double *out, double *se, const infb_vae_gap_options *o,
+             const char *phase)
 {
   gsl_rng **rngs = infb_calloc(B, sizeof *rngs);
   if (!rngs)
     return GSL_ENOMEM;
-  int st = GSL_SUCCESS;
+  int st = gap_progress(o, phase, 0, n);
   for (size_t i0 = 0; !st && i0 < n; i0 += B) {
     size_t m = n - i0 < B ? n - i0 : B;
     for (size_t j = 0; j < m; j++)
@@ -312,6 +334,8 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const floa
       gsl_rng_free(rngs[j]);
       rngs[j] = NULL;
     }
+    if (!st)
+      st = gap_progress(o, phase, i0 + m, n);
   }
   free(rngs);
   return st;
@@ -326,9 +350,12 @@ vae_quadrature_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, const float *X
   size_t g = o->quad_n;
   int st = GSL_SUCCESS;
   for (int first = 1;; first = 0) {
+    st = gap_progress(o, "quadrature", 0, n);
     for (size_t i0 = 0; !st && i0 < n; i0 += B) {
       size_t m = n - i0 < B ? n - i0 : B;
       st = infb_vae_quadrature_f32(v, m, X + i0 * D, o->quad_L, g, out + i0);
+      if (!st)
+        st = gap_progress(o, "quadrature", i0 + m, n);
     }
     if (st)
       return st;
@@ -352,10 +379,18 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   const size_t D = arch->D, K = arch->K;
   if (n == 0)
     return INFB_ERROR(GSL_EINVAL, "gap report: no points");
+  if (o->no_encoder && !o->q_mu != !o->q_lv)
+    return INFB_ERROR(GSL_EINVAL, "gap report: give both q_mu and q_lv, or neither");
+  /* L[q] exists for the encoder's q, or for a given q in its place (no_encoder). */
+  const int has_q = !o->no_encoder || o->q_mu;
   /* An evaluation copy of the network, sized for batches of points × samples. */
   size_t B = o->qstar.batch_points ? o->qstar.batch_points : 1;
   size_t S = o->qstar.samples > 64 ? o->qstar.samples : 64;
   infb_vae_f32 *v = infb_vae_alloc_f32(arch, B, S);
+  if (v && infb_vae_set_threads_f32(v, infb_vae_threads_f32(vtrain))) { /* as trained */
+    infb_vae_free_f32(v);
+    v = NULL;
+  }
   size_t np = 0, np2 = 0;
   float *src = infb_vae_params_f32(vtrain, &np);
   float *dst = v ? infb_vae_params_f32(v, &np2) : NULL;
@@ -373,7 +408,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     goto done;
   memcpy(dst, src, np * sizeof *dst);
   rep->n = n;
-  rep->has_encoder = 1;
+  rep->has_encoder = has_q;
   rep->has_numeric = 1;
   rep->log_px_method = "iwae";
   rep->approximation_gap_analytic = NAN;
@@ -381,33 +416,53 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     Xd[i] = X[i];
   infb_decoder dd = infb_vae_decoder_ops(dec);
 
-  /* The encoder's q, and L[q] by Monte Carlo. */
-  for (size_t i0 = 0; i0 < n; i0 += dec->cap) {
+  /* The encoder's q (or the given one), and L[q] by Monte Carlo. */
+  if (o->no_encoder && has_q) {
+    memcpy(MU, o->q_mu, n * K * sizeof *MU);
+    memcpy(LV, o->q_lv, n * K * sizeof *LV);
+  }
+  for (size_t i0 = 0; !o->no_encoder && i0 < n; i0 += dec->cap) {
     size_t m = n - i0 < dec->cap ? n - i0 : dec->cap;
     if ((st = infb_vae_encode_f32(v, m, X + i0 * D, MU + i0 * K, LV + i0 * K)))
       goto done;
   }
   for (size_t i = 0; i < n * K; i++) {
-    MUd[i] = MU[i];
-    LVd[i] = LV[i];
+    MUd[i] = has_q ? MU[i] : 0.0;
+    LVd[i] = has_q ? LV[i] : 0.0;
   }
-  if ((st = infb_qstar_elbo_mc(&dd, n, Xd, MUd, LVd, o->q_samples, o->qstar.seed, "evaluate/q",
-                               first_index, a, b)))
+  for (size_t i = 0; !has_q && i < n; i++)
+    a[i] = b[i] = NAN;
+  const size_t G = gap_group(o, B, n); /* points per progress group */
+  if (has_q && (st = gap_progress(o, "L[q]", 0, n)))
     goto done;
+  for (size_t i0 = 0; has_q && i0 < n; i0 += G) {
+    size_t m = n - i0 < G ? n - i0 : G;
+    if ((st = infb_qstar_elbo_mc(&dd, m, Xd + i0 * D, MUd + i0 * K, LVd + i0 * K, o->q_samples,
+                                 o->qstar.seed, "evaluate/q", first_index + i0, a + i0, b + i0)) ||
+        (st = gap_progress(o, "L[q]", i0 + m, n)))
+      goto done;
+  }
   for (size_t i = 0; i < n; i++) {
     rep->pts[i].elbo_q = rep->pts[i].elbo_q_mc = a[i];
     rep->pts[i].elbo_q_mc_se = b[i];
   }
-  rep->has_q_mc = 1;
+  rep->has_q_mc = has_q;
 
   /* L[q*], numerically. */
   infb_qstar_options qo = o->qstar;
-  qo.init_given = o->qstar_init_encoder;
+  qo.init_given = o->qstar_init_encoder && has_q;
   if (!qo.init_given)
     for (size_t i = 0; i < n * K; i++)
       MUd[i] = LVd[i] = 0.0;
-  if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
+  if ((st = gap_progress(o, "q*", 0, n)))
     goto done;
+  for (size_t i0 = 0; i0 < n; i0 += G) {
+    size_t m = n - i0 < G ? n - i0 : G;
+    if ((st = infb_qstar_optimize(&dd, &qo, m, Xd + i0 * D, first_index + i0, MUd + i0 * K,
+                                  LVd + i0 * K, qp + i0)) ||
+        (st = gap_progress(o, "q*", i0 + m, n)))
+      goto done;
+  }
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
     p->elbo_qstar = p->elbo_qstar_numeric = qp[i].elbo;
@@ -417,17 +472,20 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   }
 
   /* ln p̂(x): IWAE with both proposals, the larger per point. */
-  if ((st = vae_iwae_all(v, B, n, D, K, X, NULL, NULL, o->iwae_k, o->qstar.seed, "evaluate/iwae",
-                         first_index, a, b)))
+  if (has_q && (st = vae_iwae_all(v, B, n, D, K, X, o->no_encoder ? MU : NULL,
+                                   o->no_encoder ? LV : NULL, o->iwae_k, o->qstar.seed,
+                                   "evaluate/iwae", first_index, a, b, o, "IWAE (encoder)")))
     goto done;
+  for (size_t i = 0; !has_q && i < n; i++)
+    a[i] = b[i] = NAN; /* no proposal but q*'s */
   for (size_t i = 0; i < n * K; i++) {
     MU[i] = (float)MUd[i];
     LV[i] = (float)LVd[i];
   }
   if ((st = vae_iwae_all(v, B, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
-                         "evaluate/iwae-qstar", first_index, c, d)))
+                         "evaluate/iwae-qstar", first_index, c, d, o, "IWAE (q*)")))
     goto done;
-  infb_stat_of(a, b, n, &rep->log_px_iwae_encoder);
+  infb_stat_of(a, b, has_q ? n : 0, &rep->log_px_iwae_encoder);
   infb_stat_of(c, d, n, &rep->log_px_iwae_qstar);
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
@@ -463,7 +521,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     a[i] = rep->pts[i].elbo_q;
     b[i] = rep->pts[i].elbo_q_mc_se;
   }
-  infb_stat_of(a, b, n, &rep->elbo_q);
+  infb_stat_of(a, b, has_q ? n : 0, &rep->elbo_q);
   rep->elbo_q_mc = rep->elbo_q;
   /* A gap's Monte-Carlo error combines its two terms' (independent draws). */
   for (size_t i = 0; i < n; i++) {
@@ -477,13 +535,13 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     a[i] = p->amortization_gap;
     b[i] = hypot(p->elbo_qstar_numeric_mc_se, p->elbo_q_mc_se);
   }
-  infb_stat_of(a, b, n, &rep->amortization_gap);
+  infb_stat_of(a, b, has_q ? n : 0, &rep->amortization_gap);
   for (size_t i = 0; i < n; i++) {
     const infb_gap_point *p = &rep->pts[i];
     a[i] = p->inference_gap;
     b[i] = hypot(p->log_px_mc_se, p->elbo_q_mc_se);
   }
-  infb_stat_of(a, b, n, &rep->inference_gap);
+  infb_stat_of(a, b, has_q ? n : 0, &rep->inference_gap);
   if (rep->has_quadrature) {
     for (size_t i = 0; i < n; i++)
       a[i] = rep->pts[i].log_px_quadrature;

@@ -107,6 +107,25 @@ typedef struct infb_vae_gap_options {
   size_t quad_n;                 /* starting grid size per axis */
   double quad_tol;               /* stop halving when the value moves by less (nats) */
   size_t quad_max_n;             /* largest grid per axis */
+  /* Extension (a decoder trained without an encoder, infer/vaemf.h): when no_encoder is
+   * nonzero the network's encoder is never used; a given q (q_mu, q_lv: n×K, row i for
+   * point i, both or neither) takes its place for L[q], the IWAE "encoder" proposal and
+   * the q* start (qstar_init_encoder), and without one the report has no L[q]
+   * (has_encoder = 0: L[q] and the amortisation and inference gaps are NAN with n = 0),
+   * q* starts at the prior and ln p̂(x) is IWAE with q*'s proposal alone. */
+  int no_encoder;
+  const float *q_mu, *q_lv;
+  /* Progress (may be NULL): called with done = 0 when a phase starts and with done of
+   * total points after each group of points, phase one of "L[q]", "q*", "IWAE (encoder)",
+   * "IWAE (q*)", "quadrature" (restarting at each grid size); never from inside a
+   * group's work.  A nonzero return stops the report: INFB_EINTR ("interrupted during
+   * q*"). */
+  int (*progress)(void *ctx, const char *phase, size_t done, size_t total);
+  void *progress_ctx;            /* passed to progress */
+  /* Points per group for L[q] and q* (rounded up to a multiple of qstar.batch_points);
+   * 0: all the points in one group.  The numbers do not depend on it (each point has its
+   * own streams, infer/qstar.h); IWAE and quadrature go by qstar.batch_points points. */
+  size_t progress_points;
 } infb_vae_gap_options;
 
 struct infb_vae_f32;

@@ -7,7 +7,10 @@
 #include <limits.h>
 #include <gsl/gsl_cblas.h>
 
+#include <string.h>
+
 char *openblas_get_config(void);
+char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
@@ -93,4 +96,28 @@ void
 infb_blas_set_threads(int n)
 {
   openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+const char *
+infb_blas_corename(void)
+{
+  return openblas_get_corename();
+}
+
+const char *
+infb_blas_better_coretype(void)
+{
+  const char *core = openblas_get_corename();
+  if (!core || strcmp(core, "Prescott") != 0)
+    return NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return "Haswell";
+#endif
+  return NULL;
 }

@@ -30,4 +30,15 @@ const char *infb_blas_config(void);
 int infb_blas_threads(void);
 void infb_blas_set_threads(int n);
 
+/* The kernel set OpenBLAS chose at load time (openblas_get_corename), e.g. "SkylakeX". */
+const char *infb_blas_corename(void);
+/* The kernel set that would serve this CPU better than OpenBLAS's choice, or NULL when its
+ * choice is right.  OpenBLAS ≤ 0.3.21 (Debian 12) does not know Intel's newer server models
+ * (e.g. family 6 model 207) and falls back to its generic SSE3 "Prescott" kernels, about
+ * 5× slower here; this returns "SkylakeX" when OpenBLAS chose "Prescott" and the CPU has
+ * AVX-512 F, CD, BW, DQ and VL, "Haswell" when it has AVX2 and FMA, else NULL.  OpenBLAS
+ * reads its choice from the environment (OPENBLAS_CORETYPE) only when it is loaded, so
+ * acting on this means re-executing the program (src/cli/main.c does). */
+const char *infb_blas_better_coretype(void);
+
 #endif

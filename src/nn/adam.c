@@ -52,6 +52,7 @@ INFB_NN(adam_alloc)(size_t n, double beta1, double beta2, double eps)
   return a;
 }
 
+INFB_NN_HOT
 int
 INFB_NN(adam_step)(INFB_NN(adam) *a, infb_real *restrict params,
                    const infb_real *restrict grads, double lr)

@@ -6,6 +6,7 @@
 
 #include <gsl/gsl_errno.h>
 
+INFB_NN_HOT
 int
 INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
                        const infb_real *restrict W, const infb_real *restrict b, size_t B,
@@ -24,6 +25,7 @@ INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
   return INFB_REAL_GEMM(0, 1, B, out, in, 1, X, in, W, in, beta, Y, out);
 }
 
+INFB_NN_HOT
 int
 INFB_NN(dense_backward)(infb_real *restrict dX, infb_real *restrict dW,
                         infb_real *restrict db, const infb_real *restrict dY,

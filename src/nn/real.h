@@ -73,6 +73,19 @@
 
 #include <stddef.h>
 
+/* The elementwise loops that dominate a training step once the gemms are fast (Adam over
+ * the whole slab, the activations' derivatives, bias sums) are compiled three times, for
+ * AVX-512, AVX2 and baseline x86-64, and the CPU's best is chosen when the program is
+ * loaded (GCC's target_clones, an ifunc).  The nn archives are built with
+ * -fvect-cost-model=dynamic so that -O2 vectorises these loops at all.  The results are
+ * the same IEEE results in every clone: no -ffast-math, no reassociation of sums, and no
+ * FMA contraction (ISO C mode, -std=c11, means -ffp-contract=off). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#define INFB_NN_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define INFB_NN_HOT
+#endif
+
 /* One entry of a parameter-slab layout table: the block `name` occupies
  * slab[offset .. offset + length), a row-major rows × cols array (length = rows·cols;
  * a bias vector has cols = 1).  The same table describes the gradient slab. */

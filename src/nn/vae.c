@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <gsl/gsl_randist.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* SLEEF's AVX2 declarations are guarded by __AVX__ / __AVX2__: the header is read with the
  * AVX2 target switched on, and only the functions marked VAE_AVX2 use them, after a run-time
@@ -21,10 +24,11 @@
 #define VAE_HAVE_AVX2 1
 #include <immintrin.h>
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,avx512f")
 #include <sleef.h>
 #pragma GCC pop_options
 #define VAE_AVX2 __attribute__((target("avx2,fma")))
+#define VAE_AVX512 __attribute__((target("avx2,fma,avx512f")))
 #else
 #define VAE_HAVE_AVX2 0
 #endif
@@ -54,6 +58,12 @@ struct INFB_NN(vae) {
   double *dwork;
   double *lw;           /* per-row log-weights, rows */
   double *acc;          /* per-point accumulators or a second row buffer, 2·rows */
+  /* Threads (vae_set_threads): workers[t − 1] runs part t of a pass; each is a full
+   * network whose parameters are this one's slab (shared, not owned) and whose
+   * gradient slab and workspaces are its own. */
+  size_t nthreads;
+  struct INFB_NN(vae) **workers;
+  int shared_params; /* a worker: params belong to the owner */
 };
 
 /* a·b + c, or SIZE_MAX on overflow. */
@@ -138,6 +148,53 @@ bern_avx2(size_t D, const float *x, const float *l, float *dl, float coef, size_
   *done = d;
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
+
+/* The AVX-512 kernel: 16 floats per step, as bern_avx2 (the same series log1p). */
+VAE_AVX512 static __m512
+log1p_unit16(__m512 t)
+{
+  __m512 s = _mm512_div_ps(t, _mm512_add_ps(_mm512_set1_ps(2.0f), t));
+  __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(1.0f / 13);
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 11));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 9));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 7));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 5));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 3));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f));
+  return _mm512_mul_ps(_mm512_add_ps(s, s), p);
+}
+
+VAE_AVX512 static double
+bern_avx512(size_t D, const float *x, const float *l, float *dl, float coef, size_t *done)
+{
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  const __m512 c = _mm512_set1_ps(coef);
+  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+  __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+  size_t d = 0;
+  for (; d + 16 <= D; d += 16) {
+    __m512 lv = _mm512_loadu_ps(l + d);
+    __m512 xv = x ? _mm512_loadu_ps(x + d) : zero;
+    __m512 nabs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(lv), sign));
+    __m512 t = Sleef_expf16_u10avx512f(nabs); /* e^−|l| */
+    __m512 lp = log1p_unit16(t);
+    __m512 relu = _mm512_max_ps(lv, zero);
+    __m512 term = _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(xv, lv), relu), lp);
+    __m256 lo = _mm512_castps512_ps256(term);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(term), 1));
+    acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(lo));
+    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(hi));
+    if (dl) {
+      __m512 r = _mm512_div_ps(one, _mm512_add_ps(one, t));
+      __mmask16 ge = _mm512_cmp_ps_mask(lv, zero, _CMP_GE_OQ);
+      __m512 sig = _mm512_mask_blend_ps(ge, _mm512_mul_ps(t, r), r);
+      _mm512_storeu_ps(dl + d, _mm512_mul_ps(c, _mm512_sub_ps(xv, sig)));
+    }
+  }
+  *done = d;
+  return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+}
 #else
 /* 4 doubles per step, as the float version. */
 VAE_AVX2 static double
@@ -176,7 +233,9 @@ int
 INFB_NN(vae_simd)(void)
 {
 #if VAE_HAVE_AVX2
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    return 0;
+  return INFB_REAL_BITS == 32 && __builtin_cpu_supports("avx512f") ? 2 : 1;
 #else
   return 0;
 #endif
@@ -189,8 +248,14 @@ bern_row(int simd, size_t D, const infb_real *x, const infb_real *l, infb_real *
 {
 #if VAE_HAVE_AVX2
   if (simd) {
-    size_t done = 0;
-    double s = bern_avx2(D, x, l, dl, coef, &done);
+    size_t done = 0, more = 0;
+    double s = 0.0;
+#if INFB_REAL_BITS == 32
+    if (simd == 2)
+      s = bern_avx512(D, x, l, dl, coef, &done);
+#endif
+    s += bern_avx2(D - done, x ? x + done : NULL, l + done, dl ? dl + done : NULL, coef, &more);
+    done += more;
     return s + bern_scalar(D - done, x ? x + done : NULL, l + done, dl ? dl + done : NULL, coef);
   }
 #else
@@ -301,9 +366,13 @@ INFB_NN(vae_free)(INFB_NN(vae) *v)
 {
   if (!v)
     return;
+  for (size_t t = 0; t + 1 < v->nthreads; t++)
+    INFB_NN(vae_free)(v->workers[t]);
+  free(v->workers);
   INFB_NN(mlp_free)(v->enc);
   INFB_NN(mlp_free)(v->dec);
-  free(v->params);
+  if (!v->shared_params)
+    free(v->params);
   free(v->grads);
   free(v->layout);
   free(v->names);
@@ -350,6 +419,7 @@ INFB_NN(vae_alloc)(const infb_vae_arch *arch, size_t max_batch, size_t max_sampl
   v->max_samples = max_samples;
   v->max_rows = rows;
   v->simd = INFB_NN(vae_simd)();
+  v->nthreads = 1;
 
   size_t es[MAXH + 2], ds[MAXH + 2];
   es[0] = D;
@@ -455,6 +525,114 @@ INFB_NN(vae_arch)(const INFB_NN(vae) *v)
   return &v->arch;
 }
 
+/* ------------------------------------------------------------------ threads */
+
+/* Workers are made without workers of their own, sharing the owner's parameter slab. */
+int
+INFB_NN(vae_set_threads)(INFB_NN(vae) *v, size_t T)
+{
+  if (v->shared_params)
+    return INFB_ERROR(GSL_EINVAL, "vae threads: a worker network cannot have workers");
+  if (T == 0 || T > INFB_VAE_MAX_THREADS)
+    return INFB_ERROR(GSL_EINVAL, "vae threads: %zu threads (1 to %d)", T,
+                      INFB_VAE_MAX_THREADS);
+  if (T == v->nthreads)
+    return GSL_SUCCESS;
+  INFB_NN(vae) **w = T > 1 ? infb_calloc(T - 1, sizeof *w) : NULL;
+  if (T > 1 && !w)
+    return GSL_ENOMEM;
+  for (size_t t = 0; t + 1 < T; t++) {
+    w[t] = INFB_NN(vae_alloc)(&v->arch, v->max_batch, v->max_samples);
+    if (!w[t]) {
+      for (size_t u = 0; u < t; u++)
+        INFB_NN(vae_free)(w[u]);
+      free(w);
+      return GSL_ENOMEM;
+    }
+    free(w[t]->params);
+    w[t]->params = v->params;
+    w[t]->shared_params = 1;
+    INFB_NN(mlp_bind)(w[t]->enc, v->params, w[t]->grads);
+    INFB_NN(mlp_bind)(w[t]->dec, v->params + v->np_enc, w[t]->grads + v->np_enc);
+  }
+  for (size_t t = 0; t + 1 < v->nthreads; t++)
+    INFB_NN(vae_free)(v->workers[t]);
+  free(v->workers);
+  v->workers = w;
+  v->nthreads = T;
+  return GSL_SUCCESS;
+}
+
+size_t
+INFB_NN(vae_threads)(const INFB_NN(vae) *v)
+{
+  return v->nthreads;
+}
+
+/* The network that runs part t of a pass (part 0: v itself). */
+static INFB_NN(vae) *
+worker(INFB_NN(vae) *v, size_t t)
+{
+  return t ? v->workers[t - 1] : v;
+}
+
+/* The number of parts of a pass over n items: one per thread, none empty. */
+static size_t
+nparts(const INFB_NN(vae) *v, size_t n)
+{
+  return n < v->nthreads ? (n ? n : 1) : v->nthreads;
+}
+
+/* Part t of T covers the items [n·t/T, n·(t + 1)/T). */
+static size_t
+part_lo(size_t n, size_t t, size_t T)
+{
+  return n * t / T;
+}
+
+/* Runs the loop body once per part, part t on thread t (OpenMP; in order on one thread
+ * without it).  The body must only touch part t's worker and rows. */
+#define FOR_PARTS(T)                                                                   \
+  _Pragma("omp parallel for num_threads(T) schedule(static, 1) if(T > 1)")            \
+  for (size_t t = 0; t < (T); t++)
+
+/* The first failing part's status; its message was raised on its own thread, so it is
+ * raised again here, on the caller's. */
+static int
+parts_status(const int *st, size_t T, const char *what)
+{
+  for (size_t t = 0; t < T; t++)
+    if (st[t])
+      return INFB_ERROR(st[t], "vae %s: part %zu of %zu failed (status %d)", what, t + 1, T,
+                        st[t]);
+  return GSL_SUCCESS;
+}
+
+/* v's gradient slab [lo, hi) += every worker's (the workers' own slabs hold their parts
+ * of one pass); split over the threads by slab range. */
+static void
+reduce_grads(INFB_NN(vae) *v, size_t T, size_t lo, size_t hi)
+{
+  const size_t n = hi - lo;
+  FOR_PARTS(T)
+  {
+    size_t a = lo + part_lo(n, t, T), b = lo + part_lo(n, t + 1, T);
+    for (size_t u = 1; u < T; u++) {
+      const infb_real *restrict src = v->workers[u - 1]->grads;
+      infb_real *restrict dst = v->grads;
+      for (size_t j = a; j < b; j++)
+        dst[j] += src[j];
+    }
+  }
+}
+
+/* Sets worker grads [lo, hi) to 0 for the parts t ≥ 1 of a backward pass. */
+static void
+zero_worker_grads(INFB_NN(vae) *w, size_t lo, size_t hi)
+{
+  memset(w->grads + lo, 0, (hi - lo) * sizeof *w->grads);
+}
+
 /* ------------------------------------------------------------------ passes */
 
 /* GSL_SUCCESS when 1 ≤ B·S ≤ max_rows, else GSL_EBADLEN raised. */
@@ -467,13 +645,10 @@ check_rows(const INFB_NN(vae) *v, size_t B, size_t S, const char *what)
   return GSL_SUCCESS;
 }
 
-int
-INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU,
-                    infb_real *LV)
+static int
+encode_one(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU, infb_real *LV)
 {
-  int st = check_rows(v, B, 1, "encode");
-  if (st)
-    return st;
+  int st;
   const size_t K = v->arch.K;
   if ((st = INFB_NN(mlp_forward)(v->enc, B, X, v->H)))
     return st;
@@ -484,6 +659,23 @@ INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU
   return GSL_SUCCESS;
 }
 
+int
+INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU,
+                    infb_real *LV)
+{
+  int st = check_rows(v, B, 1, "encode");
+  if (st)
+    return st;
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
+    sts[t] = encode_one(worker(v, t), hi - lo, X + lo * D, MU + lo * K, LV + lo * K);
+  }
+  return parts_status(sts, T, "encode");
+}
+
 /* The ELBO with the closed-form prior and entropy terms (vae.h):
  *   L_i = (1/S) Σ_s ln p(x_i|z_is) + C_i,
  *   C_i = −½ Σ_k (μ² + σ²) − (K/2) ln 2π + β·½ Σ_k (1 + ln 2π + ln σ²).
@@ -492,16 +684,13 @@ INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU
  *   ∂/∂z_is  = decoder backward
  *   ∂/∂μ_i   = Σ_s ∂/∂z_is + μ_i / B
  *   ∂/∂ln σ²_i = Σ_s ∂/∂z_is ⊙ ε_is ⊙ σ_i / 2 + (σ_i² − β) / (2B)
- * and the encoder backward from (∂/∂μ, ∂/∂ln σ²). */
-int
-INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
-                  const infb_real *E, double beta, int backward, double *sum)
+ * and the encoder backward from (∂/∂μ, ∂/∂ln σ²).  A part of a batch (threads) scales by
+ * the whole batch's size Bden instead of its own B. */
+static int
+elbo_one(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S, const infb_real *E,
+         double beta, int backward, size_t Bden, double *sum)
 {
-  int st = check_rows(v, B, S, "elbo");
-  if (st)
-    return st;
-  if (!(beta >= 0.0 && beta <= 1.0))
-    return INFB_ERROR(GSL_EDOM, "vae elbo: beta = %g is outside [0, 1]", beta);
+  int st;
   const size_t D = v->arch.D, K = v->arch.K, R = B * S;
   if ((st = INFB_NN(mlp_forward)(v->enc, B, X, v->H)))
     return st;
@@ -510,7 +699,7 @@ INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
   if ((st = INFB_NN(mlp_forward)(v->dec, R, v->Z, v->LG)))
     return st;
 
-  const double coef = -1.0 / ((double)B * (double)S);
+  const double coef = -1.0 / ((double)Bden * (double)S);
   double total = 0.0;
   for (size_t i = 0; i < B; i++) {
     double lpx = 0.0;
@@ -532,7 +721,7 @@ INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
 
   if ((st = INFB_NN(mlp_backward)(v->dec, R, v->Z, v->dLG, v->dZ)))
     return st;
-  const double invB = 1.0 / (double)B;
+  const double invB = 1.0 / (double)Bden;
   for (size_t i = 0; i < B; i++)
     for (size_t k = 0; k < K; k++) {
       double mu = v->H[i * 2 * K + k], lv = v->H[i * 2 * K + K + k];
@@ -550,12 +739,41 @@ INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
 }
 
 int
-INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
-                         const infb_real *E, double *out, double *se)
+INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
+                  const infb_real *E, double beta, int backward, double *sum)
 {
-  int st = check_rows(v, B, S, "elbo_points");
+  int st = check_rows(v, B, S, "elbo");
   if (st)
     return st;
+  if (!(beta >= 0.0 && beta <= 1.0))
+    return INFB_ERROR(GSL_EDOM, "vae elbo: beta = %g is outside [0, 1]", beta);
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
+  int sts[INFB_VAE_MAX_THREADS];
+  double sums[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
+    INFB_NN(vae) *w = worker(v, t);
+    if (backward && t > 0)
+      zero_worker_grads(w, 0, v->np);
+    sts[t] = elbo_one(w, hi - lo, X + lo * D, S, E + lo * S * K, beta, backward, B, &sums[t]);
+  }
+  if ((st = parts_status(sts, T, "elbo")))
+    return st;
+  double total = 0.0;
+  for (size_t t = 0; t < T; t++)
+    total += sums[t];
+  *sum = total;
+  if (backward && T > 1)
+    reduce_grads(v, T, 0, v->np);
+  return GSL_SUCCESS;
+}
+
+static int
+elbo_points_one(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S, const infb_real *E,
+                double *out, double *se)
+{
+  int st;
   const size_t D = v->arch.D, R = B * S;
   if ((st = INFB_NN(mlp_forward)(v->enc, B, X, v->H)))
     return st;
@@ -586,12 +804,28 @@ INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S
 }
 
 int
-INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
-                            const infb_real *Z, double *logp, infb_real *G)
+INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
+                         const infb_real *E, double *out, double *se)
 {
-  int st = check_rows(v, R, 1, "decoder_loglik");
+  int st = check_rows(v, B, S, "elbo_points");
   if (st)
     return st;
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
+    sts[t] = elbo_points_one(worker(v, t), hi - lo, X + lo * D, S, E + lo * S * K, out + lo,
+                             se ? se + lo : NULL);
+  }
+  return parts_status(sts, T, "elbo_points");
+}
+
+static int
+decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real *Z,
+                   double *logp, infb_real *G)
+{
+  int st;
   const size_t D = v->arch.D;
   if ((st = INFB_NN(mlp_forward)(v->dec, R, Z, v->LG)))
     return st;
@@ -600,18 +834,99 @@ INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
   return G ? INFB_NN(mlp_backward_input)(v->dec, R, v->dLG, G) : GSL_SUCCESS;
 }
 
+int
+INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                            const infb_real *Z, double *logp, infb_real *G)
+{
+  int st = check_rows(v, R, 1, "decoder_loglik");
+  if (st)
+    return st;
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
+    sts[t] = decoder_loglik_one(worker(v, t), hi - lo, X + lo * D, Z + lo * K, logp + lo,
+                                G ? G + lo * K : NULL);
+  }
+  return parts_status(sts, T, "decoder_loglik");
+}
+
+static int
+decoder_train_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real *Z,
+                  double coef, double *logp, infb_real *G)
+{
+  int st;
+  const size_t D = v->arch.D;
+  if ((st = INFB_NN(mlp_forward)(v->dec, R, Z, v->LG)))
+    return st;
+  for (size_t r = 0; r < R; r++)
+    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, v->dLG + r * D, (infb_real)coef);
+  return INFB_NN(mlp_backward)(v->dec, R, Z, v->dLG, G);
+}
+
+int
+INFB_NN(vae_decoder_train)(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real *Z,
+                           double coef, double *logp, infb_real *G)
+{
+  int st = check_rows(v, R, 1, "decoder_train");
+  if (st)
+    return st;
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
+    INFB_NN(vae) *w = worker(v, t);
+    if (t > 0)
+      zero_worker_grads(w, v->np_enc, v->np);
+    sts[t] = decoder_train_one(w, hi - lo, X + lo * D, Z + lo * K, coef, logp + lo,
+                               G ? G + lo * K : NULL);
+  }
+  if ((st = parts_status(sts, T, "decoder_train")))
+    return st;
+  if (T > 1)
+    reduce_grads(v, T, v->np_enc, v->np);
+  return GSL_SUCCESS;
+}
+
+static int
+decode_one(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real *P)
+{
+  int st;
+  const size_t D = v->arch.D;
+  if ((st = INFB_NN(mlp_forward)(v->dec, R, Z, v->LG)))
+    return st;
+  for (size_t j = 0; j < R * D; j++) {
+    infb_real l = v->LG[j], t = INFB_RM(exp)(-INFB_RM(fabs)(l)); /* e^−|l|: no overflow */
+    P[j] = l >= 0 ? 1 / (1 + t) : t / (1 + t);
+  }
+  return GSL_SUCCESS;
+}
+
+int
+INFB_NN(vae_decode)(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real *P)
+{
+  int st = check_rows(v, R, 1, "decode");
+  if (st)
+    return st;
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
+    sts[t] = decode_one(worker(v, t), hi - lo, Z + lo * K, P + lo * D);
+  }
+  return parts_status(sts, T, "decode");
+}
+
 /* IWAE: points in groups of g, samples in chunks of c per point (g·c ≤ max_rows); row
  * r = p·cc + j holds sample j of the chunk for point p of the group.  Per point the
  * running ln Σ w and ln Σ w² are combined chunk by chunk with logaddexp. */
-int
-INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
-                  const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
-                  double *se)
+static int
+iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+         const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out, double *se)
 {
-  if (B == 0 || k == 0)
-    return INFB_ERROR(GSL_EINVAL, "vae iwae: %zu points, k = %zu (both must be positive)", B, k);
-  if (!MU != !LV)
-    return INFB_ERROR(GSL_EINVAL, "vae iwae: MU and LV must be both given or both NULL");
   const size_t D = v->arch.D, K = v->arch.K;
   const size_t c = k < v->max_samples ? k : v->max_samples;
   const size_t gmax = v->max_rows / c;
@@ -661,6 +976,28 @@ INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real
     }
   }
   return GSL_SUCCESS;
+}
+
+/* Each point's draws come from its own stream, so splitting the points over threads
+ * changes the results only by rounding. */
+int
+INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+                  const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
+                  double *se)
+{
+  if (B == 0 || k == 0)
+    return INFB_ERROR(GSL_EINVAL, "vae iwae: %zu points, k = %zu (both must be positive)", B, k);
+  if (!MU != !LV)
+    return INFB_ERROR(GSL_EINVAL, "vae iwae: MU and LV must be both given or both NULL");
+  const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
+  int sts[INFB_VAE_MAX_THREADS];
+  FOR_PARTS(T)
+  {
+    size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
+    sts[t] = iwae_one(worker(v, t), hi - lo, X + lo * D, MU ? MU + lo * K : NULL,
+                      LV ? LV + lo * K : NULL, k, rngs + lo, out + lo, se ? se + lo : NULL);
+  }
+  return parts_status(sts, T, "iwae");
 }
 
 /* Quadrature: the grid in chunks of max_rows cells; per cell the point-independent part

@@ -24,6 +24,9 @@
 #include "nn/mlp.h"
 
 /* The architecture of a VAE. */
+/* The most threads a VAE splits its passes over (vae_set_threads). */
+#define INFB_VAE_MAX_THREADS 64
+
 typedef struct infb_vae_arch {
   size_t D;                 /* observed dimension (784 for 28×28 images) */
   size_t K;                 /* latent dimension */
@@ -60,6 +63,19 @@ INFB_NN(vae) *INFB_NN(vae_alloc)(const infb_vae_arch *arch, size_t max_batch,
 void INFB_NN(vae_free)(INFB_NN(vae) *v); /* NULL is a no-op */
 /* U(±1/√fan_in) for every weight and bias (the protocol), encoder then decoder. */
 int INFB_NN(vae_init)(INFB_NN(vae) *v, gsl_rng *rng);
+
+/* Threads: every pass below (except _quadrature) is split into T parts by points (or
+ * rows), part t run on thread t (OpenMP) by a worker copy of the network that shares
+ * this one's parameter slab and has its own workspaces and gradient slab; backward passes
+ * then add the workers' gradients into this network's slab.  Each gemm stays
+ * single-threaded: set OpenBLAS to one thread (infb_blas_set_threads) when T > 1.
+ * Results are deterministic for a given T and differ between values of T only by rounding
+ * (sums split over parts, gemms over other row counts; IWAE uses the same draws, each
+ * point having its own stream).  T from 1 (the
+ * default; no workers) to INFB_VAE_MAX_THREADS; the workers cost T − 1 times the
+ * workspaces.  GSL_EINVAL for a T out of range, GSL_ENOMEM. */
+int INFB_NN(vae_set_threads)(INFB_NN(vae) *v, size_t T);
+size_t INFB_NN(vae_threads)(const INFB_NN(vae) *v);
 
 /* The slabs and their layout (as nn/mlp.h). */
 infb_real *INFB_NN(vae_params)(INFB_NN(vae) *v, size_t *n);
@@ -104,6 +120,20 @@ int INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size
 int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                 const infb_real *Z, double *logp, infb_real *G);
 
+/* The decoder as a trainable likelihood (variational EM with per-point q, no encoder):
+ * logp[r] = ln p(x_r|z_r) for R rows (X R×D row-aligned with Z R×K), and the gradient of
+ * coef·Σ_r ln p(x_r|z_r) ACCUMULATED into the decoder's segment of the gradient slab
+ * (the encoder's segment untouched); when G is not NULL, G (R×K) = coef·∂ ln p(x_r|z_r)/∂z_r
+ * (overwritten).  Pass coef = −1/B to accumulate the gradient of a minibatch loss.
+ * 1 ≤ R ≤ max_batch·max_samples (GSL_EBADLEN). */
+int INFB_NN(vae_decoder_train)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                               const infb_real *Z, double coef, double *logp, infb_real *G);
+
+/* The decoder's Bernoulli means: P (R×D) = σ(logits) for the R latent rows Z (R×K), e.g.
+ * reconstructions (Z = the encoder's μ) and samples from the prior (Z ~ N(0, I)).
+ * 1 ≤ R ≤ max_batch·max_samples (GSL_EBADLEN); P is the caller's; slabs untouched. */
+int INFB_NN(vae_decode)(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real *P);
+
 /* IWAE-k (Burda et al. 2016; MATH.md §5) for B points with the proposal
  * q(z|x) = N(MU_i, diag exp(LV_i)) (the encoder's when MU == NULL): draws k samples per
  * point from rng in chunks of max_samples, w_j = p(x, z_j)/q(z_j|x), and
@@ -134,13 +164,15 @@ int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, doubl
  * dl_d = coef·(x_d − σ(l_d)) (dl must not overlap x or l), where
  *   softplus(l) = max(l, 0) + log1p(t),  σ(l) = 1/(1 + t) (l ≥ 0), t/(1 + t) (l < 0),
  *   t = e^−|l| ∈ [0, 1]  (no overflow for any l).
- * vector nonzero: the SIMD kernel (AVX2 + FMA: 8 floats with SLEEF's expf and a series
+ * vector nonzero: the SIMD kernel (AVX-512: 16 floats, or AVX2 + FMA: 8 floats, with SLEEF's expf and a series
  * log1p on [0, 1]; 4 doubles with SLEEF's exp and log1p) when this CPU has it — what every
  * pass uses; vector = 0, or no AVX2: the portable kernel (libm expf/log1pf or exp/log1p).
  * Both are within a few ulp of libm (tests/nn/vae-t). */
 double INFB_NN(vae_bernoulli_loglik)(size_t D, const infb_real *x, const infb_real *l,
                                      infb_real *dl, double coef, int vector);
-/* 1 when the SIMD kernel runs on this CPU (AVX2 and FMA, checked at run time), else 0. */
+/* The SIMD kernel this CPU runs (checked at run time): 2 for AVX-512 (the float build
+ * only: 16 floats with SLEEF's expf16, then the AVX2 kernel on what is left), 1 for AVX2
+ * and FMA, 0 for none (the portable kernel). */
 int INFB_NN(vae_simd)(void);
 
 #endif

@@ -767,7 +767,11 @@ gaphist_panel(FILE *fp, const char *tsv_train, const char *tsv_test, int col,
   const char *file[2] = {tsv_train, tsv_test};
   static const char *const split[2] = {"tr", "te"};
   fprintf(fp, "\n# ---------------- %s (column %d)\n", what, col);
-  fputs("n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\n", fp);
+  /* stats drops values outside the ranges the previous panel set. */
+  fputs("n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\n"
+        "set xrange [*:*]\n"
+        "set yrange [*:*]\n",
+        fp);
   for (int s = 0; s < 2; s++) {
     if (!file[s]) {
       fprintf(fp, "n_%s = 0; m_%s = NaN\n", split[s], split[s]);
@@ -1209,5 +1213,502 @@ infb_plot_angles_write(const char *dir, const char *stem, const char *tsv,
             AN_COL_INDEX, AN_COL_DEG, AN_COL_DEG);
   }
   fputc('\n', fp);
+  return infb_afile_commit(af);
+}
+
+/* ---------------------------------------------------------------- VAE figures */
+
+/* iwae-<e>-<split>.tsv columns. */
+enum {
+  IW_COL_K = 1,
+  IW_COL_MEAN = 2,
+  IW_COL_SE = 3,
+  IW_COL_LOGPX = 7,
+  IW_COL_ELBOQ = 9,
+  IW_COL_ABOVE_Q = 11,
+  IW_COL_ABOVE_Q_SE = 12,
+  IW_COL_GAP = 13,
+  IW_COL_POINTS = 15
+};
+/* Image grids: tiles are separated by IMG_GAP blank pixels. */
+enum { IMG_GAP = 2 };
+/* Latent space: points of this size; classes beyond the 8 colours of the palette repeat
+ * the colours with the next point type (filled circle, square, triangle, diamond, ...). */
+static const double LAT_POINT_SIZE = 0.55;
+static const int lat_point_types[] = {7, 5, 9, 13, 11, 15};
+enum { LAT_NPT = sizeof lat_point_types / sizeof lat_point_types[0] };
+/* Posterior-grid summary columns (the lv columns follow s22). */
+enum {
+  PG_COL_INDEX = 1,
+  PG_COL_M1 = 4,
+  PG_COL_LV1 = 9,
+  PG_COL_QS_M1 = PG_COL_LV1 + INFB_PLOT_POSTERIOR_LEVELS,
+  PG_COL_QS_M2,
+  PG_COL_QS_V1,
+  PG_COL_QS_V2,
+  PG_COL_Q_M1,
+  PG_COL_Q_M2,
+  PG_COL_Q_V1,
+  PG_COL_Q_V2,
+  PG_COL_KL_QSTAR,
+  PG_COL_KL_Q,
+  PG_COL_CELL,
+  PG_COL_Z1_LO,
+  PG_COL_Z1_HI,
+  PG_COL_Z2_LO,
+  PG_COL_Z2_HI
+};
+
+int
+infb_plot_iwae_write(const char *dir, const char *stem, const char *tsv_train,
+                     const char *tsv_test, const char *estimator, int has_ref)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (!tsv_train && !tsv_test)
+    return INFB_ERROR(GSL_EINVAL, "plot: no data file for the IWAE curve");
+  if ((tsv_train && (st = check_name("the training data file", tsv_train))) ||
+      (tsv_test && (st = check_name("the test data file", tsv_test))))
+    return st;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  size_t nd = (tsv_train ? strlen(tsv_train) : 0) + (tsv_test ? strlen(tsv_test) : 0) + 8;
+  char *data = infb_malloc(nd, 1);
+  if (!data) {
+    infb_afile_abort(af);
+    return GSL_ENOMEM;
+  }
+  snprintf(data, nd, "%s%s%s", tsv_train ? tsv_train : "", tsv_train && tsv_test ? " and " : "",
+           tsv_test ? tsv_test : "");
+  put_preamble(fp, stem, "",
+               has_ref ? "the IWAE bound against the number of importance samples k, mean "
+                         "over the points ± 1 standard error, with the gap report's ln p̂(x) "
+                         "and L[q] over the same points"
+                       : "the IWAE bound against the number of importance samples k, mean "
+                         "over the points ± 1 standard error",
+               data);
+  free(data);
+  fputs("set xlabel 'importance samples k'\n"
+        "set ylabel 'nats per point'\n",
+        fp);
+  put_logx(fp);
+  /* Room left and right on the log axis, so the end points' error bars show. */
+  fputs("set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n"
+        "set pointintervalbox 1e-6\n",
+        fp);
+  fputs(key_below, fp);
+  const char *file[2] = {tsv_train, tsv_test};
+  static const char *const name[2] = {"train", "test"};
+  static const char *const var[2] = {"n_tr", "n_te"};
+  fputs("# The number of points of each split, for the legend.\n", fp);
+  for (int s = 0; s < 2; s++) {
+    if (!file[s])
+      continue;
+    fputs("stats ", fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " every ::0::0 using (%s = column(%d), 0) nooutput\n", var[s], IW_COL_POINTS);
+  }
+  fprintf(fp, "set multiplot layout 1, %d title '", has_ref ? 2 : 1);
+  put_qchars(fp, estimator);
+  fputs(": IWAE bound against k' noenhanced font ',13'\n", fp);
+
+  fputs("\n# ---------------- the bound, mean over the points\n"
+        "set title 'IWAE-k, mean over the points ± 1 se'\n",
+        fp);
+  const char *sep = "plot ";
+  for (int s = 0; s < 2; s++) {
+    if (!file[s])
+      continue;
+    fputs(sep, fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using %d:%d:%d with yerrorlines ls %d title sprintf('%s (%%d points)', %s)",
+            IW_COL_K, IW_COL_MEAN, IW_COL_SE, s + 1, name[s], var[s]);
+    sep = plot_sep;
+    if (!has_ref)
+      continue;
+    fputs(sep, fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using %d:%d with lines ls %d lw 1.5 dt (8,5) title '%s: ln p̂(x)'",
+            IW_COL_K, IW_COL_LOGPX, s + 1, name[s]);
+    fputs(sep, fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using %d:%d with lines ls %d lw 1.5 dt (2,3) title '%s: L[q]'", IW_COL_K,
+            IW_COL_ELBOQ, s + 1, name[s]);
+  }
+  fputc('\n', fp);
+  if (has_ref) {
+    fputs("\n# ---------------- the bound above L[q], paired per point\n"
+          "set title 'IWAE-k − L[q], paired ± 1 se'\n"
+          "set ylabel 'nats per point above L[q]'\n",
+          fp);
+    fprintf(fp, "set xzeroaxis ls %d\n", LS_REFERENCE);
+    sep = "plot ";
+    for (int s = 0; s < 2; s++) {
+      if (!file[s])
+        continue;
+      fputs(sep, fp);
+      put_datafile(fp, file[s]);
+      fprintf(fp, " using %d:%d:%d with yerrorlines ls %d title '%s'", IW_COL_K,
+              IW_COL_ABOVE_Q, IW_COL_ABOVE_Q_SE, s + 1, name[s]);
+      sep = plot_sep;
+      fputs(sep, fp);
+      put_datafile(fp, file[s]);
+      fprintf(fp, " using %d:%d with lines ls %d lw 1.5 dt (8,5) title '%s: ln p̂(x) − L[q]'",
+              IW_COL_K, IW_COL_GAP, s + 1, name[s]);
+    }
+    fputc('\n', fp);
+  }
+  fputs("unset multiplot\n", fp);
+  return infb_afile_commit(af);
+}
+
+/* A grid of images, one TSV block each; paired: blocks 2i and 2i + 1 (an image and its
+ * reconstruction) one above the other.  The last three columns of the file are row, col
+ * and value (col_row is the row's column). */
+static int
+images_write(const char *dir, const char *stem, const char *tsv, const char *estimator,
+             const char *what, const char *title, size_t nimages, size_t height,
+             size_t width, size_t columns, int paired, int col_row)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (nimages == 0 || height == 0 || width == 0 || columns == 0)
+    return INFB_ERROR(GSL_EINVAL,
+                      "plot: an image grid needs images (%zu), a size (%zu x %zu) and "
+                      "columns (%zu)",
+                      nimages, height, width, columns);
+  size_t cols = nimages < columns ? nimages : columns;
+  size_t tile_rows = (nimages + cols - 1) / cols * (paired ? 2 : 1);
+  size_t nblocks = nimages * (paired ? 2 : 1);
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "", what, tsv);
+  put_title(fp, estimator, title);
+  fprintf(fp,
+          "\n# Image b (block b of the file) is a tile at column tx(b), row ty(b) of the grid;\n"
+          "# tiles are h x w pixels, gap pixels apart; pixel (row, col) of a tile is drawn at\n"
+          "# x = tile x + col, y = tile y + row (y downwards).\n"
+          "h = %zu; w = %zu; gap = %d; cols = %zu; rows = %zu\n",
+          height, width, IMG_GAP, cols, tile_rows);
+  if (paired)
+    fputs("# Blocks 2i and 2i + 1: image i and its reconstruction, one above the other.\n"
+          "tx(b) = (b / 2) % cols\n"
+          "ty(b) = 2 * ((b / 2) / cols) + b % 2\n",
+          fp);
+  else
+    fputs("tx(b) = b % cols\n"
+          "ty(b) = b / cols\n",
+          fp);
+  fputs("set size ratio -1\n"
+        "unset border\n"
+        "unset grid\n"
+        "unset key\n"
+        "unset xtics\n"
+        "unset mxtics\n"
+        "unset mytics\n"
+        "set offsets 0, 0, 0, 0\n"
+        "set palette gray\n"
+        "set cbrange [0:1]\n"
+        "unset colorbox\n"
+        "set xrange [-0.5:cols * (w + gap) - gap - 0.5]\n"
+        "set yrange [rows * (h + gap) - gap - 0.5:-0.5]\n",
+        fp);
+  if (paired)
+    fputs("# Row names on the left.\n"
+          "set ytics scale 0 ()\n"
+          "do for [r = 0:rows - 1] { set ytics add ((r % 2 ? 'reconstruction' : 'data') "
+          "r * (h + gap) + (h - 1) / 2.0) }\n",
+          fp);
+  else
+    fputs("unset ytics\n", fp);
+  fprintf(fp, "plot for [b = 0:%zu] ", nblocks - 1);
+  put_datafile(fp, tsv);
+  fprintf(fp,
+          " index b using (tx(b) * (w + gap) + column(%d)):(ty(b) * (h + gap) + column(%d))"
+          ":(column(%d)) with image notitle\n",
+          col_row + 1, col_row, col_row + 2);
+  return infb_afile_commit(af);
+}
+
+int
+infb_plot_recon_write(const char *dir, const char *stem, const char *tsv, const char *estimator,
+                      size_t nimages, size_t height, size_t width, size_t columns)
+{
+  return images_write(dir, stem, tsv, estimator,
+                      "images (binarised as evaluated) above their reconstructions, the "
+                      "decoder's Bernoulli means at the encoder's mean",
+                      "images and their reconstructions", nimages, height, width, columns, 1,
+                      3);
+}
+
+int
+infb_plot_samples_write(const char *dir, const char *stem, const char *tsv,
+                        const char *estimator, size_t nsamples, size_t height, size_t width,
+                        size_t columns)
+{
+  return images_write(dir, stem, tsv, estimator,
+                      "samples from the model: the decoder's Bernoulli means at z ~ N(0, I)",
+                      "decoder means at samples from the prior", nsamples, height, width,
+                      columns, 0, 2);
+}
+
+int
+infb_plot_latent2d_write(const char *dir, const char *stem, const char *tsv,
+                         const char *estimator, size_t nclasses,
+                         const char *const *class_names)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (nclasses && !class_names)
+    return INFB_ERROR(GSL_EINVAL, "plot: %zu classes but no names", nclasses);
+  for (size_t c = 0; c < nclasses; c++)
+    if ((st = check_name("a class name", class_names[c])))
+      return st;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  put_preamble(fp, stem, "",
+               nclasses ? "the encoder's means of the images in the 2-D latent space, "
+                          "coloured by class"
+                        : "the encoder's means of the images in the 2-D latent space",
+               tsv);
+  put_title(fp, estimator, "latent space (encoder means)");
+  fputs("set xlabel 'z₁' noenhanced\n"
+        "set ylabel 'z₂' noenhanced\n"
+        "set size ratio -1\n"
+        "set key outside right center vertical Left reverse\n",
+        fp);
+  if (nclasses == 0) {
+    fputs("plot ", fp);
+    put_datafile(fp, tsv);
+    fprintf(fp, " using 3:4 with points ls 1 pt 7 ps %g title 'encoder means'\n",
+            LAT_POINT_SIZE);
+    return infb_afile_commit(af);
+  }
+  const char *sep = "plot ";
+  for (size_t c = 0; c < nclasses; c++) {
+    fputs(sep, fp);
+    put_datafile(fp, tsv);
+    fprintf(fp, " using (column(2) == %zu ? column(3) : NaN):4 with points ls %zu pt %d ps %g "
+                "title ",
+            c, c % LS_NCOLOURS + 1, lat_point_types[(c / LS_NCOLOURS) % LAT_NPT],
+            LAT_POINT_SIZE);
+    put_qstr(fp, class_names[c]);
+    sep = plot_sep;
+  }
+  fputc('\n', fp);
+  return infb_afile_commit(af);
+}
+
+int
+infb_plot_posterior_grid_write(const char *dir, const char *stem, const char *tsv,
+                               const char *tsv_grid, const char *estimator, size_t nimages,
+                               const char *const *captions, int has_q)
+{
+  int st;
+  if ((st = check_name("the directory", dir)) || (st = check_name("the stem", stem)) ||
+      (st = check_name("the data file", tsv)) ||
+      (st = check_name("the grid data file", tsv_grid)) ||
+      (st = check_name("the estimator", estimator)))
+    return st;
+  if (nimages == 0)
+    return INFB_ERROR(GSL_EINVAL, "plot: no images for the posterior contours");
+  size_t ndrawn = nimages < PO_MAX_POINTS ? nimages : PO_MAX_POINTS;
+  infb_afile *af = open_script(dir, stem, ".gp");
+  if (!af)
+    return GSL_EFAILED;
+  FILE *fp = af->fp;
+  size_t nd = strlen(tsv) + strlen(tsv_grid) + 8;
+  char *data = infb_malloc(nd, 1);
+  if (!data) {
+    infb_afile_abort(af);
+    return GSL_ENOMEM;
+  }
+  snprintf(data, nd, "%s and %s", tsv, tsv_grid);
+  put_preamble(fp, stem, "",
+               has_q ? "for each image, the exact posterior p(z|x) on a grid (shaded) with its "
+                       "highest-density regions, and the 1–3 sd ellipses of the factorised "
+                       "optimum q*(z) and the encoder's q(z|x)"
+                     : "for each image, the exact posterior p(z|x) on a grid (shaded) with its "
+                       "highest-density regions, and the 1–3 sd ellipses of the factorised "
+                       "optimum q*(z)",
+               data);
+  free(data);
+  fputs("# The data hold numbers only, and the contour tables gnuplot writes below are\n"
+        "# space-separated: read both with any blank as the separator.\n"
+        "set datafile separator whitespace\n",
+        fp);
+  fprintf(fp,
+          "\n# The k-sd ellipse of N(m, diag(v1, v2)) is m + k (√v1 cos t, √v2 sin t); the\n"
+          "# exact posterior's contours enclose the same probabilities, 1 − exp(−k²/2).\n"
+          "set trange [0:2 * pi]\n"
+          "set samples %d\n"
+          "ex(t, k, m, v) = m + k * sqrt(v) * cos(t)\n"
+          "ey(t, k, m, v) = m + k * sqrt(v) * sin(t)\n"
+          "nice(x) = (e_ = 10**floor(log10(x)), f_ = x / e_, "
+          "(f_ < 1.5 ? 1 : f_ < 3.5 ? 2 : f_ < 7.5 ? 5 : 10) * e_)\n"
+          "ntics = %d\n",
+          PO_SAMPLES, PO_TICS);
+
+  /* Contours first, in table mode, into one datablock per image. */
+  fputs("\n# The highest-density contours of each image's grid posterior (levels lv1..lv3 of\n"
+        "# its summary row), as tables of lines.\n"
+        "set contour base\n"
+        "unset surface\n"
+        "set view map\n",
+        fp);
+  for (size_t i = 0; i < ndrawn; i++) {
+    fputs("stats ", fp);
+    put_datafile(fp, tsv);
+    fprintf(fp, " every ::%zu::%zu using (", i, i);
+    for (int k = 0; k < INFB_PLOT_POSTERIOR_LEVELS; k++)
+      fprintf(fp, "lv%d = column(%d), ", k + 1, PG_COL_LV1 + k);
+    fputs("0) nooutput\nset cntrparam levels discrete ", fp);
+    for (int k = INFB_PLOT_POSTERIOR_LEVELS; k >= 1; k--)
+      fprintf(fp, "lv%d%s", k, k > 1 ? ", " : "\n");
+    fprintf(fp, "set table $cont%zu\nsplot ", i);
+    put_datafile(fp, tsv_grid);
+    fprintf(fp, " index %zu using 1:2:3 notitle\nunset table\n", i);
+  }
+  fputs("unset contour\n"
+        "set surface\n",
+        fp);
+
+  /* Panel geometry as in infb_plot_posterior2d_write. */
+  size_t rows = 1, cols = ndrawn;
+  double side = po_layout(ndrawn, &rows, &cols);
+  double bw = (double)cols * side + (double)(cols - 1) * PO_HGAP;
+  double bh = (double)rows * side + (double)(rows - 1) * PO_VGAP;
+  double left = PO_LEFT + (FIG_W - PO_LEFT - PO_RIGHT - bw) / 2;
+  double top = FIG_H - PO_TOP - (FIG_H - PO_TOP - PO_BOTTOM - bh) / 2;
+  fprintf(fp,
+          "\n# Panel i sits in row i / cols, column i %% cols of a grid of square graphs\n"
+          "# (screen coordinates laid out for a %g × %g canvas; `set size ratio -1` keeps\n"
+          "# the aspect ratio equal on any other).\n"
+          "cols = %zu\n"
+          "x0 = %.4f; pw = %.4f; hgap = %.4f\n"
+          "y1 = %.4f; ph = %.4f; vgap = %.4f\n",
+          FIG_W, FIG_H, cols, left / FIG_W, side / FIG_W, PO_HGAP / FIG_W, top / FIG_H,
+          side / FIG_H, PO_VGAP / FIG_H);
+  fputs("set size ratio -1\n"
+        "set title font ',10'\n"
+        "unset mxtics\n"
+        "unset mytics\n"
+        "unset key\n"
+        "unset colorbox\n"
+        "set offsets 0, 0, 0, 0\n"
+        "# The posterior density shaded from white (0) to grey (its maximum).\n"
+        "set palette defined (0 '#FFFFFF', 1 '#9E9E9E')\n"
+        "set cbrange [0:*]\n",
+        fp);
+  fputs("set multiplot title '", fp);
+  put_qchars(fp, estimator);
+  fprintf(fp, ": exact posterior (shaded; highest-density regions) against %s, 1–%d sd",
+          has_q ? "q* and q" : "q*", INFB_PLOT_POSTERIOR_LEVELS);
+  if (ndrawn < nimages)
+    fprintf(fp, " (first %zu of %zu images)", ndrawn, nimages);
+  fputs("' noenhanced font ',13'\n", fp);
+  /* q*: vermillion, dashed; q: blue, dash-dot; the exact posterior's contours black. */
+  static const struct {
+    int ls;
+    const char *dt, *m1, *m2, *v1, *v2, *title;
+  } dens[2] = {{2, "(8,4)", "qs_m1", "qs_m2", "qs_v1", "qs_v2", "factorised optimum q*(z)"},
+               {1, "(12,4,3,4)", "q_m1", "q_m2", "q_v1", "q_v2", "encoder q(z|x)"}};
+  for (size_t i = 0; i < ndrawn; i++) {
+    fprintf(fp, "\n# ---------------- panel %zu\n", i);
+    fprintf(fp,
+            "set lmargin at screen x0 + %zu * (pw + hgap)\n"
+            "set rmargin at screen x0 + %zu * (pw + hgap) + pw\n"
+            "set tmargin at screen y1 - %zu * (ph + vgap)\n"
+            "set bmargin at screen y1 - %zu * (ph + vgap) - ph\n",
+            i % cols, i % cols, i / cols, i / cols);
+    fputs(i + cols > ndrawn - 1 ? "set xlabel 'z₁' noenhanced\n" : "unset xlabel\n", fp);
+    fputs(i % cols == 0 ? "set ylabel 'z₂' noenhanced\n" : "unset ylabel\n", fp);
+    /* stats would drop its dummy value outside the previous panel's ranges. */
+    fputs("unset parametric\n"
+          "set xrange [*:*]\n"
+          "set yrange [*:*]\n"
+          "stats ",
+          fp);
+    put_datafile(fp, tsv);
+    fprintf(fp,
+            " every ::%zu::%zu using (idx = column(%d), qs_m1 = column(%d), \\\n"
+            "    qs_m2 = column(%d), qs_v1 = column(%d), qs_v2 = column(%d), kl1 = column(%d), \\\n"
+            "    z1lo = column(%d), z1hi = column(%d), z2lo = column(%d), z2hi = column(%d), ",
+            i, i, PG_COL_INDEX, PG_COL_QS_M1, PG_COL_QS_M2, PG_COL_QS_V1, PG_COL_QS_V2,
+            PG_COL_KL_QSTAR, PG_COL_Z1_LO, PG_COL_Z1_HI, PG_COL_Z2_LO, PG_COL_Z2_HI);
+    if (has_q)
+      fprintf(fp,
+              "\\\n    q_m1 = column(%d), q_m2 = column(%d), q_v1 = column(%d), "
+              "q_v2 = column(%d), kl2 = column(%d), ",
+              PG_COL_Q_M1, PG_COL_Q_M2, PG_COL_Q_V1, PG_COL_Q_V2, PG_COL_KL_Q);
+    fputs("0) nooutput\n", fp);
+    fputs("set xrange [z1lo:z1hi]\n"
+          "set yrange [z2lo:z2hi]\n"
+          "set xtics nice((z1hi - z1lo) / ntics)\n"
+          "set ytics nice((z2hi - z2lo) / ntics)\n",
+          fp);
+    fputs("set title ", fp);
+    if (captions && captions[i] && *captions[i])
+      put_qstr(fp, captions[i]);
+    else
+      fputs("sprintf('image %d', idx)", fp);
+    fputs(has_q ? " . sprintf(\"\\nKL(q*‖p) %.3g, KL(q‖p) %.3g nats\", kl1, kl2) noenhanced\n"
+                : " . sprintf(\"\\nKL(q*‖p) %.3g nats\", kl1) noenhanced\n",
+          fp);
+    fputs("set parametric\nplot ", fp);
+    put_datafile(fp, tsv_grid);
+    fprintf(fp, " index %zu using 1:2:3 with image notitle, \\\n"
+                "     $cont%zu using 1:2 with lines ls 7 lw 1.5 notitle",
+            i, i);
+    for (int d = 0; d < (has_q ? 2 : 1); d++)
+      for (int k = 1; k <= INFB_PLOT_POSTERIOR_LEVELS; k++)
+        fprintf(fp, "%sex(t, %d, %s, %s), ey(t, %d, %s, %s) with lines ls %d dt %s notitle",
+                plot_sep, k, dens[d].m1, dens[d].v1, k, dens[d].m2, dens[d].v2, dens[d].ls,
+                dens[d].dt);
+    fputc('\n', fp);
+  }
+
+  /* The shared legend, as in infb_plot_posterior2d_write. */
+  fprintf(fp,
+          "\n# The legend: an empty graph across the bottom of the canvas, key only.\n"
+          "unset parametric\n"
+          "unset title\n"
+          "unset xlabel\n"
+          "unset ylabel\n"
+          "unset tics\n"
+          "unset border\n"
+          "unset grid\n"
+          "set size noratio\n"
+          "set lmargin at screen 0\n"
+          "set rmargin at screen 1\n"
+          "set bmargin at screen 0\n"
+          "set tmargin at screen %.4f\n"
+          "set xrange [0:1]\n"
+          "set yrange [0:1]\n"
+          "set key inside center center horizontal Left reverse\n",
+          PO_KEY / FIG_H);
+  fputs("plot 0.5 with lines lt nodraw notitle", fp);
+  fprintf(fp, "%sNaN with lines ls 7 lw 1.5 title 'exact posterior p(z|x), "
+              "highest-density regions'",
+          plot_sep);
+  for (int d = 0; d < (has_q ? 2 : 1); d++) {
+    fprintf(fp, "%sNaN with lines ls %d dt %s title ", plot_sep, dens[d].ls, dens[d].dt);
+    put_qstr(fp, dens[d].title);
+  }
+  fputs("\nunset multiplot\n", fp);
   return infb_afile_commit(af);
 }

@@ -115,4 +115,68 @@ int infb_plot_posterior2d_write(const char *dir, const char *stem, const char *t
 int infb_plot_angles_write(const char *dir, const char *stem, const char *tsv,
                            const char *estimator, size_t K);
 
+/* ---------------------------------------------------------------- VAE figures */
+
+/* The IWAE bound against the number of importance samples k (log axis; Burda et al. 2016)
+ * for the training and the test points (tsv_train or tsv_test may be NULL, not both), from
+ *   iwae-<e>-<split>.tsv: k iwae iwae_se iwae_mc_se gain gain_se log_px log_px_se elbo_q
+ *       elbo_q_se iwae_minus_elbo_q iwae_minus_elbo_q_se log_px_minus_elbo_q
+ *       log_px_minus_elbo_q_se points
+ * (one row per k, ascending; iwae the mean over the points, iwae_se its standard error over
+ * points, gain the mean paired increase over the previous row's k; log_px and elbo_q the
+ * gap report's ln p̂(x) and L[q] over the same points, the same on every row; the _minus_
+ * columns paired differences per point, with their standard errors): the means with ±
+ * iwae_se error bars, train in colour 1, test in colour 2, and when has_ref the levels
+ * log_px (dashed) and elbo_q (dotted) across the k range, and a second panel with
+ * IWAE-k − L[q] (± its paired se, which is free of the spread between points) rising
+ * towards ln p̂(x) − L[q] (dashed).  Writes DIR/<stem>.gp. */
+int infb_plot_iwae_write(const char *dir, const char *stem, const char *tsv_train,
+                         const char *tsv_test, const char *estimator, int has_ref);
+
+/* Image grids, from a TSV with one block per image (blocks separated by two blank lines,
+ * gnuplot's `index`), each block height·width rows in row-major pixel order, value in
+ * [0, 1] drawn from black (0) to white (1), `columns` images per row:
+ *   recon-<e>.tsv:   image kind row col value   block 2i: image i (kind 0), block 2i + 1:
+ *                                                its reconstruction (kind 1), drawn below it
+ *   samples-<e>.tsv: sample row col value        block i: sample i
+ * nimages (the images, not the blocks), height, width and columns must be ≥ 1
+ * (GSL_EINVAL).  Writes DIR/<stem>.gp. */
+int infb_plot_recon_write(const char *dir, const char *stem, const char *tsv,
+                          const char *estimator, size_t nimages, size_t height, size_t width,
+                          size_t columns);
+int infb_plot_samples_write(const char *dir, const char *stem, const char *tsv,
+                            const char *estimator, size_t nsamples, size_t height,
+                            size_t width, size_t columns);
+
+/* K = 2: the latent space, from latent-<e>.tsv: index label mu1 mu2 (the encoder's means),
+ * one colour and point type per class 0 .. nclasses − 1, named by class_names in the
+ * legend, with equal axis scales; nclasses = 0: no labels, one colour (class_names
+ * ignored).  Writes DIR/<stem>.gp. */
+int infb_plot_latent2d_write(const char *dir, const char *stem, const char *tsv,
+                             const char *estimator, size_t nclasses,
+                             const char *const *class_names);
+
+/* Highest-density regions of a gridded posterior: the columns lv1 .. lvL of the summary
+ * below are the density levels whose regions hold 1 − exp(−k²/2), k = 1 .. L, of the
+ * probability, as the k-standard-deviation ellipses of a 2-D Gaussian. */
+enum { INFB_PLOT_POSTERIOR_LEVELS = 3 };
+
+/* K = 2, a posterior known on a grid (the VAE; Cremer et al. 2018, Fig. 2): for each of
+ * nimages images, a panel with the exact posterior p(z|x) shaded, its highest-density
+ * regions (contours at lv1 .. lv3), and the 1, 2, 3 sd ellipses of q* and of the encoder's
+ * q, from
+ *   tsv (one row per image): index label log_px_grid m1 m2 s11 s12 s22 lv1 lv2 lv3 qs_m1
+ *        qs_m2 qs_v1 qs_v2 q_m1 q_m2 q_v1 q_v2 kl_qstar kl_q cell z1_lo z1_hi z2_lo z2_hi
+ *        (m, s the posterior's mean and covariance; qs_, q_ means and variances;
+ *        kl_ the KL divergences from the posterior in nats; the square window z_lo..z_hi
+ *        the panel shows, of cells `cell` wide);
+ *   tsv_grid: z1 z2 density, one block per image (two blank lines apart), scans of fixed
+ *        z1 one blank line apart (the grid layout gnuplot contours).
+ * captions (nimages strings, may be NULL) head the panels (default "image <index>").
+ * has_q = 0: no encoder, the q columns (NaN) are not read and q is not drawn.
+ * nimages > 12: the first 12 only; nimages = 0 is GSL_EINVAL.  Writes DIR/<stem>.gp. */
+int infb_plot_posterior_grid_write(const char *dir, const char *stem, const char *tsv,
+                                   const char *tsv_grid, const char *estimator,
+                                   size_t nimages, const char *const *captions, int has_q);
+
 #endif

@@ -2,13 +2,29 @@
 # The command line: commands, exit statuses, outputs present and consistent, nothing
 # half-written, reproducibility, failure isolation, plotting.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 59
+plan 62
 
 run_cmd --version
 ok $rc "--version exits 0"
 echo "$out" | grep -q '^infbench ' ; ok $? "--version names the program"
 echo "$out" | grep -q '^GSL 2\.' ; ok $? "--version names GSL"
 echo "$out" | grep -q '^BLAS OpenBLAS' ; ok $? "--version names OpenBLAS"
+# OpenBLAS's kernels: never its generic SSE3 set on a CPU with AVX2 and FMA (infbench
+# re-executes itself with OPENBLAS_CORETYPE when OpenBLAS does not know the CPU), unless
+# the user says keep; the user's own OPENBLAS_CORETYPE is respected.
+auto=$(echo "$out" | grep '^BLAS')
+if grep -q '^flags.* avx2' /proc/cpuinfo && grep -q '^flags.* fma' /proc/cpuinfo; then
+  echo "$auto" | grep -qv ' Prescott '; ok $? "--version: OpenBLAS runs kernels for this CPU, not Prescott"
+else
+  skip "the CPU has no AVX2/FMA"
+fi
+out=$(OPENBLAS_CORETYPE=Sandybridge "$INFBENCH" --version 2>&1)
+echo "$out" | grep -q ' Sandybridge '; ok $? "the user's OPENBLAS_CORETYPE is respected"
+keep=$(INFBENCH_BLAS_CORETYPE=keep "$INFBENCH" --version 2>&1 | grep '^BLAS')
+# With keep there is no re-execution: either OpenBLAS chose well by itself (the same
+# kernels as above) or it is its generic fallback.
+[ "$keep" = "$auto" ] || echo "$keep" | grep -q ' Prescott '
+ok $? "INFBENCH_BLAS_CORETYPE=keep leaves OpenBLAS's own choice ($keep)"
 run_cmd --help
 ok $rc "--help exits 0"
 for c in run check list plot; do

@@ -36,7 +36,7 @@ object_of(void *fn)
 int
 main(void)
 {
-  plan(12);
+  plan(14);
   const char *d = object_of((void *)cblas_dgemm), *s = object_of((void *)cblas_sgemm);
   diag("cblas_dgemm from %s, cblas_sgemm from %s", d, s);
   ok(strstr(d, "openblas") != NULL, "cblas_dgemm resolves into OpenBLAS (%s)", d);
@@ -77,5 +77,24 @@ main(void)
   infb_dgemv(0, 2, 3, 1.0, A, 3, x, 0.0, y);
   ok(y[0] == 5 && y[1] == 11, "dgemv [[1,2,3],[4,5,6]]·[1,-1,2] = [5,11]");
   ok(infb_ddot(3, x, x) == 6.0, "ddot");
+
+  /* The kernel advice: only for OpenBLAS's generic fallback, and then only what the CPU
+   * can run (the CLI re-executes with it; tests/cli/cli-t.sh checks that end). */
+  const char *core = infb_blas_corename(), *better = infb_blas_better_coretype();
+  diag("OpenBLAS kernels %s; better: %s", core ? core : "(null)", better ? better : "none");
+  ok(core && *core, "openblas_get_corename names the kernel set (%s)", core ? core : "(null)");
+  int consistent;
+  if (!core || strcmp(core, "Prescott") != 0)
+    consistent = better == NULL;
+  else if (!better)
+    consistent = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+  else if (strcmp(better, "SkylakeX") == 0)
+    consistent = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  else
+    consistent = strcmp(better, "Haswell") == 0 && __builtin_cpu_supports("avx2") &&
+                 __builtin_cpu_supports("fma");
+  ok(consistent, "better core type advised only over the Prescott fallback and only with the "
+                 "CPU features it needs");
   return test_done();
 }

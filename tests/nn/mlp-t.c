@@ -159,6 +159,49 @@ test_activations(void)
     nan_ok &= isnan(yn);
   }
   ok(nan_ok, "every activation maps NaN to NaN");
+  /* ELU's vector paths (16-float AVX-512 block, 8-float AVX2 block, scalar tail: a row of
+   * 27) against the definition, every value in every lane. */
+  {
+    enum { NR = 27, NV = 101 };
+    float xr[NR], yr[NR];
+    double worst = 0;
+    for (int j = 0; j < NV; j++) {
+      double xv = -20.0 + 40.0 * j / (NV - 1) + 1e-3; /* [-20, 20], 0 excluded */
+      for (int p = 0; p < NR; p++) {
+        for (int i = 0; i < NR; i++)
+          xr[i] = i == p ? (float)xv : -1.0f;
+        infb_act_forward_f32(yr, xr, NR, INFB_ACT_ELU);
+        long double want = act_def(INFB_ACT_ELU, (long double)xr[p]);
+        double e = fabs((double)(yr[p] - want)) / (4 * FLT_EPSILON * fabs((double)want));
+        worst = fmax(worst, e);
+      }
+    }
+    ok(worst <= 1, "elu f32 on rows of 27 (16 + 8 + 3 lanes): within 4 eps of expm1 in every "
+                   "lane for x in [-20, 20] (worst %.2g of the bound)", worst);
+  }
+  /* The same through the vector paths (long rows: NaN and infinities in every lane). */
+  {
+    enum { NV = 19 };
+    float xv[NV], yv[NV];
+    double xd[NV], yd[NV];
+    int vec_ok = 1;
+    for (int a = 0; a < INFB_ACT_COUNT; a++) {
+      for (int i = 0; i < NV; i++)
+        xd[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? -INFINITY : INFINITY;
+      for (int i = 0; i < NV; i++)
+        xv[i] = (float)xd[i];
+      infb_act_forward_f32(yv, xv, NV, (enum infb_act)a);
+      infb_act_forward_f64(yd, xd, NV, (enum infb_act)a);
+      for (int i = 0; i < NV; i++) {
+        double def = (double)act_def((enum infb_act)a, (long double)xd[i]);
+        int same = isnan(xd[i]) ? isnan(yv[i]) && isnan(yd[i])
+                               : (double)yv[i] == def && yd[i] == def;
+        vec_ok &= same;
+      }
+    }
+    ok(vec_ok, "rows of 19 with NaN and +-inf in every lane: every activation gives the "
+               "NaN for NaN and the definition's values at +-inf, in both precisions");
+  }
 
   /* Names. */
   int round = 1;
@@ -177,7 +220,7 @@ test_activations(void)
   is_int(GSL_EINVAL, infb_act_backward_f32(NULL, NULL, NULL, NULL, 0, INFB_ACT_INVALID),
          "act_backward rejects an invalid activation with GSL_EINVAL");
 }
-#define ACT_TESTS (INFB_ACT_COUNT * ACT_TESTS_PER + 3 + 8)
+#define ACT_TESTS (INFB_ACT_COUNT * ACT_TESTS_PER + 5 + 8)
 
 /* ------------------------------------------------------------------ mlp reference */
 

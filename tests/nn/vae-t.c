@@ -104,7 +104,8 @@ fill_normal(double *a, size_t n, gsl_rng *r)
 
 /* ------------------------------------------------------------------ the kernel */
 
-#define KPOS 19 /* a row of 19: two 8-float blocks (four 4-double blocks) and a tail */
+#define KPOS 27 /* a row of 27: floats as one 16-lane block (AVX-512), one 8-lane block and
+                   * a tail of 3; doubles as six 4-lane blocks and a tail */
 #define NVAL 49
 static double kvals[NVAL] = {-100, -88, -30, -17, -5, -1, -0.3, -1e-3, -1e-7, 0,
                              1e-7, 1e-3, 0.3, 1,    5,  17, 30,   88,   100};
@@ -232,8 +233,9 @@ test_kernel(void)
   gsl_rng *r = infb_rng_stream(SEED, "test/vae/kernel", 0);
   for (size_t j = 19; j < NVAL; j++)
     kvals[j] = 40 * gsl_rng_uniform(r) - 20;
-  diag("SIMD kernel (AVX2 + FMA) on this CPU: f32 %s, f64 %s",
-       infb_vae_simd_f32() ? "yes" : "no", infb_vae_simd_f64() ? "yes" : "no");
+  static const char *const level[3] = {"none", "AVX2 + FMA", "AVX-512"};
+  diag("SIMD kernel on this CPU: f32 %s, f64 %s", level[infb_vae_simd_f32()],
+       level[infb_vae_simd_f64()]);
   for (int vector = 1; vector >= 0; vector--) {
     const char *path = vector ? "vector" : "portable";
     double wv, wg;
@@ -971,10 +973,121 @@ test_errors(void)
   infb_vae_free_f64(v);
 }
 
+
+/* ------------------------------------------------------------------ threads */
+
+/* Every pass split over T = 2 and 3 threads agrees with T = 1 within reassociation (the
+ * gradient sums over points are split; the gemms see other row counts), IWAE with the
+ * same draws (each point has its own stream), and the workers share the parameters (a
+ * change is seen by all). */
+static void
+test_threads(void)
+{
+  enum { NP = 7, NS = 3, DD = 13, KK = 3 };
+  infb_vae_arch ar = {.D = DD, .K = KK, .nenc = 1, .ndec = 2, .act = INFB_ACT_ELU};
+  ar.enc_hidden[0] = 9;
+  ar.dec_hidden[0] = 8;
+  ar.dec_hidden[1] = 6;
+  gsl_rng *r = infb_rng_stream(SEED, "threads", 0);
+  infb_vae_f64 *v = infb_vae_alloc_f64(&ar, NP, NS);
+  infb_vae_init_f64(v, r);
+  double X[NP * DD], E[NP * NS * KK], MU[NP * KK], LV[NP * KK], Z[NP * KK];
+  for (size_t i = 0; i < NP * DD; i++)
+    X[i] = gsl_rng_uniform(r) < 0.4;
+  for (size_t i = 0; i < NP * NS * KK; i++)
+    E[i] = gsl_ran_gaussian(r, 1.0);
+  for (size_t i = 0; i < NP * KK; i++)
+    Z[i] = gsl_ran_gaussian(r, 1.0);
+  size_t np = 0;
+  double *g = infb_vae_grads_f64(v, &np);
+  double *g1 = malloc(np * sizeof *g1), *dg1 = malloc(np * sizeof *dg1);
+  double sum1 = 0, lp1[NP], G1[NP * KK], iw1[NP], se1[NP], pt1[NP], MU1[NP * KK];
+
+  /* T = 1 references. */
+  infb_vae_zero_grad_f64(v);
+  infb_vae_elbo_f64(v, NP, X, NS, E, 0.7, 1, &sum1);
+  memcpy(g1, g, np * sizeof *g);
+  infb_vae_zero_grad_f64(v);
+  infb_vae_decoder_train_f64(v, NP, X, Z, -0.25, lp1, G1);
+  memcpy(dg1, g, np * sizeof *g);
+  infb_vae_encode_f64(v, NP, X, MU1, LV);
+  infb_vae_elbo_points_f64(v, NP, X, NS, E, pt1, NULL);
+  gsl_rng *rs[NP];
+  for (size_t i = 0; i < NP; i++)
+    rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
+  infb_vae_iwae_f64(v, NP, X, NULL, NULL, 50, rs, iw1, se1);
+
+  int set_ok = 1, elbo_ok = 1, dec_ok = 1, misc_ok = 1, iwae_ok = 1;
+  double worst = 0;
+  for (size_t T = 2; T <= 3; T++) {
+    set_ok &= infb_vae_set_threads_f64(v, T) == GSL_SUCCESS && infb_vae_threads_f64(v) == T;
+    double sum = 0, lp[NP], G[NP * KK], iw[NP], se[NP], pt[NP];
+    /* Accumulation: the slab starts at 1, so the result is 1 + gradient. */
+    for (size_t j = 0; j < np; j++)
+      g[j] = 1.0;
+    infb_vae_elbo_f64(v, NP, X, NS, E, 0.7, 1, &sum);
+    elbo_ok &= fabs(sum - sum1) <= DIRECT_TOL * (1 + fabs(sum1));
+    for (size_t j = 0; j < np; j++) {
+      double e = fabs((g[j] - 1.0) - g1[j]) / (1 + fabs(g1[j]));
+      worst = fmax(worst, e);
+      elbo_ok &= e <= DIRECT_TOL;
+    }
+    infb_vae_zero_grad_f64(v);
+    infb_vae_decoder_train_f64(v, NP, X, Z, -0.25, lp, G);
+    for (size_t j = 0; j < np; j++)
+      dec_ok &= fabs(g[j] - dg1[j]) <= DIRECT_TOL * (1 + fabs(dg1[j]));
+    for (size_t i = 0; i < NP; i++)
+      dec_ok &= fabs(lp[i] - lp1[i]) <= DIRECT_TOL * (1 + fabs(lp1[i]));
+    for (size_t i = 0; i < NP * KK; i++)
+      dec_ok &= fabs(G[i] - G1[i]) <= DIRECT_TOL * (1 + fabs(G1[i]));
+    infb_vae_encode_f64(v, NP, X, MU, LV);
+    infb_vae_elbo_points_f64(v, NP, X, NS, E, pt, NULL);
+    for (size_t i = 0; i < NP * KK; i++)
+      misc_ok &= fabs(MU[i] - MU1[i]) <= DIRECT_TOL * (1 + fabs(MU1[i]));
+    for (size_t i = 0; i < NP; i++)
+      misc_ok &= fabs(pt[i] - pt1[i]) <= DIRECT_TOL * (1 + fabs(pt1[i]));
+    for (size_t i = 0; i < NP; i++) {
+      gsl_rng_free(rs[i]);
+      rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
+    }
+    infb_vae_iwae_f64(v, NP, X, NULL, NULL, 50, rs, iw, se);
+    for (size_t i = 0; i < NP; i++)
+      iwae_ok &= fabs(iw[i] - iw1[i]) <= DIRECT_TOL * (1 + fabs(iw1[i])) &&
+                 fabs(se[i] - se1[i]) <= DIRECT_TOL * (1 + fabs(se1[i]));
+  }
+  ok(set_ok, "vae_set_threads 2, 3: accepted and reported");
+  ok(elbo_ok, "elbo on 2 and 3 threads: the sum and the ACCUMULATED gradient equal 1 thread's "
+              "within %g (worst %.2g)", DIRECT_TOL, worst);
+  ok(dec_ok, "decoder_train on 2 and 3 threads: ln p(x|z), dz and the decoder gradient equal "
+             "1 thread's");
+  ok(misc_ok, "encode and elbo_points on 2 and 3 threads equal 1 thread's");
+  ok(iwae_ok, "IWAE on 2 and 3 threads equals 1 thread's (per-point streams: the same draws)");
+  /* Shared parameters: a change made through the owner's slab is seen by every part. */
+  size_t npar = 0;
+  double *th = infb_vae_params_f64(v, &npar);
+  th[npar - 1] += 0.5; /* the last decoder bias: logit of the last pixel */
+  double lpa[NP];
+  infb_vae_decoder_loglik_f64(v, NP, X, Z, lpa, NULL);
+  int moved = 1;
+  for (size_t i = 0; i < NP; i++)
+    moved &= lpa[i] != lp1[i];
+  ok(moved, "every part sees a parameter change made after vae_set_threads (shared slab)");
+  ok(infb_vae_set_threads_f64(v, 0) == GSL_EINVAL &&
+         infb_vae_set_threads_f64(v, INFB_VAE_MAX_THREADS + 1) == GSL_EINVAL &&
+         infb_vae_set_threads_f64(v, 1) == GSL_SUCCESS && infb_vae_threads_f64(v) == 1,
+     "vae_set_threads: 0 and too many are refused; back to 1");
+  for (size_t i = 0; i < NP; i++)
+    gsl_rng_free(rs[i]);
+  free(g1);
+  free(dg1);
+  infb_vae_free_f64(v);
+  gsl_rng_free(r);
+}
+
 int
 main(void)
 {
-  plan(14 + 7 + 12 + 3 + 5 + 6 + 4 + 5 + 22);
+  plan(14 + 7 + 12 + 3 + 5 + 6 + 4 + 5 + 22 + 7);
   test_kernel();
   test_direct();
   test_gradients();
@@ -984,5 +1097,6 @@ main(void)
   test_precisions();
   test_layout();
   test_errors();
+  test_threads();
   return test_done();
 }

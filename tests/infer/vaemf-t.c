@@ -1,0 +1,641 @@
+/* Tests for the VAE decoder trained by variational EM without an encoder (infer/vaemf.h):
+ * finite-difference checks of the decoder's training pass and of the λ gradient, the
+ * decoder's Bernoulli means against logits recovered from its log-likelihood, learning on
+ * data drawn from a known random decoder with K = 2 (ELBOs below the quadrature ln p(x)),
+ * the frozen-decoder local steps against the q* optimiser, reproducibility, the
+ * non-finite policies, and the gap report without an encoder. */
+#include <config.h>
+#include "infer/vaemf.h"
+#include "infer/gapeval.h"
+#include "infer/qstar.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "tap/basic.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_math.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#define DPIX 24      /* pixels of the synthetic images */
+#define KLAT 2       /* latent dimension (quadrature needs 2) */
+#define HID 12       /* decoder hidden width */
+#define NPTS 200     /* synthetic training images */
+#define TRUTH_GAIN 3 /* the true decoder's weights are its init scaled by this: sharper images */
+#define FD_H 1e-6    /* central-difference step (double build) */
+#define QUAD_L 6.0   /* quadrature on [−L, L]² (MATH.md §5: L ≥ 5) */
+#define QUAD_N 256   /* cells per axis */
+#define EVAL_S 2000  /* Monte-Carlo samples for a point's ELBO */
+
+static infb_vae_arch
+arch(void)
+{
+  infb_vae_arch a;
+  memset(&a, 0, sizeof a);
+  a.D = DPIX;
+  a.K = KLAT;
+  a.nenc = 0; /* no encoder is trained: a linear one, never used */
+  a.ndec = 1;
+  a.dec_hidden[0] = HID;
+  a.act = INFB_ACT_ELU;
+  return a;
+}
+
+static infb_vaemf_options
+options(void)
+{
+  infb_vaemf_options o;
+  memset(&o, 0, sizeof o);
+  o.train.batch = 20;
+  o.train.samples = 2;
+  o.train.lr = 1e-2;
+  o.train.schedule = INFB_SCHEDULE_CONSTANT;
+  o.train.beta1 = 0.9;
+  o.train.beta2 = 0.999;
+  o.train.eps = 1e-4;
+  o.train.nonfinite = INFB_NONFINITE_ABORT;
+  o.train.seed = 7;
+  o.local_steps = 3;
+  o.local_lr = 0.05;
+  return o;
+}
+
+/* The decoder's segment [off, n) of the slab: the smallest "dec." offset. */
+static size_t
+dec_offset64(const infb_vae_f64 *v)
+{
+  size_t count, off = SIZE_MAX;
+  const struct infb_nn_tensor *L = infb_vae_layout_f64(v, &count);
+  for (size_t j = 0; j < count; j++)
+    if (strncmp(L[j].name, "dec.", 4) == 0 && L[j].offset < off)
+      off = L[j].offset;
+  return off;
+}
+
+/* coef·Σ_r ln p(x_r|z_r) by the frozen-likelihood pass (an independent code path). */
+static double
+sum_loglik64(infb_vae_f64 *v, size_t R, const double *X, const double *Z, double coef)
+{
+  double lp[16], s = 0.0;
+  if (infb_vae_decoder_loglik_f64(v, R, X, Z, lp, NULL))
+    return NAN;
+  for (size_t r = 0; r < R; r++)
+    s += lp[r];
+  return coef * s;
+}
+
+/* ------------------------------------------------------------------ gradients */
+
+static void
+test_decoder_train_fd(void)
+{
+  enum { R = 5 };
+  infb_vae_arch a = arch();
+  infb_vae_f64 *v = infb_vae_alloc_f64(&a, R, 1);
+  gsl_rng *r = infb_rng_stream(11, "test/fd", 0);
+  infb_vae_init_f64(v, r);
+  double X[R * DPIX], Z[R * KLAT], G[R * KLAT], lp[R], lp2[R];
+  for (size_t j = 0; j < R * DPIX; j++)
+    X[j] = gsl_rng_uniform(r) < 0.4 ? 1.0 : 0.0;
+  for (size_t j = 0; j < R * KLAT; j++)
+    Z[j] = gsl_ran_gaussian(r, 1.0);
+  const double coef = -0.37;
+  size_t np;
+  double *theta = infb_vae_params_f64(v, &np);
+  double *grad = infb_vae_grads_f64(v, NULL);
+  const size_t off = dec_offset64(v);
+  infb_vae_zero_grad_f64(v);
+  int st = infb_vae_decoder_train_f64(v, R, X, Z, coef, lp, G);
+  is_int(GSL_SUCCESS, st, "decoder_train_f64 on %d rows succeeds", R);
+  infb_vae_decoder_loglik_f64(v, R, X, Z, lp2, NULL);
+  double dl = 0.0;
+  for (size_t i = 0; i < R; i++)
+    dl = fmax(dl, fabs(lp[i] - lp2[i]));
+  is_double_abs(0.0, dl, 1e-12, "decoder_train's ln p(x|z) equals decoder_loglik's");
+  int enc_zero = off > 0 && off < np;
+  for (size_t j = 0; j < off && j < np; j++)
+    enc_zero &= grad[j] == 0.0;
+  ok(enc_zero, "the encoder's gradient segment (%zu entries) is untouched", off);
+  double *g = malloc(np * sizeof *g);
+  memcpy(g, grad, np * sizeof *g);
+  double err = 0.0, gmax = 0.0;
+  for (size_t j = off; j < np; j++) {
+    const double t0 = theta[j];
+    theta[j] = t0 + FD_H;
+    double fp = sum_loglik64(v, R, X, Z, coef);
+    theta[j] = t0 - FD_H;
+    double fm = sum_loglik64(v, R, X, Z, coef);
+    theta[j] = t0;
+    err = fmax(err, fabs((fp - fm) / (2 * FD_H) - g[j]));
+    gmax = fmax(gmax, fabs(g[j]));
+  }
+  ok(gmax > 1e-2, "the decoder gradient is not trivially zero (max |g| = %g)", gmax);
+  is_double_abs(0.0, err, 1e-6 * (1.0 + gmax),
+                "decoder segment gradient of coef·Σ ln p(x|z) = central differences (h = %g)",
+                FD_H);
+  double zerr = 0.0, zmax = 0.0;
+  for (size_t j = 0; j < R * KLAT; j++) {
+    const size_t row = j / KLAT;
+    const double z0 = Z[j];
+    Z[j] = z0 + FD_H;
+    infb_vae_decoder_loglik_f64(v, R, X, Z, lp2, NULL);
+    double fp = coef * lp2[row];
+    Z[j] = z0 - FD_H;
+    infb_vae_decoder_loglik_f64(v, R, X, Z, lp2, NULL);
+    double fm = coef * lp2[row];
+    Z[j] = z0;
+    zerr = fmax(zerr, fabs((fp - fm) / (2 * FD_H) - G[j]));
+    zmax = fmax(zmax, fabs(G[j]));
+  }
+  ok(zmax > 1e-2, "G = coef·∂ ln p/∂z is not trivially zero (max %g)", zmax);
+  is_double_abs(0.0, zerr, 1e-6 * (1.0 + zmax),
+                "G = coef·∂ ln p(x_r|z_r)/∂z_r = central differences");
+  free(g);
+  gsl_rng_free(r);
+  infb_vae_free_f64(v);
+}
+
+/* σ(logits) from infb_vae_decode_f64 against logits recovered from the log-likelihood:
+ * l_d = ln p(e_d|z) − ln p(0|z) (e_d the one-hot image of pixel d), σ(l) = 1/(1 + e^−l). */
+static void
+test_decode(void)
+{
+  enum { R = 3 };
+  infb_vae_arch a = arch();
+  infb_vae_f64 *v = infb_vae_alloc_f64(&a, R, 1);
+  gsl_rng *r = infb_rng_stream(12, "test/decode", 0);
+  infb_vae_init_f64(v, r);
+  double Z[R * KLAT], P[R * DPIX], x[DPIX], l0, l1;
+  for (size_t j = 0; j < R * KLAT; j++)
+    Z[j] = 2.0 * gsl_ran_gaussian(r, 1.0);
+  is_int(GSL_SUCCESS, infb_vae_decode_f64(v, R, Z, P), "decode_f64 on %d rows succeeds", R);
+  double err = 0.0, pmin = 1.0, pmax = 0.0;
+  for (size_t i = 0; i < R; i++) {
+    memset(x, 0, sizeof x);
+    infb_vae_decoder_loglik_f64(v, 1, x, Z + i * KLAT, &l0, NULL);
+    for (size_t d = 0; d < DPIX; d++) {
+      x[d] = 1.0;
+      infb_vae_decoder_loglik_f64(v, 1, x, Z + i * KLAT, &l1, NULL);
+      x[d] = 0.0;
+      const double sig = 1.0 / (1.0 + exp(-(l1 - l0)));
+      err = fmax(err, fabs(P[i * DPIX + d] - sig));
+      pmin = fmin(pmin, P[i * DPIX + d]);
+      pmax = fmax(pmax, P[i * DPIX + d]);
+    }
+  }
+  is_double_abs(0.0, err, 1e-12, "decode = σ(l) with l_d = ln p(e_d|z) − ln p(0|z)");
+  ok(pmax - pmin > 1e-3, "the means vary over pixels and rows (%g to %g)", pmin, pmax);
+  is_int(GSL_EBADLEN, infb_vae_decode_f64(v, R + 1, Z, P),
+         "decode refuses more rows than the workspace");
+  gsl_rng_free(r);
+  infb_vae_free_f64(v);
+}
+
+/* The double decoder as a q* callback. */
+static int
+dec64_fn(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+{
+  return infb_vae_decoder_loglik_f64(self, R, X, Z, logp, G);
+}
+
+static void
+test_local_grad(void)
+{
+  enum { B = 3, S = 4 };
+  infb_vae_arch a = arch();
+  infb_vae_f64 *v = infb_vae_alloc_f64(&a, B, S);
+  gsl_rng *r = infb_rng_stream(13, "test/local", 0);
+  infb_vae_init_f64(v, r);
+  double X[B * DPIX], MU[B * KLAT], LV[B * KLAT], E[B * S * KLAT];
+  double obj[B], gmu[B * KLAT], glv[B * KLAT], o2[B];
+  for (size_t j = 0; j < B * DPIX; j++)
+    X[j] = gsl_rng_uniform(r) < 0.5 ? 1.0 : 0.0;
+  for (size_t j = 0; j < B * KLAT; j++) {
+    MU[j] = gsl_ran_gaussian(r, 1.0);
+    LV[j] = gsl_ran_gaussian(r, 0.5) - 1.0;
+  }
+  for (size_t j = 0; j < B * S * KLAT; j++)
+    E[j] = gsl_ran_gaussian(r, 1.0);
+  const double beta = 0.6;
+  is_int(GSL_SUCCESS, infb_vaemf_local_f64(v, B, S, X, MU, LV, E, beta, obj, gmu, glv),
+         "local objective with B = %d, S = %d, beta = %g", B, S, beta);
+  double err = 0.0, gmax = 0.0;
+  for (int which = 0; which < 2; which++)
+    for (size_t j = 0; j < B * KLAT; j++) {
+      double *p = which ? &LV[j] : &MU[j];
+      const double g = which ? glv[j] : gmu[j];
+      const size_t i = j / KLAT;
+      const double p0 = *p;
+      *p = p0 + FD_H;
+      infb_vaemf_local_f64(v, B, S, X, MU, LV, E, beta, o2, NULL, NULL);
+      double fp = o2[i];
+      *p = p0 - FD_H;
+      infb_vaemf_local_f64(v, B, S, X, MU, LV, E, beta, o2, NULL, NULL);
+      double fm = o2[i];
+      *p = p0;
+      err = fmax(err, fabs((fp - fm) / (2 * FD_H) - g));
+      gmax = fmax(gmax, fabs(g));
+    }
+  ok(gmax > 1e-2, "the λ gradient is not trivially zero (max %g)", gmax);
+  is_double_abs(0.0, err, 1e-6 * (1.0 + gmax),
+                "∂L_i/∂μ_i and ∂L_i/∂ln σ²_i = central differences at fixed ε (beta %g)", beta);
+
+  /* At beta = 1 the objective is the reparameterised ELBO of the q* optimiser, computed
+   * there by its own code (infer/qstar.h): the same value and gradient, point by point. */
+  infb_vaemf_local_f64(v, B, S, X, MU, LV, E, 1.0, obj, gmu, glv);
+  infb_decoder dec = {.D = DPIX, .K = KLAT, .fn = dec64_fn, .self = v};
+  double d = 0.0;
+  for (size_t i = 0; i < B; i++) {
+    double el, qm[KLAT], ql[KLAT];
+    infb_qstar_grad(&dec, X + i * DPIX, MU + i * KLAT, LV + i * KLAT, S, E + i * S * KLAT, &el,
+                    qm, ql);
+    d = fmax(d, fabs(el - obj[i]));
+    for (size_t k = 0; k < KLAT; k++)
+      d = fmax(d, fmax(fabs(qm[k] - gmu[i * KLAT + k]), fabs(ql[k] - glv[i * KLAT + k])));
+  }
+  is_double_abs(0.0, d, 1e-10, "beta = 1: objective and gradient = infb_qstar_grad's");
+  /* The warm-up weight enters through the entropy only: ∂L/∂β = ½ Σ_k (1 + ln 2π + ℓ_k). */
+  infb_vaemf_local_f64(v, B, S, X, MU, LV, E, 0.0, o2, NULL, NULL);
+  double want = 0.0;
+  for (size_t k = 0; k < KLAT; k++)
+    want += 0.5 * (1.0 + log(2.0 * M_PI) + LV[k]);
+  is_double_abs(want, obj[0] - o2[0], 1e-10, "L(beta = 1) − L(beta = 0) = the entropy of q");
+  is_int(GSL_EINVAL, infb_vaemf_local_f64(v, B, S, X, MU, LV, E, 1.5, obj, NULL, NULL),
+         "beta = 1.5 is refused");
+  gsl_rng_free(r);
+  infb_vae_free_f64(v);
+}
+
+/* ------------------------------------------------------------------ training */
+
+/* NPTS images from a random decoder with weights TRUTH_GAIN× its init: z ~ N(0, I),
+ * x_d ~ Bernoulli(σ(l_d(z))). */
+static void
+make_data(float *X)
+{
+  infb_vae_arch a = arch();
+  infb_vae_f32 *t = infb_vae_alloc_f32(&a, NPTS, 1);
+  gsl_rng *r = infb_rng_stream(99, "test/truth", 0);
+  infb_vae_init_f32(t, r);
+  size_t np;
+  float *p = infb_vae_params_f32(t, &np);
+  for (size_t j = 0; j < np; j++)
+    p[j] *= TRUTH_GAIN;
+  float *Z = malloc(NPTS * KLAT * sizeof *Z), *P = malloc(NPTS * DPIX * sizeof *P);
+  for (size_t j = 0; j < NPTS * KLAT; j++)
+    Z[j] = (float)gsl_ran_gaussian(r, 1.0);
+  infb_vae_decode_f32(t, NPTS, Z, P);
+  for (size_t j = 0; j < NPTS * DPIX; j++)
+    X[j] = gsl_rng_uniform(r) < P[j] ? 1.0f : 0.0f;
+  free(Z);
+  free(P);
+  gsl_rng_free(r);
+  infb_vae_free_f32(t);
+}
+
+static infb_vae_f32 *
+new_vae(const infb_vaemf_options *o)
+{
+  infb_vae_arch a = arch();
+  return infb_vae_alloc_f32(&a, o->train.batch, o->train.samples);
+}
+
+/* Per-point ELBO of q = N(MU, exp LV) under v by Monte Carlo (EVAL_S samples). */
+static void
+elbo_points(infb_vae_f32 *v, size_t n, const float *X, const float *MU, const float *LV,
+            const char *purpose, double *elbo, double *se)
+{
+  infb_vae_decoder *d = infb_vae_decoder_alloc(v, 40);
+  infb_decoder ops = infb_vae_decoder_ops(d);
+  double *Xd = malloc(n * DPIX * sizeof *Xd), *M = malloc(n * KLAT * sizeof *M);
+  double *L = malloc(n * KLAT * sizeof *L);
+  for (size_t j = 0; j < n * DPIX; j++)
+    Xd[j] = X[j];
+  for (size_t j = 0; j < n * KLAT; j++) {
+    M[j] = MU[j];
+    L[j] = LV[j];
+  }
+  infb_qstar_elbo_mc(&ops, n, Xd, M, L, EVAL_S, 5, purpose, 0, elbo, se);
+  free(Xd);
+  free(M);
+  free(L);
+  infb_vae_decoder_free(d);
+}
+
+static void
+test_options(const float *X)
+{
+  infb_vaemf_free(NULL);
+  ok(1, "infb_vaemf_free(NULL) is a no-op");
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v = new_vae(&o);
+  o.local_steps = 0;
+  ok(infb_vaemf_alloc(v, NPTS, X, &o, 1) == NULL &&
+         strstr(infb_error_message(), "local_steps") != NULL,
+     "alloc refuses local_steps = 0 (%s)", infb_error_message());
+  o = options();
+  o.local_lr = 0.0;
+  ok(infb_vaemf_alloc(v, NPTS, X, &o, 1) == NULL &&
+         strstr(infb_error_message(), "local_lr") != NULL,
+     "alloc refuses local_lr = 0 (%s)", infb_error_message());
+  o = options();
+  o.train.batch = 0;
+  ok(infb_vaemf_alloc(v, NPTS, X, &o, 1) == NULL, "alloc refuses batch = 0");
+  o = options();
+  ok(infb_vaemf_alloc(v, 0, X, &o, 1) == NULL, "alloc refuses N = 0");
+  infb_vae_free_f32(v);
+}
+
+/* Train, check learning and the ELBO ≤ ln p(x) bound; returns the trained model. */
+static infb_vae_f32 *
+test_training(const float *X)
+{
+  enum { EPOCHS = 60 };
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v = new_vae(&o);
+  infb_vaemf *t = infb_vaemf_alloc(v, NPTS, X, &o, 1);
+  ok(t != NULL, "alloc for %d points", NPTS);
+  size_t np;
+  const float *theta = infb_vae_params_f32(v, &np);
+  float *before = malloc(np * sizeof *before);
+  memcpy(before, theta, np * sizeof *before);
+  double curve[EPOCHS];
+  int st = GSL_SUCCESS;
+  for (size_t e = 0; e < EPOCHS && !st; e++)
+    st = infb_vaemf_epoch(t, &curve[e]);
+  is_int(GSL_SUCCESS, st, "%d epochs run", EPOCHS);
+  is_int(EPOCHS, (long long)infb_vaemf_epochs_done(t), "epochs counted");
+  double late = 0.0;
+  for (size_t e = EPOCHS - 5; e < EPOCHS; e++)
+    late += curve[e] / 5.0;
+  diag("mean ELBO: epoch 1 %.3f, 10 %.3f, 30 %.3f, last five %.3f", curve[0], curve[9],
+       curve[29], late);
+  ok(late > curve[0] + 1.0, "the mean ELBO rises by more than 1 nat (%.3f → %.3f)", curve[0],
+     late);
+  ok(curve[19] > curve[0] && late > curve[19], "and rises between epochs 1, 20 and the end");
+  /* The encoder segment (unused) never moves; the decoder does. */
+  size_t count;
+  const struct infb_nn_tensor *lay = infb_vae_layout_f32(v, &count);
+  size_t off = np;
+  for (size_t j = 0; j < count; j++)
+    if (strncmp(lay[j].name, "dec.", 4) == 0 && lay[j].offset < off)
+      off = lay[j].offset;
+  ok(off > 0 && memcmp(before, theta, off * sizeof *theta) == 0,
+     "the encoder's %zu parameters are never touched", off);
+  ok(memcmp(before + off, theta + off, (np - off) * sizeof *theta) != 0, "the decoder moved");
+
+  /* Every point's ELBO of its λ is below its ln p(x) (quadrature, MATH.md §5). */
+  double *elbo = malloc(NPTS * sizeof *elbo), *se = malloc(NPTS * sizeof *se);
+  double *lpx = malloc(NPTS * sizeof *lpx), *lpx2 = malloc(NPTS * sizeof *lpx2);
+  elbo_points(v, NPTS, X, infb_vaemf_mu(t), infb_vaemf_lv(t), "test/lambda", elbo, se);
+  infb_vae_quadrature_f32(v, NPTS, X, QUAD_L, QUAD_N, lpx);
+  infb_vae_quadrature_f32(v, NPTS, X, QUAD_L, QUAD_N / 2, lpx2);
+  double qmove = 0.0, gap = 0.0;
+  size_t above = 0;
+  for (size_t i = 0; i < NPTS; i++) {
+    qmove = fmax(qmove, fabs(lpx[i] - lpx2[i]));
+    if (elbo[i] > lpx[i] + 4.0 * se[i])
+      above++;
+    gap += (lpx[i] - elbo[i]) / NPTS;
+  }
+  ok(qmove < 1e-3, "the quadrature has converged (grids %d and %d differ by %.2g nats)", QUAD_N,
+     QUAD_N / 2, qmove);
+  is_int(0, (long long)above,
+         "no point's ELBO (%d samples) exceeds its quadrature ln p(x) by 4 MC se; mean gap %.3f",
+         EVAL_S, gap);
+  ok(gap > 0.0 && gap < 5.0, "the mean gap ln p(x) − L[λ] = %.3f is positive and moderate", gap);
+  free(elbo);
+  free(se);
+  free(lpx);
+  free(lpx2);
+  free(before);
+  infb_vaemf_free(t);
+  return v;
+}
+
+/* With the decoder frozen, many local steps on λ reach q*'s ELBO (infer/qstar.h). */
+static void
+test_frozen(infb_vae_f32 *trained, const float *X)
+{
+  enum { N = 20, EPOCHS = 150 };
+  infb_vaemf_options o = options();
+  o.train.batch = N;
+  o.train.samples = 8;
+  o.local_steps = 10;
+  o.local_lr = 0.02;
+  o.frozen_decoder = 1;
+  infb_vae_f32 *v = new_vae(&o);
+  size_t np;
+  float *p = infb_vae_params_f32(v, &np);
+  memcpy(p, infb_vae_params_f32(trained, NULL), np * sizeof *p);
+  infb_vaemf *t = infb_vaemf_alloc(v, N, X, &o, 0);
+  int st = GSL_SUCCESS;
+  double last = NAN;
+  for (size_t e = 0; e < EPOCHS && !st; e++)
+    st = infb_vaemf_epoch(t, &last);
+  is_int(GSL_SUCCESS, st, "frozen decoder: %d epochs of %zu local steps", EPOCHS, o.local_steps);
+  ok(memcmp(p, infb_vae_params_f32(trained, NULL), np * sizeof *p) == 0,
+     "frozen decoder: the parameters are unchanged");
+  double el[N], se[N], qs[N], qse[N];
+  elbo_points(v, N, X, infb_vaemf_mu(t), infb_vaemf_lv(t), "test/frozen", el, se);
+
+  infb_vae_decoder *d = infb_vae_decoder_alloc(v, N * o.train.samples);
+  infb_decoder ops = infb_vae_decoder_ops(d);
+  infb_qstar_options qo;
+  infb_qstar_options_default(&qo);
+  qo.samples = 8;
+  qo.lr = 1e-2;
+  qo.max_steps = 5000;
+  qo.eval_samples = EVAL_S;
+  qo.batch_points = N;
+  qo.seed = 21;
+  double Xd[N * DPIX], MU[N * KLAT], LV[N * KLAT];
+  for (size_t j = 0; j < N * DPIX; j++)
+    Xd[j] = X[j];
+  infb_qstar_point pts[N];
+  st = infb_qstar_optimize(&ops, &qo, N, Xd, 0, MU, LV, pts);
+  is_int(GSL_SUCCESS, st, "q* optimiser on the same %d points", N);
+  double diff = 0.0, var = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    qs[i] = pts[i].elbo;
+    qse[i] = pts[i].elbo_mc_se;
+    diff += (el[i] - qs[i]) / N;
+    var += (se[i] * se[i] + qse[i] * qse[i]) / ((double)N * N);
+  }
+  diag("frozen decoder: mean L[λ] − L[q*] = %.4f, MC se %.4f (last epoch objective %.3f)", diff,
+       sqrt(var), last);
+  ok(fabs(diff) < 4.0 * sqrt(var),
+     "the mean ELBO of λ equals q*'s within 4 MC se (%.4f, se %.4f)", diff, sqrt(var));
+  infb_vae_decoder_free(d);
+  infb_vaemf_free(t);
+  infb_vae_free_f32(v);
+}
+
+static void
+test_reproducible(const float *X)
+{
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v[2];
+  infb_vaemf *t[2];
+  double el[2][3];
+  for (int k = 0; k < 2; k++) {
+    v[k] = new_vae(&o);
+    t[k] = infb_vaemf_alloc(v[k], NPTS, X, &o, 1);
+    for (int e = 0; e < 3; e++)
+      infb_vaemf_epoch(t[k], &el[k][e]);
+  }
+  size_t np;
+  const float *a = infb_vae_params_f32(v[0], &np), *b = infb_vae_params_f32(v[1], NULL);
+  ok(memcmp(a, b, np * sizeof *a) == 0 &&
+         memcmp(infb_vaemf_mu(t[0]), infb_vaemf_mu(t[1]), NPTS * KLAT * sizeof(float)) == 0 &&
+         memcmp(infb_vaemf_lv(t[0]), infb_vaemf_lv(t[1]), NPTS * KLAT * sizeof(float)) == 0 &&
+         memcmp(el[0], el[1], sizeof el[0]) == 0,
+     "same seed: bit-identical decoder, λ and ELBOs after 3 epochs");
+  infb_vaemf_free(t[1]);
+  infb_vae_free_f32(v[1]);
+  o.train.seed = 8;
+  v[1] = new_vae(&o);
+  t[1] = infb_vaemf_alloc(v[1], NPTS, X, &o, 1);
+  infb_vaemf_epoch(t[1], NULL);
+  ok(memcmp(a, infb_vae_params_f32(v[1], NULL), np * sizeof *a) != 0,
+     "another seed gives another decoder");
+  /* Dynamic binarisation from grey levels runs and is reproducible too. */
+  o = options();
+  o.train.dynamic = 1;
+  float *grey = malloc(NPTS * DPIX * sizeof *grey);
+  for (size_t j = 0; j < NPTS * DPIX; j++)
+    grey[j] = 0.1f + 0.8f * X[j];
+  double d[2];
+  for (int k = 0; k < 2; k++) {
+    infb_vaemf_free(t[k]);
+    infb_vae_free_f32(v[k]);
+    v[k] = new_vae(&o);
+    t[k] = infb_vaemf_alloc(v[k], NPTS, grey, &o, 1);
+    infb_vaemf_epoch(t[k], &d[k]);
+  }
+  ok(isfinite(d[0]) && d[0] == d[1], "dynamic binarisation: finite and reproducible (%.3f)",
+     d[0]);
+  free(grey);
+  for (int k = 0; k < 2; k++) {
+    infb_vaemf_free(t[k]);
+    infb_vae_free_f32(v[k]);
+  }
+}
+
+/* A NaN pixel makes its minibatch's steps non-finite. */
+static void
+test_nonfinite(const float *X)
+{
+  float *Y = malloc(NPTS * DPIX * sizeof *Y);
+  memcpy(Y, X, NPTS * DPIX * sizeof *Y);
+  Y[5 * DPIX + 3] = NAN;
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v = new_vae(&o);
+  infb_vaemf *t = infb_vaemf_alloc(v, NPTS, Y, &o, 1);
+  int st = infb_vaemf_epoch(t, NULL);
+  is_int(GSL_EDOM, st, "abort: a NaN image stops the epoch");
+  ok(strstr(infb_error_message(), "epoch 1, step ") &&
+         strstr(infb_error_message(), "is not finite"),
+     "naming the epoch and step (%s)", infb_error_message());
+  is_int(0, (long long)infb_vaemf_epochs_done(t), "the aborted epoch is not counted");
+  infb_vaemf_free(t);
+  o.train.nonfinite = INFB_NONFINITE_SKIP;
+  t = infb_vaemf_alloc(v, NPTS, Y, &o, 1);
+  double el = NAN;
+  st = infb_vaemf_epoch(t, &el);
+  int lam0 = 1;
+  for (size_t k = 0; k < KLAT; k++)
+    lam0 &= infb_vaemf_mu(t)[5 * KLAT + k] == 0.0f && infb_vaemf_lv(t)[5 * KLAT + k] == 0.0f;
+  ok(st == GSL_SUCCESS && infb_vaemf_skipped(t) == 1 && isfinite(el) && lam0,
+     "skip: one step skipped, the ELBO finite, the NaN point's λ still at the prior");
+  infb_vaemf_free(t);
+  o.train.nonfinite = INFB_NONFINITE_HALVE;
+  t = infb_vaemf_alloc(v, NPTS, Y, &o, 1);
+  st = infb_vaemf_epoch(t, NULL);
+  ok(st == GSL_SUCCESS && infb_vaemf_halvings(t) == 1 &&
+         infb_vaemf_lr(t) == ldexp(o.train.lr, -1),
+     "halve: one halving, the decoder's rate halved");
+  infb_vaemf_free(t);
+  infb_vae_free_f32(v);
+  free(Y);
+}
+
+/* The gap report without an encoder: L[q] only when a q is given. */
+static void
+test_gapeval(infb_vae_f32 *trained, const float *X)
+{
+  enum { N = 6 };
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v = new_vae(&o);
+  size_t np;
+  float *p = infb_vae_params_f32(v, &np);
+  memcpy(p, infb_vae_params_f32(trained, NULL), np * sizeof *p);
+  infb_vae_gap_options go;
+  memset(&go, 0, sizeof go);
+  infb_qstar_options_default(&go.qstar);
+  go.qstar.samples = 4;
+  go.qstar.lr = 0.05;
+  go.qstar.max_steps = 300;
+  go.qstar.eval_samples = 200;
+  go.qstar.batch_points = N;
+  go.qstar.seed = 3;
+  go.q_samples = 200;
+  go.iwae_k = 200;
+  go.quad_L = QUAD_L;
+  go.quad_n = 64;
+  go.quad_tol = 1e-3;
+  go.quad_max_n = 512;
+  go.no_encoder = 1;
+  infb_gap_report r;
+  int st = infb_gapeval_vae(v, N, X, 0, &go, &r);
+  is_int(GSL_SUCCESS, st, "gap report without an encoder");
+  ok(!r.has_encoder && r.elbo_q.n == 0 && r.amortization_gap.n == 0 &&
+         r.log_px_iwae_encoder.n == 0 && isnan(r.pts[0].elbo_q),
+     "no L[q], no amortisation gap, no encoder IWAE");
+  ok(r.approximation_gap.n == N && isfinite(r.log_px.mean) && r.has_quadrature &&
+         fabs(r.log_px.mean - r.log_px_iwae_qstar.mean) == 0.0,
+     "ln p(x) is q*'s IWAE (%.3f), quadrature beside it (%.3f)", r.log_px.mean,
+     r.log_px_quadrature.mean);
+  infb_gap_report_free(&r);
+  float MU[N * KLAT], LV[N * KLAT];
+  for (size_t j = 0; j < N * KLAT; j++) {
+    MU[j] = 0.0f;
+    LV[j] = 0.0f;
+  }
+  go.q_mu = MU;
+  go.q_lv = LV;
+  st = infb_gapeval_vae(v, N, X, 0, &go, &r);
+  is_int(GSL_SUCCESS, st, "gap report with a given q (the prior)");
+  /* L[prior] = E_prior ln p(x|z) is below q*'s and ln p(x) in the mean. */
+  ok(r.has_encoder && r.elbo_q.n == N && r.amortization_gap.mean > 0.0 &&
+         r.inference_gap.mean > r.approximation_gap.mean,
+     "the given q is L[q] (%.3f < L[q*] %.3f)", r.elbo_q.mean, r.elbo_qstar.mean);
+  infb_gap_report_free(&r);
+  go.q_lv = NULL;
+  is_int(GSL_EINVAL, infb_gapeval_vae(v, N, X, 0, &go, &r), "q_mu without q_lv is refused");
+  infb_vae_free_f32(v);
+}
+
+int
+main(void)
+{
+  plan(50);
+  float *X = malloc(NPTS * DPIX * sizeof *X);
+  make_data(X);
+  test_decoder_train_fd();
+  test_decode();
+  test_local_grad();
+  test_options(X);
+  infb_vae_f32 *v = test_training(X);
+  test_frozen(v, X);
+  test_reproducible(X);
+  test_nonfinite(X);
+  test_gapeval(v, X);
+  infb_vae_free_f32(v);
+  free(X);
+  return test_done();
+}
