@@ -984,6 +984,37 @@ po_layout(size_t n, size_t *rows, size_t *cols)
   return best; /* positive for n <= PO_MAX_POINTS */
 }
 
+/* The panel grid shared by the posterior figures: a grid of square graphs for ndrawn
+ * panels, centred in the room left by the title and the legend strip, written as gnuplot
+ * variables in screen coordinates of the reference canvas, then the settings every panel
+ * shares.  Returns the number of columns. */
+static size_t
+po_write_panel_grid(FILE *fp, size_t ndrawn)
+{
+  size_t rows = 1, cols = ndrawn;
+  double side = po_layout(ndrawn, &rows, &cols);
+  double bw = (double)cols * side + (double)(cols - 1) * PO_HGAP;
+  double bh = (double)rows * side + (double)(rows - 1) * PO_VGAP;
+  double left = PO_LEFT + (FIG_W - PO_LEFT - PO_RIGHT - bw) / 2;
+  double top = FIG_H - PO_TOP - (FIG_H - PO_TOP - PO_BOTTOM - bh) / 2;
+  fprintf(fp,
+          "\n# Panel i sits in row i / cols, column i %% cols of a grid of square graphs\n"
+          "# (screen coordinates laid out for a %g × %g canvas; `set size ratio -1` keeps\n"
+          "# the aspect ratio equal on any other).\n"
+          "cols = %zu\n"
+          "x0 = %.4f; pw = %.4f; hgap = %.4f\n"
+          "y1 = %.4f; ph = %.4f; vgap = %.4f\n",
+          FIG_W, FIG_H, cols, left / FIG_W, side / FIG_W, PO_HGAP / FIG_W, top / FIG_H,
+          side / FIG_H, PO_VGAP / FIG_H);
+  fputs("set size ratio -1\n"
+        "set title font ',10'\n"
+        "unset mxtics\n"
+        "unset mytics\n"
+        "unset key\n",
+        fp);
+  return cols;
+}
+
 int
 infb_plot_posterior2d_write(const char *dir, const char *stem, const char *tsv,
                             const char *estimator, size_t npoints, int has_q)
@@ -1032,29 +1063,7 @@ infb_plot_posterior2d_write(const char *dir, const char *stem, const char *tsv,
         fp);
   fprintf(fp, "levels = %d; span = %.17g; ntics = %d\n", PO_LEVELS, PO_RANGE, PO_TICS);
 
-  /* Panel geometry: a grid of square graphs, centred in the room left by the title and
-   * the legend strip, in screen coordinates of the reference canvas. */
-  size_t rows = 1, cols = ndrawn;
-  double side = po_layout(ndrawn, &rows, &cols);
-  double bw = (double)cols * side + (double)(cols - 1) * PO_HGAP;
-  double bh = (double)rows * side + (double)(rows - 1) * PO_VGAP;
-  double left = PO_LEFT + (FIG_W - PO_LEFT - PO_RIGHT - bw) / 2;
-  double top = FIG_H - PO_TOP - (FIG_H - PO_TOP - PO_BOTTOM - bh) / 2;
-  fprintf(fp,
-          "\n# Panel i sits in row i / cols, column i %% cols of a grid of square graphs\n"
-          "# (screen coordinates laid out for a %g × %g canvas; `set size ratio -1` keeps\n"
-          "# the aspect ratio equal on any other).\n"
-          "cols = %zu\n"
-          "x0 = %.4f; pw = %.4f; hgap = %.4f\n"
-          "y1 = %.4f; ph = %.4f; vgap = %.4f\n",
-          FIG_W, FIG_H, cols, left / FIG_W, side / FIG_W, PO_HGAP / FIG_W, top / FIG_H,
-          side / FIG_H, PO_VGAP / FIG_H);
-  fputs("set size ratio -1\n"
-        "set title font ',10'\n"
-        "unset mxtics\n"
-        "unset mytics\n"
-        "unset key\n",
-        fp);
+  (void)po_write_panel_grid(fp, ndrawn);
   fputs("set multiplot title '", fp);
   put_qchars(fp, estimator);
   fprintf(fp, ": posterior contours at 1–%d sd", PO_LEVELS);
@@ -1587,28 +1596,8 @@ infb_plot_posterior_grid_write(const char *dir, const char *stem, const char *ts
         "set surface\n",
         fp);
 
-  /* Panel geometry as in infb_plot_posterior2d_write. */
-  size_t rows = 1, cols = ndrawn;
-  double side = po_layout(ndrawn, &rows, &cols);
-  double bw = (double)cols * side + (double)(cols - 1) * PO_HGAP;
-  double bh = (double)rows * side + (double)(rows - 1) * PO_VGAP;
-  double left = PO_LEFT + (FIG_W - PO_LEFT - PO_RIGHT - bw) / 2;
-  double top = FIG_H - PO_TOP - (FIG_H - PO_TOP - PO_BOTTOM - bh) / 2;
-  fprintf(fp,
-          "\n# Panel i sits in row i / cols, column i %% cols of a grid of square graphs\n"
-          "# (screen coordinates laid out for a %g × %g canvas; `set size ratio -1` keeps\n"
-          "# the aspect ratio equal on any other).\n"
-          "cols = %zu\n"
-          "x0 = %.4f; pw = %.4f; hgap = %.4f\n"
-          "y1 = %.4f; ph = %.4f; vgap = %.4f\n",
-          FIG_W, FIG_H, cols, left / FIG_W, side / FIG_W, PO_HGAP / FIG_W, top / FIG_H,
-          side / FIG_H, PO_VGAP / FIG_H);
-  fputs("set size ratio -1\n"
-        "set title font ',10'\n"
-        "unset mxtics\n"
-        "unset mytics\n"
-        "unset key\n"
-        "unset colorbox\n"
+  size_t cols = po_write_panel_grid(fp, ndrawn);
+  fputs("unset colorbox\n"
         "set offsets 0, 0, 0, 0\n"
         "# The posterior density shaded from white (0) to grey (its maximum).\n"
         "set palette defined (0 '#FFFFFF', 1 '#9E9E9E')\n"
