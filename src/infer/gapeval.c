@@ -267,17 +267,20 @@ static int
 vae_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
 {
   vae_dec *d = self;
+  const size_t T = infb_vae_threads_f32(d->v); /* the conversions split as the passes are */
   for (size_t r0 = 0; r0 < R; r0 += d->cap) {
-    size_t m = R - r0 < d->cap ? R - r0 : d->cap;
-    for (size_t i = 0; i < m * d->D; i++)
-      d->X[i] = (float)X[r0 * d->D + i];
-    for (size_t i = 0; i < m * d->K; i++)
-      d->Z[i] = (float)Z[r0 * d->K + i];
+    const size_t m = R - r0 < d->cap ? R - r0 : d->cap, nx = m * d->D, nz = m * d->K;
+    const double *Xs = X + r0 * d->D, *Zs = Z + r0 * d->K;
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
+    for (size_t i = 0; i < nx; i++)
+      d->X[i] = (float)Xs[i];
+    for (size_t i = 0; i < nz; i++)
+      d->Z[i] = (float)Zs[i];
     int st = infb_vae_decoder_loglik_f32(d->v, m, d->X, d->Z, logp + r0, G ? d->G : NULL);
     if (st)
       return st;
     if (G)
-      for (size_t i = 0; i < m * d->K; i++)
+      for (size_t i = 0; i < nz; i++)
         G[r0 * d->K + i] = d->G[i];
   }
   return GSL_SUCCESS;
@@ -450,6 +453,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
 
   /* L[q*], numerically. */
   infb_qstar_options qo = o->qstar;
+  qo.threads = infb_vae_threads_f32(v); /* q*'s per-point work split as the VAE's passes */
   qo.init_given = o->qstar_init_encoder && has_q;
   if (!qo.init_given)
     for (size_t i = 0; i < n * K; i++)

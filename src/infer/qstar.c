@@ -28,6 +28,7 @@ infb_qstar_options_default(infb_qstar_options *o)
   o->batch_points = 100;
   o->init_given = 0;
   o->seed = 0;
+  o->threads = 1;
 }
 
 /* ---- per-point arithmetic shared by the optimiser and infb_qstar_grad ---- */
@@ -118,6 +119,9 @@ check_options(const infb_qstar_options *o)
     return INFB_ERROR(GSL_EINVAL, "q*: check_every must be ≥ 1");
   if (o->batch_points == 0)
     return INFB_ERROR(GSL_EINVAL, "q*: batch_points must be ≥ 1");
+  if (o->threads == 0 || o->threads > INFB_QSTAR_MAX_THREADS)
+    return INFB_ERROR(GSL_EINVAL, "q*: threads must be 1 to %d (got %zu)", INFB_QSTAR_MAX_THREADS,
+                      o->threads);
   if (o->eval_samples < 2)
     return INFB_ERROR(GSL_EINVAL, "q*: eval_samples must be ≥ 2 (got %zu)", o->eval_samples);
   if (!(o->lr > 0.0) || !isfinite(o->lr))
@@ -318,10 +322,11 @@ typedef struct {
   size_t B, S, D, K;
   double *Xr, *Zr, *E, *G, *lp; /* (B·S)×D, ×K, ×K, ×K, (B·S) */
   double *m, *v;                /* B×2K Adam moments */
-  double *grad;                 /* 2K: ∂ELBO/∂(μ, lv) of the current point */
+  double *grad;                 /* B×2K: ∂ELBO/∂(μ, lv) of each slot's point this step */
   double *sig;                  /* K, for the evaluation */
   double *eval_elbo, *eval_se;  /* n */
   slot *slots;                  /* B */
+  int *bad;                     /* B: reduce_point's verdict per slot in the current step */
 } opt_ws;
 
 static void
@@ -343,6 +348,7 @@ opt_ws_free(opt_ws *w)
   free(w->eval_elbo);
   free(w->eval_se);
   free(w->slots);
+  free(w->bad);
 }
 
 static int
@@ -363,13 +369,14 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->lp = infb_malloc(R, sizeof(double));
   w->m = infb_malloc(B * 2 * K, sizeof(double));
   w->v = infb_malloc(B * 2 * K, sizeof(double));
-  w->grad = infb_malloc(2 * K, sizeof(double));
   w->sig = infb_malloc(K, sizeof(double));
   w->eval_elbo = infb_malloc(n, sizeof(double));
   w->eval_se = infb_malloc(n, sizeof(double));
   w->slots = infb_calloc(B, sizeof(slot));
+  w->bad = infb_calloc(B, sizeof(int));
+  w->grad = infb_malloc(B * 2 * K, sizeof(double));
   if (!w->Xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
-      !w->sig || !w->eval_elbo || !w->eval_se || !w->slots)
+      !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
     return GSL_ENOMEM;
   return GSL_SUCCESS;
 }
@@ -419,10 +426,11 @@ slot_update(opt_ws *w, size_t j, const infb_qstar_options *o, double elbo, doubl
   slot *sl = &w->slots[j];
   const size_t K = w->K;
   double *m = w->m + j * 2 * K, *v = w->v + j * 2 * K;
+  const double *grad = w->grad + j * 2 * K;
   sl->t++;
   double bc1 = 1.0 - pow(o->beta1, (double)sl->t), bc2 = 1.0 - pow(o->beta2, (double)sl->t);
   for (size_t q = 0; q < 2 * K; q++) {
-    double g = -w->grad[q]; /* loss gradient */
+    double g = -grad[q]; /* loss gradient */
     m[q] = o->beta1 * m[q] + (1.0 - o->beta1) * g;
     v[q] = o->beta2 * v[q] + (1.0 - o->beta2) * g * g;
     double step = o->lr * (m[q] / bc1) / (sqrt(v[q] / bc2) + o->eps);
@@ -489,7 +497,11 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
   }
 
   while (nslot > 0) {
-    /* Noise and latents of every active point, then one decoder call for all rows. */
+    /* Noise and latents of every active point, then one decoder call for all rows, then
+     * each point's gradient, Adam step and stopping rule; the per-point loops are split
+     * over opt->threads threads (each point has its own stream and rows). */
+    const size_t T = opt->threads;
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
     for (size_t j = 0; j < nslot; j++) {
       size_t row = w.slots[j].row, off = j * S * K;
       draw_eps(w.slots[j].r, K, S, w.E + off);
@@ -497,18 +509,23 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
     }
     if ((st = dec->fn(dec->self, nslot * S, w.Xr, w.Zr, w.lp, w.G)))
       goto done;
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
     for (size_t j = 0; j < nslot; j++) {
       size_t row = w.slots[j].row, off = j * S * K;
       double *mu = MU + row * K, *lv = LV + row * K, elbo;
-      int bad = reduce_point(K, S, mu, lv, w.E + off, w.lp + j * S, w.G + off, &elbo, w.grad,
-                             w.grad + K);
-      if (bad) {
+      double *grad = w.grad + j * 2 * K;
+      w.bad[j] = reduce_point(K, S, mu, lv, w.E + off, w.lp + j * S, w.G + off, &elbo, grad,
+                              grad + K);
+      if (!w.bad[j])
+        slot_update(&w, j, opt, elbo, mu, lv);
+    }
+    for (size_t j = 0; j < nslot; j++)
+      if (w.bad[j]) {
         st = INFB_ERROR(GSL_EDOM, "q* point %zu, step %zu: the ELBO%s is not finite",
-                        first_index + row, w.slots[j].t + 1, bad == 1 ? "" : " gradient");
+                        first_index + w.slots[j].row, w.slots[j].t + 1,
+                        w.bad[j] == 1 ? "" : " gradient");
         goto done;
       }
-      slot_update(&w, j, opt, elbo, mu, lv);
-    }
     /* Points that stopped leave; the next point takes the slot, or the last slot moves
      * into it so the active rows stay contiguous. */
     for (size_t j = 0; j < nslot;) {

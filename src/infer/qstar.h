@@ -43,7 +43,15 @@ typedef struct infb_qstar_options {
   size_t batch_points; /* points optimised together (memory: batch_points·samples rows) */
   int init_given;      /* nonzero: start at the caller's MU, LV; zero: at the prior (0, 0) */
   uint64_t seed;       /* master seed; point i uses streams ("qstar", i), ("qstar/eval", i) */
+  size_t threads;      /* the per-point work of a step (noise, reparameterisation, gradient
+                        * reduction, Adam, stopping rule) split over this many threads
+                        * (OpenMP; 1 to INFB_QSTAR_MAX_THREADS); the decoder is still called
+                        * once per step, from the calling thread, and splits its own work.
+                        * Every point has its own stream, so results do not depend on it. */
 } infb_qstar_options;
+
+/* The most threads infb_qstar_options.threads takes. */
+#define INFB_QSTAR_MAX_THREADS 64
 
 /* Per-point results. */
 typedef struct infb_qstar_point {

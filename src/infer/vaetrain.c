@@ -136,6 +136,8 @@ infb_vaetrain_alloc(infb_vae_f32 *v, size_t N, const float *X, const infb_vaetra
   t->B = o->batch < N ? o->batch : N;
   infb_vae_params_f32(v, &t->np);
   t->adam = infb_adam_alloc_f32(t->np, o->beta1, o->beta2, o->eps);
+  if (t->adam) /* Adam's update split as the VAE's passes are */
+    infb_adam_set_threads_f32(t->adam, infb_vae_threads_f32(v));
   t->perm = infb_malloc(N, sizeof *t->perm);
   t->Xb = infb_malloc(t->B, t->D * sizeof *t->Xb);
   t->E = infb_malloc(t->B * o->samples, t->K * sizeof *t->E);

@@ -12,6 +12,7 @@ struct INFB_NN(adam) {
   double beta1, beta2;  /* moment decay rates */
   double eps;           /* added to √v̂ */
   unsigned long t;      /* steps taken */
+  size_t nthreads;      /* _step splits the slab over this many threads (OpenMP) */
   infb_real *m;         /* first moment (n) */
   infb_real *v;         /* second moment (n) */
 };
@@ -43,6 +44,7 @@ INFB_NN(adam_alloc)(size_t n, double beta1, double beta2, double eps)
   a->beta1 = beta1;
   a->beta2 = beta2;
   a->eps = eps;
+  a->nthreads = 1;
   a->m = infb_calloc(n, sizeof *a->m);
   a->v = infb_calloc(n, sizeof *a->v);
   if (!a->m || !a->v) {
@@ -68,12 +70,25 @@ INFB_NN(adam_step)(INFB_NN(adam) *a, infb_real *restrict params,
   const infb_real step = (infb_real)(lr / c1), ic2 = (infb_real)(1.0 / c2);
   const infb_real eps = (infb_real)a->eps;
   infb_real *restrict m = a->m, *restrict v = a->v;
-  for (size_t i = 0; i < a->n; i++) {
+  const size_t n = a->n, T = a->nthreads;
+  /* Elementwise: the result does not depend on the split. */
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
+  for (size_t i = 0; i < n; i++) {
     infb_real g = grads[i];
     m[i] = b1 * m[i] + ob1 * g;
     v[i] = b2 * v[i] + ob2 * (g * g);
     params[i] -= step * m[i] / (INFB_RM(sqrt)(v[i] * ic2) + eps);
   }
+  return GSL_SUCCESS;
+}
+
+int
+INFB_NN(adam_set_threads)(INFB_NN(adam) *a, size_t T)
+{
+  if (T == 0 || T > INFB_ADAM_MAX_THREADS)
+    return INFB_ERROR(GSL_EINVAL, "adam threads: %zu threads (1 to %d)", T,
+                      INFB_ADAM_MAX_THREADS);
+  a->nthreads = T;
   return GSL_SUCCESS;
 }
 

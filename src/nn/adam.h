@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include "nn/real.h"
 
+/* The most threads adam_set_threads takes. */
+#define INFB_ADAM_MAX_THREADS 64
+
 #define INFB_NN_ADAM_T
 #define INFB_NN_TBITS 32
 #include "nn/real.h"
@@ -47,6 +50,10 @@ INFB_NN(adam) *INFB_NN(adam_alloc)(size_t n, double beta1, double beta2, double 
 int INFB_NN(adam_step)(INFB_NN(adam) *a, infb_real *restrict params,
                        const infb_real *restrict grads, double lr);
 
+/* Threads for _step: the slab is split into T contiguous parts updated in parallel
+ * (OpenMP; each element's update is independent, so the result is the same for every T).
+ * T from 1 (the default) to INFB_ADAM_MAX_THREADS; GSL_EINVAL (raised) otherwise. */
+int INFB_NN(adam_set_threads)(INFB_NN(adam) *a, size_t T);
 /* Back to the state after _alloc: m = v = 0, t = 0. */
 void INFB_NN(adam_reset)(INFB_NN(adam) *a);
 

@@ -26,6 +26,11 @@
 /* The architecture of a VAE. */
 /* The most threads a VAE splits its passes over (vae_set_threads). */
 #define INFB_VAE_MAX_THREADS 64
+/* The default of vae_set_block_rows: a tuning parameter, not a result.  1024 rows of 784
+ * float logits are 3.2 MB; on the bench machine (bench/RESULTS.md) 1000-row blocks were
+ * a few per cent faster than 256 or 5000 (the gemm's efficiency against the logits'
+ * cache residence). */
+#define INFB_VAE_BLOCK_ROWS 1024
 
 typedef struct infb_vae_arch {
   size_t D;                 /* observed dimension (784 for 28×28 images) */
@@ -76,6 +81,11 @@ int INFB_NN(vae_init)(INFB_NN(vae) *v, gsl_rng *rng);
  * workspaces.  GSL_EINVAL for a T out of range, GSL_ENOMEM. */
 int INFB_NN(vae_set_threads)(INFB_NN(vae) *v, size_t T);
 size_t INFB_NN(vae_threads)(const INFB_NN(vae) *v);
+/* IWAE (vae_iwae) decodes its points × samples rows in blocks of at most `rows` rows
+ * (default INFB_VAE_BLOCK_ROWS), so that each block's logits are still in cache when the
+ * likelihood reads them; the results do not depend on it beyond rounding of the gemms.
+ * Applies to the workers too.  GSL_EINVAL for 0. */
+int INFB_NN(vae_set_block_rows)(INFB_NN(vae) *v, size_t rows);
 
 /* The slabs and their layout (as nn/mlp.h). */
 infb_real *INFB_NN(vae_params)(INFB_NN(vae) *v, size_t *n);

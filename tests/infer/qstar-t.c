@@ -672,10 +672,61 @@ test_errors(lgmodel *m, gsl_rng *r)
      "n = 0 is a no-op success");
 }
 
+/* threads: the per-point work split over 2 and 3 threads gives bit-identical q* (each
+ * point has its own stream; the decoder is still called once per step), also when points
+ * leave and enter slots (9 points, 4 slots, the stopping rule on); a NaN is still
+ * reported for the right point and step; 0 and too many threads are refused. */
+static void
+test_threads(lgmodel *m, gsl_rng *r)
+{
+  enum { N = 9 };
+  const size_t D = m->D, K = m->K;
+  infb_decoder dec = lg_dec(m);
+  double X[N * MAXD], MU1[N * MAXK], LV1[N * MAXK], MU[N * MAXK], LV[N * MAXK];
+  infb_qstar_point out1[N], out[N];
+  lg_sample(m, r, N, X);
+  infb_qstar_options o;
+  base_options(&o);
+  o.batch_points = 4;
+  o.check_every = 10;
+  o.patience = 2;
+  o.max_steps = 400;
+  o.eval_samples = 50;
+  int st = infb_qstar_optimize(&dec, &o, N, X, 3, MU1, LV1, out1);
+  int same = st == GSL_SUCCESS;
+  for (size_t T = 2; T <= 3; T++) {
+    o.threads = T;
+    same &= infb_qstar_optimize(&dec, &o, N, X, 3, MU, LV, out) == GSL_SUCCESS;
+    for (size_t q = 0; q < N * K; q++)
+      same &= MU[q] == MU1[q] && LV[q] == LV1[q];
+    for (size_t i = 0; i < N; i++)
+      same &= out[i].steps == out1[i].steps && out[i].stop == out1[i].stop &&
+              out[i].elbo == out1[i].elbo && out[i].elbo_mc_se == out1[i].elbo_mc_se;
+  }
+  ok(same, "threads 2 and 3: MU, LV, steps, stop reasons and final ELBOs equal 1 thread's "
+           "bit for bit (9 points through 4 slots)");
+  lgmodel bad = *m;
+  bad.nan_x = X + 5 * D;
+  bad.nan_call = 4;
+  bad.calls = 0;
+  infb_decoder bd = lg_dec(&bad);
+  o.threads = 2;
+  infb_error_clear();
+  st = infb_qstar_optimize(&bd, &o, N, X, 0, MU, LV, out);
+  ok(st == GSL_EDOM && strstr(infb_error_message(), "q* point 5,") != NULL,
+     "threads 2: a NaN from row 5 is still reported for point 5 (%s)", infb_error_message());
+  o.threads = 0;
+  int e0 = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  o.threads = INFB_QSTAR_MAX_THREADS + 1;
+  int e1 = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(e0 == GSL_EINVAL && e1 == GSL_EINVAL, "threads 0 and %d: GSL_EINVAL",
+     INFB_QSTAR_MAX_THREADS + 1);
+}
+
 int
 main(void)
 {
-  plan(34);
+  plan(37);
   gsl_rng *r = infb_rng_stream(42, "test/qstar", 0);
   lgmodel m;
   lg_random(&m, r, 6, 2);
@@ -696,6 +747,7 @@ main(void)
   test_stopping(&m, r);
   test_init_given(&m, &c, r);
   test_errors(&m, r);
+  test_threads(&m, r);
 
   gsl_rng_free(r);
   return test_done();

@@ -8,6 +8,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The protocol's hyperparameters (PROTOCOL.md): with eps = 1e-4 and gradients of order
@@ -82,7 +83,7 @@ quad32(const float *th, float *g)
 int
 main(void)
 {
-  plan(17);
+  plan(18);
   double want1[N], want2[N];
   hand(want1, want2);
 
@@ -171,6 +172,41 @@ main(void)
        "Adam minimises 0.5 sum a_i (theta_i - c_i)^2: max |theta - c| = %.2g, f = %.2g from %.3g",
        dist, f, f0);
     infb_adam_free_f64(q);
+  }
+
+  /* ---- threads: 1, 2 and 3 threads give bit-identical trajectories (elementwise update)
+   * on a slab long enough to be split (1001 entries, an odd split); 0 and too many are
+   * refused. */
+  {
+    enum { NT = 1001 };
+    float *x[3], *g = malloc(NT * sizeof *g);
+    infb_adam_f32 *ad[3];
+    int set_ok = 1, same = 1;
+    for (int t = 0; t < 3; t++) {
+      x[t] = malloc(NT * sizeof *x[t]);
+      ad[t] = infb_adam_alloc_f32(NT, B1, B2, 1e-8);
+      set_ok &= infb_adam_set_threads_f32(ad[t], (size_t)t + 1) == GSL_SUCCESS;
+      for (size_t i = 0; i < NT; i++)
+        x[t][i] = (float)sin(0.37 * (double)i);
+    }
+    for (int k = 0; k < 20; k++)
+      for (int t = 0; t < 3; t++) {
+        for (size_t i = 0; i < NT; i++) /* ∇ of Σ ½ (i mod 7 + 1) x_i² */
+          g[i] = (float)((double)(i % 7 + 1) * x[t][i]);
+        infb_adam_step_f32(ad[t], x[t], g, 0.05);
+      }
+    for (size_t i = 0; i < NT; i++)
+      same &= x[1][i] == x[0][i] && x[2][i] == x[0][i];
+    set_ok &= infb_adam_set_threads_f32(ad[0], 0) == GSL_EINVAL &&
+              infb_adam_set_threads_f32(ad[0], INFB_ADAM_MAX_THREADS + 1) == GSL_EINVAL;
+    ok(set_ok && same && x[0][1] != (float)sin(0.37),
+       "adam_set_threads: 2 and 3 threads give the 1-thread trajectory bit for bit over 20 "
+       "steps; 0 and too many threads are refused");
+    for (int t = 0; t < 3; t++) {
+      infb_adam_free_f32(ad[t]);
+      free(x[t]);
+    }
+    free(g);
   }
 
   /* ---- float and double trajectories from the same start, 300 steps at lr 0.01, far

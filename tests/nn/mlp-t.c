@@ -179,6 +179,34 @@ test_activations(void)
     ok(worst <= 1, "elu f32 on rows of 27 (16 + 8 + 3 lanes): within 4 eps of expm1 in every "
                    "lane for x in [-20, 20] (worst %.2g of the bound)", worst);
   }
+  /* The vector expm1 on a dense sweep of x ≤ 0: 2·10⁵ evenly spaced values in [-100, 0)
+   * and every power-of-2 magnitude from denormals up, each with 7 mantissas (the series
+   * near 0, every range-reduction n, the clamp at -88). */
+  {
+    enum { NU = 200000, NE = 7 * 280 };
+    float *xs = malloc((NU + NE) * sizeof *xs), *ys = malloc((NU + NE) * sizeof *ys);
+    size_t n = 0;
+    for (int j = 0; j < NU; j++)
+      xs[n++] = (float)(-100.0 * (j + 1) / NU);
+    for (int e = -149; e < 131 && n < NU + NE; e++)
+      for (int m = 0; m < 7; m++)
+        xs[n++] = -ldexpf(1.0f + m / 7.0f, e) > -100.0f ? -ldexpf(1.0f + m / 7.0f, e) : -1.0f;
+    infb_act_forward_f32(ys, xs, n, INFB_ACT_ELU);
+    double worst = 0;
+    float at = 0;
+    for (size_t i = 0; i < n; i++) {
+      long double want = expm1l((long double)xs[i]);
+      double e = fabs((double)(ys[i] - want)) / (4 * FLT_EPSILON * fabs((double)want));
+      if (!(e <= worst)) {
+        worst = e;
+        at = xs[i];
+      }
+    }
+    ok(worst <= 1, "elu f32, %zu values of x < 0 from -100 to denormals: within 4 eps of "
+                   "expm1 (worst %.2g of the bound, at x = %g)", n, worst, (double)at);
+    free(xs);
+    free(ys);
+  }
   /* The same through the vector paths (long rows: NaN and infinities in every lane). */
   {
     enum { NV = 19 };
@@ -220,7 +248,7 @@ test_activations(void)
   is_int(GSL_EINVAL, infb_act_backward_f32(NULL, NULL, NULL, NULL, 0, INFB_ACT_INVALID),
          "act_backward rejects an invalid activation with GSL_EINVAL");
 }
-#define ACT_TESTS (INFB_ACT_COUNT * ACT_TESTS_PER + 5 + 8)
+#define ACT_TESTS (INFB_ACT_COUNT * ACT_TESTS_PER + 5 + 9)
 
 /* ------------------------------------------------------------------ mlp reference */
 

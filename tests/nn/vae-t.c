@@ -1017,6 +1017,30 @@ test_threads(void)
     rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
   infb_vae_iwae_f64(v, NP, X, NULL, NULL, 50, rs, iw1, se1);
 
+  /* IWAE's decoder blocks (vae_set_block_rows): 1 row, 5 rows (blocks that split a
+   * point's 3-sample chunks) and the default give the same bound and SE. */
+  int block_ok = 1;
+  const size_t blocks[3] = {1, 5, INFB_VAE_BLOCK_ROWS};
+  for (size_t b = 0; b < 3; b++) {
+    double iw[NP], se[NP];
+    block_ok &= infb_vae_set_block_rows_f64(v, blocks[b]) == GSL_SUCCESS;
+    for (size_t i = 0; i < NP; i++) {
+      gsl_rng_free(rs[i]);
+      rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
+    }
+    infb_vae_iwae_f64(v, NP, X, NULL, NULL, 50, rs, iw, se);
+    for (size_t i = 0; i < NP; i++)
+      block_ok &= fabs(iw[i] - iw1[i]) <= DIRECT_TOL * (1 + fabs(iw1[i])) &&
+                  fabs(se[i] - se1[i]) <= DIRECT_TOL * (1 + fabs(se1[i]));
+  }
+  ok(block_ok, "IWAE decoded in blocks of 1, 5 and %d rows equals the one-pass result",
+     INFB_VAE_BLOCK_ROWS);
+  ok(infb_vae_set_block_rows_f64(v, 0) == GSL_EINVAL, "vae_set_block_rows(0) is refused");
+  for (size_t i = 0; i < NP; i++) { /* the T loop below starts from fresh streams */
+    gsl_rng_free(rs[i]);
+    rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
+  }
+
   int set_ok = 1, elbo_ok = 1, dec_ok = 1, misc_ok = 1, iwae_ok = 1;
   double worst = 0;
   for (size_t T = 2; T <= 3; T++) {
@@ -1087,7 +1111,7 @@ test_threads(void)
 int
 main(void)
 {
-  plan(14 + 7 + 12 + 3 + 5 + 6 + 4 + 5 + 22 + 7);
+  plan(14 + 7 + 12 + 3 + 5 + 6 + 4 + 5 + 22 + 9);
   test_kernel();
   test_direct();
   test_gradients();
