@@ -347,19 +347,18 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const floa
 /* K = 2: quadrature on grids of n, 2n, ... until the largest change over the points is
  * below tol (or max_n is reached); out[n] the last values. */
 static int
-vae_quadrature_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, const float *X,
-                   const infb_vae_gap_options *o, double *out, double *prev)
+vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
+                   double *out, double *prev)
 {
   size_t g = o->quad_n;
   int st = GSL_SUCCESS;
   for (int first = 1;; first = 0) {
+    /* All points in one call: the decoder runs once per grid cell for all of them. */
     st = gap_progress(o, "quadrature", 0, n);
-    for (size_t i0 = 0; !st && i0 < n; i0 += B) {
-      size_t m = n - i0 < B ? n - i0 : B;
-      st = infb_vae_quadrature_f32(v, m, X + i0 * D, o->quad_L, g, out + i0);
-      if (!st)
-        st = gap_progress(o, "quadrature", i0 + m, n);
-    }
+    if (!st)
+      st = infb_vae_quadrature_f32(v, n, X, o->quad_L, g, out);
+    if (!st)
+      st = gap_progress(o, "quadrature", n, n);
     if (st)
       return st;
     double moved = 0.0;
@@ -502,7 +501,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     p->inference_gap = p->log_px - p->elbo_q;
   }
   if (K == 2) {
-    if ((st = vae_quadrature_all(v, B, n, D, X, o, a, b)))
+    if ((st = vae_quadrature_all(v, n, X, o, a, b)))
       goto done;
     for (size_t i = 0; i < n; i++)
       rep->pts[i].log_px_quadrature = a[i];

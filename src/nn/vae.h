@@ -69,7 +69,7 @@ void INFB_NN(vae_free)(INFB_NN(vae) *v); /* NULL is a no-op */
 /* U(±1/√fan_in) for every weight and bias (the protocol), encoder then decoder. */
 int INFB_NN(vae_init)(INFB_NN(vae) *v, gsl_rng *rng);
 
-/* Threads: every pass below (except _quadrature) is split into T parts by points (or
+/* Threads: every pass below (_quadrature: its dot products) is split into T parts by points (or
  * rows), part t run on thread t (OpenMP) by a worker copy of the network that shares
  * this one's parameter slab and has its own workspaces and gradient slab; backward passes
  * then add the workers' gradients into this network's slab.  Each gemm stays
@@ -163,8 +163,11 @@ int INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_
  * [−L, L]², the decoder run on the grid in batches, log-sum-exp over cells.  out[B].
  * Details: cell centres z_ab = (−L + (a + ½)h, −L + (b + ½)h), h = 2L/n, and
  *   out[i] = ln Σ_ab p(x_i|z_ab) N(z_ab; 0, I) h²;
- * the decoder runs once per cell for all B points (any B ≥ 1).  GSL_EINVAL when K ≠ 2,
- * n = 0 or L is not finite and positive. */
+ * the decoder runs once per cell for all B points (any B ≥ 1: pass them all at once), and
+ * the x·l terms of all points and cells are dgemms in double, split by points over the
+ * threads (vae_set_threads).  Unlike the other passes it allocates, once per call, double
+ * copies of X and of 256 cells' logits and B × 256 doubles of products.  GSL_EINVAL when
+ * K ≠ 2, n = 0 or L is not finite and positive; GSL_ENOMEM. */
 int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,
                             size_t n, double *out);
 

@@ -720,6 +720,32 @@ test_quadrature(void)
     wcoarse = fmax(wcoarse, fabs(qc[i] - q2[i]));
   ok(st == 0 && wcoarse > 1e-3, "quadrature on a 6x6 grid differs from the converged value "
                                 "(by %.3g)", wcoarse);
+  /* The 6×6 grid against a direct sum: ln p(x_i|z_c) from decoder_loglik for every
+   * (point, cell) pair, plus ln N(z_c), log-sum-exp in long double; then the same grid
+   * on 2 threads. */
+  {
+    enum { QC = 6 };
+    const double hq = 2.0 * QL / QC;
+    double worst = 0, wthr = 0, qt[QN];
+    for (size_t i = 0; i < QN; i++) {
+      long double acc = 0;
+      for (size_t c = 0; c < QC * QC; c++) {
+        double z[2] = {-QL + ((double)(c / QC) + 0.5) * hq, -QL + ((double)(c % QC) + 0.5) * hq};
+        double lp;
+        infb_vae_decoder_loglik_f64(v, 1, X + i * ID, z, &lp, NULL);
+        acc += expl((long double)lp - 0.5L * (z[0] * z[0] + z[1] * z[1]) - 1.83787706640934548356L); /* ln 2π */
+      }
+      worst = fmax(worst, fabs((double)(logl(acc) + 2 * logl(hq)) - qc[i]));
+    }
+    ok(worst <= 1e-9, "quadrature on a 6x6 grid equals the direct sum over cells of "
+                      "decoder_loglik + ln N(z) (worst %.2g)", worst);
+    st = infb_vae_set_threads_f64(v, 2);
+    st |= infb_vae_quadrature_f64(v, QN, X, QL, QC, qt);
+    st |= infb_vae_set_threads_f64(v, 1);
+    for (size_t i = 0; i < QN; i++)
+      wthr = fmax(wthr, fabs(qt[i] - qc[i]));
+    ok(st == 0 && wthr <= 1e-12, "quadrature on 2 threads equals 1 thread's (worst %.2g)", wthr);
+  }
 
   /* IWAE-large against the quadrature: the (broad) encoder proposal and the prior. */
   double iw[QN], se[QN], MU[QN * IK] = {0}, LV[QN * IK] = {0};
@@ -1111,7 +1137,7 @@ test_threads(void)
 int
 main(void)
 {
-  plan(14 + 7 + 12 + 3 + 5 + 6 + 4 + 5 + 22 + 9);
+  plan(14 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 22 + 9);
   test_kernel();
   test_direct();
   test_gradients();
