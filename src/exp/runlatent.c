@@ -38,8 +38,9 @@
 #define TEST_STREAM_OFFSET 1000000000u
 /* Points drawn in the K = 2 posterior figure. */
 #define POSTERIOR_POINTS 4
-/* VAE, K = 2: quadrature of ln p(x) on [−L, L]², grids from QUAD_N per axis doubling up to
- * QUAD_MAX_N until the values move by less than QUAD_TOL nats (MATH.md §5: L ≥ 5). */
+/* VAE, K = 2: quadrature of ln p(x) from [−L, L]² with QUAD_N cells per axis, the box then
+ * the grid doubled, up to QUAD_MAX_N cells per axis, until the values move by less than
+ * QUAD_TOL nats (MATH.md §5: L ≥ 5; infer/gapeval.h). */
 #define QUAD_L 6.0
 #define QUAD_N 64
 #define QUAD_TOL 1e-3
@@ -1084,8 +1085,12 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
   if (c->vae) {
     json_object_set_new(g, "log_px_iwae_encoder", stat_json(&r->log_px_iwae_encoder));
     json_object_set_new(g, "log_px_iwae_qstar", stat_json(&r->log_px_iwae_qstar));
-    if (r->has_quadrature)
+    if (r->has_quadrature) {
       json_object_set_new(g, "log_px_quadrature", stat_json(&r->log_px_quadrature));
+      json_object_set_new(g, "quadrature_box", json_real(r->quadrature_L));
+      json_object_set_new(g, "quadrature_grid", json_integer((json_int_t)r->quadrature_n));
+      json_object_set_new(g, "quadrature_converged", json_boolean(r->quadrature_converged));
+    }
   } else {
     json_object_set_new(g, "qstar_closed_minus_numeric", infb_json_number(r->qstar_numeric_gap));
     json_object_set_new(obj, "approximation_gap_analytic",

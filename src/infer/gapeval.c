@@ -344,31 +344,64 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const floa
   return st;
 }
 
-/* K = 2: quadrature on grids of n, 2n, ... until the largest change over the points is
- * below tol (or max_n is reached); out[n] the last values. */
+/* The largest |a_i − b_i| over n points. */
+static double
+max_change(size_t n, const double *a, const double *b)
+{
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++)
+    m = fmax(m, fabs(a[i] - b[i]));
+  return m;
+}
+
+/* One quadrature of all n points on [−L, L]² with g cells per axis (the decoder runs
+ * once per cell for all of them), with progress. */
+static int
+vae_quadrature_once(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
+                    double L, size_t g, double *out)
+{
+  int st = gap_progress(o, "quadrature", 0, n);
+  if (!st)
+    st = infb_vae_quadrature_f32(v, n, X, L, g, out);
+  if (!st)
+    st = gap_progress(o, "quadrature", n, n);
+  return st;
+}
+
+/* K = 2: quadrature in two phases, each stopping when the largest change over the points
+ * is below tol (or the grid would exceed max_n cells per axis):
+ *   box:  [−L, L]² against [−2L, 2L]² at the same spacing, doubling L (a posterior can sit
+ *         beyond the starting box: |z| ≈ 7 is seen after a few dozen epochs with K = 2);
+ *   grid: n against 2n cells on the final box, doubling n.
+ * out[n] the last values; rep->quadrature_L, _n the box and grid they were computed on,
+ * rep->quadrature_converged whether both phases stopped by the tolerance. */
 static int
 vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
-                   double *out, double *prev)
+                   double *out, double *prev, infb_gap_report *rep)
 {
+  double L = o->quad_L;
   size_t g = o->quad_n;
-  int st = GSL_SUCCESS;
-  for (int first = 1;; first = 0) {
-    /* All points in one call: the decoder runs once per grid cell for all of them. */
-    st = gap_progress(o, "quadrature", 0, n);
-    if (!st)
-      st = infb_vae_quadrature_f32(v, n, X, o->quad_L, g, out);
-    if (!st)
-      st = gap_progress(o, "quadrature", n, n);
-    if (st)
-      return st;
-    double moved = 0.0;
-    for (size_t i = 0; !first && i < n; i++)
-      moved = fmax(moved, fabs(out[i] - prev[i]));
-    if ((!first && moved < o->quad_tol) || 2 * g > o->quad_max_n)
-      return GSL_SUCCESS;
+  int box_ok = 0, grid_ok = 0;
+  int st = vae_quadrature_once(v, n, X, o, L, g, out);
+  while (!st && !box_ok && 2 * g <= o->quad_max_n) {
     memcpy(prev, out, n * sizeof *out);
+    if ((st = vae_quadrature_once(v, n, X, o, 2 * L, 2 * g, out)))
+      break;
+    L *= 2;
     g *= 2;
+    box_ok = max_change(n, out, prev) < o->quad_tol;
   }
+  while (!st && !grid_ok && 2 * g <= o->quad_max_n) {
+    memcpy(prev, out, n * sizeof *out);
+    if ((st = vae_quadrature_once(v, n, X, o, L, 2 * g, out)))
+      break;
+    g *= 2;
+    grid_ok = max_change(n, out, prev) < o->quad_tol;
+  }
+  rep->quadrature_L = L;
+  rep->quadrature_n = g;
+  rep->quadrature_converged = box_ok && grid_ok;
+  return st;
 }
 
 int
@@ -501,7 +534,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     p->inference_gap = p->log_px - p->elbo_q;
   }
   if (K == 2) {
-    if ((st = vae_quadrature_all(v, n, X, o, a, b)))
+    if ((st = vae_quadrature_all(v, n, X, o, a, b, rep)))
       goto done;
     for (size_t i = 0; i < n; i++)
       rep->pts[i].log_px_quadrature = a[i];

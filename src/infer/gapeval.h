@@ -70,6 +70,9 @@ typedef struct infb_gap_report {
   const char *log_px_method;     /* "exact" (later "quadrature", "iwae", "ais") */
   int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
   int has_quadrature;            /* log_px_quadrature was computed */
+  double quadrature_L;           /* ... on the box [−L, L]² */
+  size_t quadrature_n;           /* ... with n × n cells */
+  int quadrature_converged;      /* box and grid both stopped by quad_tol (not quad_max_n) */
   infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc, log_px_quadrature;
   infb_stat log_px_iwae_encoder; /* VAE: the IWAE estimate with the encoder's proposal */
   infb_stat log_px_iwae_qstar;   /*      and with q* as the proposal */
@@ -95,8 +98,11 @@ void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
  *   ln p̂(x): IWAE-k with the encoder's proposal ("evaluate/iwae", i) and with q*'s
  *          ("evaluate/iwae-qstar", i); the larger of the two per point is reported
  *          (log_px_method "iwae"), with its delta-method standard error as mc_se;
- *   K = 2: ln p(x) by quadrature on [−quad_L, quad_L]² (the grid halved from quad_n until
- *          two values differ by < quad_tol), beside IWAE.
+ *   K = 2: ln p(x) by quadrature, beside IWAE: from [−quad_L, quad_L]² with quad_n cells
+ *          per axis, the box doubled (same spacing) until two values differ by < quad_tol,
+ *          then the grid doubled until they do again (at most quad_max_n cells per axis);
+ *          the final box and grid are in rep->quadrature_L, _n, and whether both
+ *          stopped by the tolerance in rep->quadrature_converged.
  * Elements stored in elbo_qstar (and elbo_qstar_numeric) are the numeric q*'s. */
 typedef struct infb_vae_gap_options {
   infb_qstar_options qstar;      /* the numeric q* (qstar.seed is the master seed) */
@@ -105,7 +111,7 @@ typedef struct infb_vae_gap_options {
   size_t iwae_k;                 /* importance samples for ln p̂(x) */
   double quad_L;                 /* quadrature half-width (K = 2) */
   size_t quad_n;                 /* starting grid size per axis */
-  double quad_tol;               /* stop halving when the value moves by less (nats) */
+  double quad_tol;               /* stop doubling when the values move by less (nats) */
   size_t quad_max_n;             /* largest grid per axis */
   /* Extension (a decoder trained without an encoder, infer/vaemf.h): when no_encoder is
    * nonzero the network's encoder is never used; a given q (q_mu, q_lv: n×K, row i for
