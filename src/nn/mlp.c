@@ -158,8 +158,9 @@ INFB_NN(mlp_init)(INFB_NN(mlp) *m, gsl_rng *rng)
   return GSL_SUCCESS;
 }
 
-int
-INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y)
+/* The forward pass; out_bias = 0 leaves the output layer's bias out. */
+static int
+forward(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y, int out_bias)
 {
   if (B == 0 || B > m->max_batch)
     return INFB_ERROR(GSL_EBADLEN, "mlp forward: batch of %zu rows (allowed 1..%zu)", B,
@@ -173,7 +174,7 @@ INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y
     int st;
     if (l + 1 == m->nlayers) {
       /* The identity output: Y = Z_{nlayers−1}, written in place. */
-      st = INFB_NN(dense_forward)(Y, in, W, b, B, nin, nout);
+      st = INFB_NN(dense_forward)(Y, in, W, out_bias ? b : NULL, B, nin, nout);
     } else {
       st = INFB_NN(dense_forward)(m->Z[l], in, W, b, B, nin, nout);
       if (!st)
@@ -185,6 +186,24 @@ INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y
   }
   m->last_B = B;
   return GSL_SUCCESS;
+}
+
+int
+INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y)
+{
+  return forward(m, B, X, Y, 1);
+}
+
+int
+INFB_NN(mlp_forward_nobias)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y)
+{
+  return forward(m, B, X, Y, 0);
+}
+
+const infb_real *
+INFB_NN(mlp_out_bias)(const INFB_NN(mlp) *m)
+{
+  return m->params + m->layout[2 * m->nlayers - 1].offset;
 }
 
 /* Backpropagation, the forward read backwards: for l = nlayers−1, …, 0,

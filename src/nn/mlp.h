@@ -71,6 +71,13 @@ int INFB_NN(mlp_init)(INFB_NN(mlp) *m, gsl_rng *rng);
  * activations that _backward needs.  Y must not overlap X.  Returns GSL_SUCCESS, or
  * GSL_EBADLEN (raised) when B is 0 or exceeds max_batch; a BLAS status otherwise. */
 int INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y);
+/* As _forward, but the output layer's bias is left out: Y = A·Wᵀ for the last layer, the
+ * caller adding the bias (_out_bias) where it reads Y — saving the pass that starts every
+ * row of Y at the bias.  _backward and _backward_input work after it as after _forward
+ * (the output is the identity). */
+int INFB_NN(mlp_forward_nobias)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y);
+/* The output layer's bias (out entries, in the current parameter slab). */
+const infb_real *INFB_NN(mlp_out_bias)(const INFB_NN(mlp) *m);
 
 /* The mirror of the latest _forward, which must have had the same B and X, given
  * dY = ∂L/∂Y (B × out): ACCUMULATES ∂L/∂θ into the gradient slab (zeroing is _zero_grad)

@@ -82,11 +82,12 @@ mul_add(size_t a, size_t b, size_t c)
 
 /* The portable kernel: one libm exp and log1p per pixel. */
 static double
-bern_scalar(size_t D, const infb_real *x, const infb_real *l, infb_real *dl, infb_real coef)
+bern_scalar(size_t D, const infb_real *x, const infb_real *l, const infb_real *b,
+            infb_real *dl, infb_real coef)
 {
   double sum = 0.0;
   for (size_t d = 0; d < D; d++) {
-    infb_real ld = l[d], xd = x ? x[d] : 0;
+    infb_real ld = b ? l[d] + b[d] : l[d], xd = x ? x[d] : 0;
     infb_real t = INFB_RM(exp)(-INFB_RM(fabs)(ld)); /* e^−|l| */
     infb_real relu = ld > 0 ? ld : 0;
     sum += (double)(xd * ld - relu - INFB_RM(log1p)(t));
@@ -125,7 +126,8 @@ log1p_unit8(__m256 t)
 /* 8 floats per step; the terms are widened to double for the sum.  Returns the sum over
  * the first D − D mod 8 pixels and sets *done to their number. */
 VAE_AVX2 static double
-bern_avx2(size_t D, const float *x, const float *l, float *dl, float coef, size_t *done)
+bern_avx2(size_t D, const float *x, const float *l, const float *b, float *dl, float coef,
+          size_t *done)
 {
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
   const __m256 sign = _mm256_set1_ps(-0.0f), c = _mm256_set1_ps(coef);
@@ -133,6 +135,8 @@ bern_avx2(size_t D, const float *x, const float *l, float *dl, float coef, size_
   size_t d = 0;
   for (; d + 8 <= D; d += 8) {
     __m256 lv = _mm256_loadu_ps(l + d);
+    if (b)
+      lv = _mm256_add_ps(lv, _mm256_loadu_ps(b + d));
     __m256 xv = x ? _mm256_loadu_ps(x + d) : zero;
     __m256 t = Sleef_expf8_u10avx2(_mm256_or_ps(lv, sign)); /* e^−|l| */
     __m256 lp = log1p_unit8(t);
@@ -180,7 +184,8 @@ log1p_unit16(__m512 t)
 }
 
 VAE_AVX512 static double
-bern_avx512(size_t D, const float *x, const float *l, float *dl, float coef, size_t *done)
+bern_avx512(size_t D, const float *x, const float *l, const float *b, float *dl, float coef,
+            size_t *done)
 {
   const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
   const __m512 c = _mm512_set1_ps(coef);
@@ -189,6 +194,8 @@ bern_avx512(size_t D, const float *x, const float *l, float *dl, float coef, siz
   size_t d = 0;
   for (; d + 16 <= D; d += 16) {
     __m512 lv = _mm512_loadu_ps(l + d);
+    if (b)
+      lv = _mm512_add_ps(lv, _mm512_loadu_ps(b + d));
     __m512 xv = x ? _mm512_loadu_ps(x + d) : zero;
     __m512 nabs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(lv), sign));
     __m512 t = infb_vm512_exp_neg(nabs); /* e^−|l|, inline (nn/vmath512.h) */
@@ -212,7 +219,8 @@ bern_avx512(size_t D, const float *x, const float *l, float *dl, float coef, siz
 #else
 /* 4 doubles per step, as the float version. */
 VAE_AVX2 static double
-bern_avx2(size_t D, const double *x, const double *l, double *dl, double coef, size_t *done)
+bern_avx2(size_t D, const double *x, const double *l, const double *b, double *dl,
+          double coef, size_t *done)
 {
   const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
   const __m256d sign = _mm256_set1_pd(-0.0), c = _mm256_set1_pd(coef);
@@ -220,6 +228,8 @@ bern_avx2(size_t D, const double *x, const double *l, double *dl, double coef, s
   size_t d = 0;
   for (; d + 4 <= D; d += 4) {
     __m256d lv = _mm256_loadu_pd(l + d);
+    if (b)
+      lv = _mm256_add_pd(lv, _mm256_loadu_pd(b + d));
     __m256d xv = x ? _mm256_loadu_pd(x + d) : zero;
     __m256d t = Sleef_expd4_u10avx2(_mm256_or_pd(lv, sign));
     __m256d lp = Sleef_log1pd4_u10avx2(t);
@@ -255,10 +265,11 @@ INFB_NN(vae_simd)(void)
 #endif
 }
 
-/* The kernel with the SIMD choice already made. */
+/* The kernel with the SIMD choice already made; b (NULL: none) is added to the logits l
+ * first (the decoder's output bias, left out of its last gemm: mlp_forward_nobias). */
 static double
-bern_row(int simd, size_t D, const infb_real *x, const infb_real *l, infb_real *dl,
-         infb_real coef)
+bern_row(int simd, size_t D, const infb_real *x, const infb_real *l, const infb_real *b,
+         infb_real *dl, infb_real coef)
 {
 #if VAE_HAVE_AVX2
   if (simd) {
@@ -266,23 +277,25 @@ bern_row(int simd, size_t D, const infb_real *x, const infb_real *l, infb_real *
     double s = 0.0;
 #if INFB_REAL_BITS == 32
     if (simd == 2)
-      s = bern_avx512(D, x, l, dl, coef, &done);
+      s = bern_avx512(D, x, l, b, dl, coef, &done);
 #endif
-    s += bern_avx2(D - done, x ? x + done : NULL, l + done, dl ? dl + done : NULL, coef, &more);
+    s += bern_avx2(D - done, x ? x + done : NULL, l + done, b ? b + done : NULL,
+                   dl ? dl + done : NULL, coef, &more);
     done += more;
-    return s + bern_scalar(D - done, x ? x + done : NULL, l + done, dl ? dl + done : NULL, coef);
+    return s + bern_scalar(D - done, x ? x + done : NULL, l + done, b ? b + done : NULL,
+                           dl ? dl + done : NULL, coef);
   }
 #else
   (void)simd;
 #endif
-  return bern_scalar(D, x, l, dl, coef);
+  return bern_scalar(D, x, l, b, dl, coef);
 }
 
 double
 INFB_NN(vae_bernoulli_loglik)(size_t D, const infb_real *x, const infb_real *l,
                               infb_real *dl, double coef, int vector)
 {
-  return bern_row(vector && INFB_NN(vae_simd)(), D, x, l, dl, (infb_real)coef);
+  return bern_row(vector && INFB_NN(vae_simd)(), D, x, l, NULL, dl, (infb_real)coef);
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -706,8 +719,9 @@ elbo_one(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S, const infb_rea
     return st;
   compute_sigma(v, B);
   reparam(v, B, S, E);
-  if ((st = INFB_NN(mlp_forward)(v->dec, R, v->Z, v->LG)))
+  if ((st = INFB_NN(mlp_forward_nobias)(v->dec, R, v->Z, v->LG)))
     return st;
+  const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
 
   const double coef = -1.0 / ((double)Bden * (double)S);
   double total = 0.0;
@@ -715,7 +729,7 @@ elbo_one(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S, const infb_rea
     double lpx = 0.0;
     for (size_t s = 0; s < S; s++) {
       size_t r = i * S + s;
-      lpx += bern_row(v->simd, D, X + i * D, v->LG + r * D, backward ? v->dLG + r * D : NULL,
+      lpx += bern_row(v->simd, D, X + i * D, v->LG + r * D, bo, backward ? v->dLG + r * D : NULL,
                       (infb_real)coef);
     }
     double c = -0.5 * (double)K * LN_2PI + 0.5 * beta * (double)K * (1.0 + LN_2PI);
@@ -789,13 +803,14 @@ elbo_points_one(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S, const i
     return st;
   compute_sigma(v, B);
   reparam(v, B, S, E);
-  if ((st = INFB_NN(mlp_forward)(v->dec, R, v->Z, v->LG)))
+  if ((st = INFB_NN(mlp_forward_nobias)(v->dec, R, v->Z, v->LG)))
     return st;
+  const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   for (size_t i = 0; i < B; i++) {
     double mean = 0.0;
     for (size_t s = 0; s < S; s++) {
       size_t r = i * S + s;
-      v->lw[r] = bern_row(v->simd, D, X + i * D, v->LG + r * D, NULL, 0) +
+      v->lw[r] = bern_row(v->simd, D, X + i * D, v->LG + r * D, bo, NULL, 0) +
                  log_prior_ratio(v, i, r, E);
       mean += v->lw[r];
     }
@@ -837,10 +852,11 @@ decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_rea
 {
   int st;
   const size_t D = v->arch.D;
-  if ((st = INFB_NN(mlp_forward)(v->dec, R, Z, v->LG)))
+  if ((st = INFB_NN(mlp_forward_nobias)(v->dec, R, Z, v->LG)))
     return st;
+  const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   for (size_t r = 0; r < R; r++)
-    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, G ? v->dLG + r * D : NULL, 1);
+    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, bo, G ? v->dLG + r * D : NULL, 1);
   return G ? INFB_NN(mlp_backward_input)(v->dec, R, v->dLG, G) : GSL_SUCCESS;
 }
 
@@ -868,10 +884,12 @@ decoder_train_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real
 {
   int st;
   const size_t D = v->arch.D;
-  if ((st = INFB_NN(mlp_forward)(v->dec, R, Z, v->LG)))
+  if ((st = INFB_NN(mlp_forward_nobias)(v->dec, R, Z, v->LG)))
     return st;
+  const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   for (size_t r = 0; r < R; r++)
-    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, v->dLG + r * D, (infb_real)coef);
+    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, bo, v->dLG + r * D,
+                       (infb_real)coef);
   return INFB_NN(mlp_backward)(v->dec, R, Z, v->dLG, G);
 }
 
@@ -940,6 +958,7 @@ iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
   const size_t D = v->arch.D, K = v->arch.K;
   const size_t c = k < v->max_samples ? k : v->max_samples;
   const size_t gmax = v->max_rows / c;
+  const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   double *acc1 = v->acc, *acc2 = v->acc + v->max_rows;
   int st;
   for (size_t i0 = 0; i0 < B; i0 += gmax) {
@@ -967,11 +986,11 @@ iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
        * Bernoulli kernel that reads them. */
       for (size_t r0 = 0; r0 < g * cc; r0 += v->block_rows) {
         const size_t nb = g * cc - r0 < v->block_rows ? g * cc - r0 : v->block_rows;
-        if ((st = INFB_NN(mlp_forward)(v->dec, nb, v->Z + r0 * K, v->LG)))
+        if ((st = INFB_NN(mlp_forward_nobias)(v->dec, nb, v->Z + r0 * K, v->LG)))
           return st;
         for (size_t r = r0; r < r0 + nb; r++) {
           const size_t p = r / cc;
-          v->lw[r] = bern_row(v->simd, D, Xg + p * D, v->LG + (r - r0) * D, NULL, 0) +
+          v->lw[r] = bern_row(v->simd, D, Xg + p * D, v->LG + (r - r0) * D, bo, NULL, 0) +
                      log_prior_ratio(v, p, r, v->E);
         }
       }
@@ -1062,7 +1081,7 @@ INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,
     for (size_t j = 0; j < m; j++) {
       double z1 = v->Z[2 * j], z2 = v->Z[2 * j + 1];
       base[j] = -0.5 * (z1 * z1 + z2 * z2) - LN_2PI +
-                bern_row(v->simd, D, NULL, v->LG + j * D, NULL, 0);
+                bern_row(v->simd, D, NULL, v->LG + j * D, NULL, NULL, 0);
     }
     for (size_t j0 = 0; j0 < m; j0 += cs) {
       const size_t mc = m - j0 < cs ? m - j0 : cs;
