@@ -173,6 +173,7 @@ main(int argc, char **argv)
     qo.seed = 3;
     qo.threads = split ? threads : 1;
     infb_vae_decoder *dec = infb_vae_decoder_alloc(v, rows);
+    infb_vae_decoder_bind(dec, qpoints, X); /* the float points, as the gap report does */
     infb_decoder ops = infb_vae_decoder_ops(dec);
     double *Xd = malloc(qpoints * D * sizeof *Xd), *MU = malloc(qpoints * K * sizeof *MU);
     double *LV = malloc(qpoints * K * sizeof *LV);

@@ -48,9 +48,10 @@ infb_gap_report_free(infb_gap_report *rep)
 
 /* The lingauss decoder as a q* callback. */
 static int
-lingauss_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+lingauss_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+                 double *logp, double *G)
 {
-  return infb_lingauss_decoder((const infb_lingauss *)self, R, X, Z, logp, G);
+  return infb_lingauss_decoder((const infb_lingauss *)self, R, X, xrow, Z, logp, G);
 }
 
 /* Copy field `off` of every point into v. */
@@ -225,12 +226,16 @@ done:
 
 /* ------------------------------------------------------------------ the VAE */
 
-/* The frozen VAE decoder as a double-precision q* callback: rows are converted to float
- * and run through the decoder in chunks of the evaluation network's capacity. */
+/* The frozen VAE decoder as a double-precision q* callback: the rows' latents are
+ * converted to float and run through the decoder in chunks of the evaluation network's
+ * capacity; the points are read from the bound float copy (infb_vae_decoder_bind), or else
+ * converted row by row. */
 struct infb_vae_decoder {
   infb_vae_f32 *v;
   size_t D, K, cap;
   float *X, *Z, *G;
+  const float *Xb; /* bound points (NULL: none) */
+  size_t nb;       /* their number */
 };
 typedef struct infb_vae_decoder vae_dec;
 
@@ -253,6 +258,13 @@ infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap)
 }
 
 void
+infb_vae_decoder_bind(infb_vae_decoder *d, size_t n, const float *X)
+{
+  d->Xb = X;
+  d->nb = X ? n : 0;
+}
+
+void
 infb_vae_decoder_free(infb_vae_decoder *d)
 {
   if (!d)
@@ -264,24 +276,34 @@ infb_vae_decoder_free(infb_vae_decoder *d)
 }
 
 static int
-vae_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+vae_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+            double *logp, double *G)
 {
   vae_dec *d = self;
-  const size_t T = infb_vae_threads_f32(d->v); /* the conversions split as the passes are */
+  const size_t D = d->D, K = d->K;
   for (size_t r0 = 0; r0 < R; r0 += d->cap) {
-    const size_t m = R - r0 < d->cap ? R - r0 : d->cap, nx = m * d->D, nz = m * d->K;
-    const double *Xs = X + r0 * d->D, *Zs = Z + r0 * d->K;
-#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
-    for (size_t i = 0; i < nx; i++)
-      d->X[i] = (float)Xs[i];
+    const size_t m = R - r0 < d->cap ? R - r0 : d->cap, nz = m * K;
     for (size_t i = 0; i < nz; i++)
-      d->Z[i] = (float)Zs[i];
-    int st = infb_vae_decoder_loglik_f32(d->v, m, d->X, d->Z, logp + r0, G ? d->G : NULL);
+      d->Z[i] = (float)Z[r0 * K + i];
+    int st;
+    if (d->Xb) {
+      for (size_t r = 0; r < m; r++)
+        if (xrow[r0 + r] >= d->nb)
+          return INFB_ERROR(GSL_EBADLEN, "vae decoder: row %zu names point %zu of %zu bound",
+                            r0 + r, xrow[r0 + r], d->nb);
+      st = infb_vae_decoder_loglik_rows_f32(d->v, m, d->Xb, xrow + r0, d->Z, logp + r0,
+                                            G ? d->G : NULL);
+    } else {
+      for (size_t r = 0; r < m; r++)
+        for (size_t j = 0; j < D; j++)
+          d->X[r * D + j] = (float)X[xrow[r0 + r] * D + j];
+      st = infb_vae_decoder_loglik_f32(d->v, m, d->X, d->Z, logp + r0, G ? d->G : NULL);
+    }
     if (st)
       return st;
     if (G)
       for (size_t i = 0; i < nz; i++)
-        G[r0 * d->K + i] = d->G[i];
+        G[r0 * K + i] = d->G[i];
   }
   return GSL_SUCCESS;
 }
@@ -472,6 +494,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     goto done;
   for (size_t i0 = 0; has_q && i0 < n; i0 += G) {
     size_t m = n - i0 < G ? n - i0 : G;
+    infb_vae_decoder_bind(dec, m, X + i0 * D); /* read in place; Xd + i0·D is its copy */
     if ((st = infb_qstar_elbo_mc(&dd, m, Xd + i0 * D, MUd + i0 * K, LVd + i0 * K, o->q_samples,
                                  o->qstar.seed, "evaluate/q", first_index + i0, a + i0, b + i0)) ||
         (st = gap_progress(o, "L[q]", i0 + m, n)))
@@ -494,6 +517,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     goto done;
   for (size_t i0 = 0; i0 < n; i0 += G) {
     size_t m = n - i0 < G ? n - i0 : G;
+    infb_vae_decoder_bind(dec, m, X + i0 * D);
     if ((st = infb_qstar_optimize(&dd, &qo, m, Xd + i0 * D, first_index + i0, MUd + i0 * K,
                                   LVd + i0 * K, qp + i0)) ||
         (st = gap_progress(o, "q*", i0 + m, n)))

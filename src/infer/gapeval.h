@@ -142,6 +142,12 @@ struct infb_vae_f32;
  * (error raised) on ENOMEM; free with infb_vae_decoder_free (NULL is a no-op). */
 typedef struct infb_vae_decoder infb_vae_decoder;
 infb_vae_decoder *infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap);
+/* Binds the float points X (n×D, borrowed; NULL unbinds): the decoder then reads row r's
+ * point as X + xrow[r]·D in place, ignoring the double X it is called with — which must
+ * hold the same points, in the same order (q*'s X: the double copy of these).  Saves
+ * converting every point at every step; an xrow ≥ n is GSL_EBADLEN.  Unbound, the double
+ * rows are converted at each call. */
+void infb_vae_decoder_bind(infb_vae_decoder *d, size_t n, const float *X);
 void infb_vae_decoder_free(infb_vae_decoder *d);
 /* The infb_decoder view of d (valid while d lives). */
 infb_decoder infb_vae_decoder_ops(infb_vae_decoder *d);

@@ -495,9 +495,10 @@ global_gradient(work *w, const infb_lgmeanfield_options *o, size_t iter, double 
 
 /* The decoder callback of the Adam local step: ln p(xc|z) under θ in the centred frame. */
 static int
-decoder_cb(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+decoder_cb(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+           double *logp, double *G)
 {
-  return infb_lingauss_decoder(self, R, X, Z, logp, G);
+  return infb_lingauss_decoder(self, R, X, xrow, Z, logp, G);
 }
 
 /* The Adam local step: q_i warm-started, qstar's options with the seed of iteration t. */

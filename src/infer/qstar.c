@@ -151,7 +151,7 @@ mul3(size_t a, size_t b, size_t c)
 /* Buffers of a chunked evaluation: `rows` decoder rows. */
 typedef struct {
   size_t rows;
-  double *Xr; /* rows×D */
+  size_t *xr; /* rows: the point (row of X) of each decoder row */
   double *Zr; /* rows×K */
   double *lp; /* rows */
   double *sig; /* K */
@@ -166,7 +166,7 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
                 const double *LV, size_t S, uint64_t seed, const char *purpose,
                 size_t first_index, double *out_elbo, double *out_se, const eval_ws *ws)
 {
-  const size_t D = dec->D, K = dec->K;
+  const size_t K = dec->K;
   size_t i_fill = 0, s_fill = 0, i_acc = 0, s_acc = 0;
   double mean = 0.0, m2 = 0.0;
   gsl_rng *r = NULL;
@@ -182,7 +182,7 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
         for (size_t k = 0; k < K; k++)
           ws->sig[k] = exp(0.5 * LV[i_fill * K + k]);
       }
-      memcpy(ws->Xr + R * D, X + i_fill * D, D * sizeof(double));
+      ws->xr[R] = i_fill;
       for (size_t k = 0; k < K; k++)
         ws->Zr[R * K + k] = mu[k] + ws->sig[k] * gsl_ran_gaussian_ziggurat(r, 1.0);
       R++;
@@ -193,7 +193,7 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
         i_fill++;
       }
     }
-    st = dec->fn(dec->self, R, ws->Xr, ws->Zr, ws->lp, NULL);
+    st = dec->fn(dec->self, R, X, ws->xr, ws->Zr, ws->lp, NULL);
     if (st)
       break;
     for (size_t q = 0; q < R; q++) {
@@ -238,20 +238,20 @@ infb_qstar_elbo_mc(const infb_decoder *dec, size_t n, const double *X, const dou
     return GSL_SUCCESS;
   if (!X || !MU || !LV || !purpose || !out_elbo || !out_se)
     return INFB_ERROR(GSL_EINVAL, "q*: NULL argument to the ELBO estimate");
-  const size_t D = dec->D, K = dec->K;
-  if (!mul3(S, D + K + 1, 1))
+  const size_t K = dec->K;
+  if (!mul3(S, K + 2, sizeof(double)))
     return INFB_ERROR(GSL_ENOMEM, "q*: %zu samples are too many", S);
   eval_ws ws = { S, NULL, NULL, NULL, NULL };
-  ws.Xr = infb_malloc(S * D, sizeof(double));
+  ws.xr = infb_malloc(S, sizeof(size_t));
   ws.Zr = infb_malloc(S * K, sizeof(double));
   ws.lp = infb_malloc(S, sizeof(double));
   ws.sig = infb_malloc(K, sizeof(double));
-  if (!ws.Xr || !ws.Zr || !ws.lp || !ws.sig)
+  if (!ws.xr || !ws.Zr || !ws.lp || !ws.sig)
     st = GSL_ENOMEM;
   else
     st = elbo_mc_chunked(dec, n, X, MU, LV, S, seed, purpose, first_index, out_elbo, out_se,
                          &ws);
-  free(ws.Xr);
+  free(ws.xr);
   free(ws.Zr);
   free(ws.lp);
   free(ws.sig);
@@ -267,22 +267,20 @@ infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu, cons
     return st;
   if (S == 0 || !x || !mu || !lv || !eps || !elbo)
     return INFB_ERROR(GSL_EINVAL, "q* gradient: bad arguments (S = %zu or a NULL pointer)", S);
-  const size_t D = dec->D, K = dec->K;
-  if (!mul3(S, D + 2 * K + 1, 1))
+  const size_t K = dec->K;
+  if (!mul3(S, 2 * K + 2, sizeof(double)))
     return INFB_ERROR(GSL_ENOMEM, "q* gradient: %zu samples are too many", S);
-  double *Xr = infb_malloc(S * D, sizeof(double));
+  size_t *xr = infb_calloc(S, sizeof *xr); /* every row is point 0: x */
   double *Zr = infb_malloc(S * K, sizeof(double));
   double *G = infb_malloc(S * K, sizeof(double));
   double *lp = infb_malloc(S, sizeof(double));
   double *gbuf = infb_malloc(2 * K, sizeof(double));
-  if (!Xr || !Zr || !G || !lp || !gbuf) {
+  if (!xr || !Zr || !G || !lp || !gbuf) {
     st = GSL_ENOMEM;
     goto done;
   }
-  for (size_t s = 0; s < S; s++)
-    memcpy(Xr + s * D, x, D * sizeof(double));
   reparam(K, S, mu, lv, eps, Zr);
-  st = dec->fn(dec->self, S, Xr, Zr, lp, G);
+  st = dec->fn(dec->self, S, x, xr, Zr, lp, G);
   if (st)
     goto done;
   int bad = reduce_point(K, S, mu, lv, eps, lp, G, elbo, gbuf, gbuf + K);
@@ -296,7 +294,7 @@ infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu, cons
   if (glv)
     memcpy(glv, gbuf + K, K * sizeof(double));
 done:
-  free(Xr);
+  free(xr);
   free(Zr);
   free(G);
   free(lp);
@@ -307,7 +305,7 @@ done:
 /* ---- the batched optimiser ---- */
 
 /* One point being optimised.  Its parameters live in the caller's MU, LV rows; its Adam
- * moments in the slot's rows of m, v; its decoder rows are the slot's S rows of Xr. */
+ * moments in the slot's rows of m, v; its decoder rows are the slot's S rows of Zr (xr: its row of X). */
 typedef struct {
   size_t row;   /* row of X (point index − first_index) */
   gsl_rng *r;   /* its stream ("qstar", point index) */
@@ -320,7 +318,8 @@ typedef struct {
 
 typedef struct {
   size_t B, S, D, K;
-  double *Xr, *Zr, *E, *G, *lp; /* (B·S)×D, ×K, ×K, ×K, (B·S) */
+  size_t *xr;                   /* B·S: the point (row of X) of each decoder row */
+  double *Zr, *E, *G, *lp;      /* (B·S)×K, ×K, ×K, (B·S) */
   double *m, *v;                /* B×2K Adam moments */
   double *grad;                 /* B×2K: ∂ELBO/∂(μ, lv) of each slot's point this step */
   double *sig;                  /* K, for the evaluation */
@@ -336,7 +335,7 @@ opt_ws_free(opt_ws *w)
     for (size_t j = 0; j < w->B; j++)
       if (w->slots[j].r)
         gsl_rng_free(w->slots[j].r);
-  free(w->Xr);
+  free(w->xr);
   free(w->Zr);
   free(w->E);
   free(w->G);
@@ -359,10 +358,10 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->S = S;
   w->D = D;
   w->K = K;
-  if (!mul3(B, S, D + 3 * K + 1))
+  if (!mul3(B, S, (3 * K + 2) * sizeof(double)))
     return INFB_ERROR(GSL_ENOMEM, "q*: batch_points·samples = %zu·%zu rows are too many", B, S);
   size_t R = B * S;
-  w->Xr = infb_malloc(R * D, sizeof(double));
+  w->xr = infb_malloc(R, sizeof(size_t));
   w->Zr = infb_malloc(R * K, sizeof(double));
   w->E = infb_malloc(R * K, sizeof(double));
   w->G = infb_malloc(R * K, sizeof(double));
@@ -375,17 +374,16 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->slots = infb_calloc(B, sizeof(slot));
   w->bad = infb_calloc(B, sizeof(int));
   w->grad = infb_malloc(B * 2 * K, sizeof(double));
-  if (!w->Xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
+  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
       !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
     return GSL_ENOMEM;
   return GSL_SUCCESS;
 }
 
-/* Point `row` enters slot j: its stream, fresh Adam state and stopping state, and its x
- * copied into the slot's S decoder rows. */
+/* Point `row` enters slot j: its stream, fresh Adam state and stopping state, and its row
+ * of X named for the slot's S decoder rows. */
 static int
-slot_enter(opt_ws *w, size_t j, size_t row, const double *X, uint64_t seed,
-           size_t first_index)
+slot_enter(opt_ws *w, size_t j, size_t row, uint64_t seed, size_t first_index)
 {
   slot *sl = &w->slots[j];
   sl->r = infb_rng_stream(seed, "qstar", (uint64_t)(first_index + row));
@@ -400,7 +398,7 @@ slot_enter(opt_ws *w, size_t j, size_t row, const double *X, uint64_t seed,
   memset(w->m + j * 2 * w->K, 0, 2 * w->K * sizeof(double));
   memset(w->v + j * 2 * w->K, 0, 2 * w->K * sizeof(double));
   for (size_t s = 0; s < w->S; s++)
-    memcpy(w->Xr + (j * w->S + s) * w->D, X + row * w->D, w->D * sizeof(double));
+    w->xr[j * w->S + s] = row;
   return GSL_SUCCESS;
 }
 
@@ -413,8 +411,7 @@ slot_move(opt_ws *w, size_t to, size_t from)
   w->slots[from].r = NULL;
   memcpy(w->m + to * K2, w->m + from * K2, K2 * sizeof(double));
   memcpy(w->v + to * K2, w->v + from * K2, K2 * sizeof(double));
-  memcpy(w->Xr + to * w->S * w->D, w->Xr + from * w->S * w->D,
-         w->S * w->D * sizeof(double));
+  memcpy(w->xr + to * w->S, w->xr + from * w->S, w->S * sizeof *w->xr);
 }
 
 /* One Adam step on the loss −ELBO for the point in slot j (its parameters p = (μ, lv) in
@@ -490,7 +487,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
     next = n;
   }
   while (nslot < B && next < n) {
-    if ((st = slot_enter(&w, nslot, next, X, opt->seed, first_index)))
+    if ((st = slot_enter(&w, nslot, next, opt->seed, first_index)))
       goto done;
     nslot++;
     next++;
@@ -507,7 +504,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       draw_eps(w.slots[j].r, K, S, w.E + off);
       reparam(K, S, MU + row * K, LV + row * K, w.E + off, w.Zr + off);
     }
-    if ((st = dec->fn(dec->self, nslot * S, w.Xr, w.Zr, w.lp, w.G)))
+    if ((st = dec->fn(dec->self, nslot * S, X, w.xr, w.Zr, w.lp, w.G)))
       goto done;
 #pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
     for (size_t j = 0; j < nslot; j++) {
@@ -539,7 +536,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       gsl_rng_free(sl->r);
       sl->r = NULL;
       if (next < n) {
-        if ((st = slot_enter(&w, j, next, X, opt->seed, first_index)))
+        if ((st = slot_enter(&w, j, next, opt->seed, first_index)))
           goto done;
         next++;
         j++;
@@ -552,7 +549,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
   }
 
   /* The final ELBO from fresh samples, in chunks of the optimiser's rows. */
-  eval_ws ev = { B * S, w.Xr, w.Zr, w.lp, w.sig };
+  eval_ws ev = { B * S, w.xr, w.Zr, w.lp, w.sig };
   st = elbo_mc_chunked(dec, n, X, MU, LV, opt->eval_samples, opt->seed, "qstar/eval",
                        first_index, w.eval_elbo, w.eval_se, &ev);
   if (st)

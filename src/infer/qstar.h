@@ -20,11 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ln p(x|z) for R rows: X (R×D, the point of each row, row-aligned with Z) and Z (R×K)
- * → logp (R) and, when G is not NULL, G (R×K) = ∂ ln p(x|z)/∂z.  Deterministic; returns a
- * status. */
-typedef int (*infb_decoder_fn)(void *self, size_t R, const double *X, const double *Z,
-                               double *logp, double *G);
+/* ln p(x|z) for R rows: row r pairs the point X + xrow[r]·D (X: the caller's points,
+ * row-major, D each; several rows may share a point, so no point is copied per sample)
+ * with Z + r·K (Z: R×K) → logp (R) and, when G is not NULL, G (R×K) = ∂ ln p(x|z)/∂z.
+ * Deterministic; returns a status. */
+typedef int (*infb_decoder_fn)(void *self, size_t R, const double *X, const size_t *xrow,
+                               const double *Z, double *logp, double *G);
 
 typedef struct infb_decoder {
   size_t D, K;        /* observed and latent dimensions */
@@ -85,7 +86,8 @@ enum { INFB_QSTAR_CONVERGED = 0, INFB_QSTAR_MAX_STEPS = 1 };
  * - out[i].elbo, out[i].elbo_mc_se: infb_qstar_elbo_mc with eval_samples samples from
  *   streams ("qstar/eval", first_index + row), computed in chunks of at most
  *   batch_points·samples decoder rows (the bitwise values do not depend on the chunking).
- * - Memory: batch_points·samples·(D + 3K + 1) doubles plus O(n + batch_points·K).
+ * - Memory: batch_points·samples·(3K + 1) doubles and as many row indices, plus
+ *   O(n + batch_points·K); the points are read in place (the decoder's xrow).
  * - Errors: GSL_EINVAL for NULL arguments, D or K == 0, samples, check_every or
  *   batch_points == 0, eval_samples < 2, lr or eps not finite and > 0, β outside [0, 1);
  *   GSL_EDOM with the message "q* point I, step T: the ELBO is not finite" (or "... the
@@ -113,7 +115,7 @@ int infb_qstar_elbo_mc(const infb_decoder *dec, size_t n, const double *X, const
  * z_s = μ + σ⊙ε_s, and gmu, glv (K each) its exact gradient with respect to μ and ln σ²
  * at fixed ε (the formulas above; the optimiser runs the same code on its batch).  Either
  * gradient pointer may be NULL (then the decoder is still asked for G).  Allocates
- * S·(D + K + 1) doubles.  GSL_EINVAL for bad arguments, GSL_EDOM "q* gradient: the ELBO is
+ * S·(2K + 1) doubles and S row indices.  GSL_EINVAL for bad arguments, GSL_EDOM "q* gradient: the ELBO is
  * not finite" (or "... gradient is not finite"). */
 int infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu,
                     const double *lv, size_t S, const double *eps, double *elbo, double *gmu,

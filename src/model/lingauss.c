@@ -447,8 +447,8 @@ check_model_psi(const infb_lingauss *m, const char *fn)
 }
 
 int
-infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X, const double *Z,
-                      double *logp, double *G)
+infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X, const size_t *xrow,
+                      const double *Z, double *logp, double *G)
 {
   int st;
   if ((st = check_model_psi(m, "decoder")))
@@ -462,7 +462,7 @@ infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X, const d
   /* e = x − Wz − b; ln p = −½(D ln 2π + ln|Ψ| + eᵀΨ⁻¹e); G = eᵀΨ⁻¹W.  Row-contiguous
    * loops, no scratch. */
   for (size_t r = 0; r < R; r++) {
-    const double *x = X + r * D, *z = Z + r * K;
+    const double *x = X + (xrow ? xrow[r] : r) * D, *z = Z + r * K;
     double *g = G ? G + r * K : NULL;
     if (g)
       for (size_t k = 0; k < K; k++)

@@ -71,10 +71,11 @@ int infb_lingauss_qstar(const infb_lingauss_cache *c, const gsl_matrix *X, gsl_m
 /* The approximation gap of q*, the same for every x: ½(Σ_j ln Λ_jj − ln|Λ|) ≥ 0. */
 double infb_lingauss_approx_gap(const infb_lingauss_cache *c);
 
-/* ln p(x|z) for R rows: X (R×D) and Z (R×K) row-aligned → logp (R); G (R×K, may be NULL)
- * = ∂ ln p(x|z)/∂z = (x − Wz − b)ᵀΨ⁻¹W.  The decoder callback of the numeric q*. */
-int infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X, const double *Z,
-                          double *logp, double *G);
+/* ln p(x|z) for R rows: row r pairs x = X + xrow[r]·D (xrow NULL: X + r·D, X then R×D)
+ * with z = Z + r·K → logp (R); G (R×K, may be NULL) = ∂ ln p(x|z)/∂z = (x − Wz − b)ᵀΨ⁻¹W.
+ * The decoder callback of the numeric q* (infer/qstar.h). */
+int infb_lingauss_decoder(const infb_lingauss *m, size_t R, const double *X,
+                          const size_t *xrow, const double *Z, double *logp, double *G);
 
 /* Draw n rows x ~ p(x) into X (n×D): z ~ N(0, I), x = Wz + b + N(0, Ψ).  Z (n×K) receives
  * the latents when not NULL.  Draw order: per row, z then the noise (z_1..z_K, then

@@ -846,9 +846,10 @@ INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S
   return parts_status(sts, T, "elbo_points");
 }
 
+/* Row r's point: X + xrow[r]·D, or X + r·D when xrow is NULL. */
 static int
-decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real *Z,
-                   double *logp, infb_real *G)
+decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t *xrow,
+                   const infb_real *Z, double *logp, infb_real *G)
 {
   int st;
   const size_t D = v->arch.D;
@@ -856,13 +857,14 @@ decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_rea
     return st;
   const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   for (size_t r = 0; r < R; r++)
-    logp[r] = bern_row(v->simd, D, X + r * D, v->LG + r * D, bo, G ? v->dLG + r * D : NULL, 1);
+    logp[r] = bern_row(v->simd, D, X + (xrow ? xrow[r] : r) * D, v->LG + r * D, bo,
+                       G ? v->dLG + r * D : NULL, 1);
   return G ? INFB_NN(mlp_backward_input)(v->dec, R, v->dLG, G) : GSL_SUCCESS;
 }
 
-int
-INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
-                            const infb_real *Z, double *logp, infb_real *G)
+static int
+decoder_loglik_parts(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t *xrow,
+                     const infb_real *Z, double *logp, infb_real *G)
 {
   int st = check_rows(v, R, 1, "decoder_loglik");
   if (st)
@@ -872,10 +874,26 @@ INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
   FOR_PARTS(T)
   {
     size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
-    sts[t] = decoder_loglik_one(worker(v, t), hi - lo, X + lo * D, Z + lo * K, logp + lo,
+    sts[t] = decoder_loglik_one(worker(v, t), hi - lo, xrow ? X : X + lo * D,
+                                xrow ? xrow + lo : NULL, Z + lo * K, logp + lo,
                                 G ? G + lo * K : NULL);
   }
   return parts_status(sts, T, "decoder_loglik");
+}
+
+int
+INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                            const infb_real *Z, double *logp, infb_real *G)
+{
+  return decoder_loglik_parts(v, R, X, NULL, Z, logp, G);
+}
+
+int
+INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                                 const size_t *xrow, const infb_real *Z, double *logp,
+                                 infb_real *G)
+{
+  return decoder_loglik_parts(v, R, X, xrow, Z, logp, G);
 }
 
 static int

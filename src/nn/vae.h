@@ -129,6 +129,11 @@ int INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size
  * of the numeric q* (infer/qstar.h). */
 int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                 const infb_real *Z, double *logp, infb_real *G);
+/* As _decoder_loglik with row r's point X + xrow[r]·D (X: the points, row-major; rows may
+ * share a point, as a point's samples do in q*): no copy of X per row. */
+int INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
+                                     const size_t *xrow, const infb_real *Z, double *logp,
+                                     infb_real *G);
 
 /* The decoder as a trainable likelihood (variational EM with per-point q, no encoder):
  * logp[r] = ln p(x_r|z_r) for R rows (X R×D row-aligned with Z R×K), and the gradient of

@@ -38,13 +38,14 @@ typedef struct {
  * z-gradient G_k = Σ_d W_dk r_d/ψ_d (written by hand; checked by finite differences below).
  * The Bernoulli variant: ln p = Σ_d x_d l_d − softplus(l_d), G = Wᵀ(x − σ(l)). */
 static int
-lg_decoder(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+lg_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+           double *logp, double *G)
 {
   lgmodel *m = self;
   const size_t D = m->D, K = m->K;
   m->calls++;
   for (size_t r = 0; r < R; r++) {
-    const double *x = X + r * D, *z = Z + r * K;
+    const double *x = X + xrow[r] * D, *z = Z + r * K;
     double lp = 0.0;
     if (G)
       for (size_t k = 0; k < K; k++)
@@ -246,13 +247,14 @@ test_decoder_grad(lgmodel *m, const char *name, gsl_rng *r)
     x[d] = m->bernoulli ? (double)(gsl_rng_uniform(r) < 0.5) : gsl_ran_gaussian(r, 1.5);
   for (size_t k = 0; k < K; k++)
     z[k] = gsl_ran_gaussian(r, 1.0);
-  lg_decoder(m, 1, x, z, &lp, G);
+  const size_t x0 = 0; /* the one row is point 0: x */
+  lg_decoder(m, 1, x, &x0, z, &lp, G);
   for (size_t k = 0; k < K; k++) {
     const double h = 1e-5, z0 = z[k];
     z[k] = z0 + h;
-    lg_decoder(m, 1, x, z, &lpp, NULL);
+    lg_decoder(m, 1, x, &x0, z, &lpp, NULL);
     z[k] = z0 - h;
-    lg_decoder(m, 1, x, z, &lpm, NULL);
+    lg_decoder(m, 1, x, &x0, z, &lpm, NULL);
     z[k] = z0;
     err = fmax(err, fabs((lpp - lpm) / (2 * h) - G[k]));
     gn += G[k] * G[k];

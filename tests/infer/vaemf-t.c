@@ -197,9 +197,10 @@ test_decode(void)
 
 /* The double decoder as a q* callback. */
 static int
-dec64_fn(void *self, size_t R, const double *X, const double *Z, double *logp, double *G)
+dec64_fn(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+         double *logp, double *G)
 {
-  return infb_vae_decoder_loglik_f64(self, R, X, Z, logp, G);
+  return infb_vae_decoder_loglik_rows_f64(self, R, X, xrow, Z, logp, G);
 }
 
 static void
@@ -620,10 +621,51 @@ test_gapeval(infb_vae_f32 *trained, const float *X)
   infb_vae_free_f32(v);
 }
 
+/* The decoder adapter's bound points (infb_vae_decoder_bind): the Monte-Carlo ELBO and
+ * q* read in place equal the unbound adapter's, which converts its double rows; a row
+ * naming a point beyond the bound ones is refused. */
+static void
+test_bind(infb_vae_f32 *v, const float *X)
+{
+  enum { NB = 7 };
+  infb_vae_decoder *d = infb_vae_decoder_alloc(v, 40);
+  infb_decoder ops = infb_vae_decoder_ops(d);
+  double Xd[NB * DPIX], M[NB * KLAT] = {0}, L[NB * KLAT] = {0}, M2[NB * KLAT], L2[NB * KLAT];
+  double e1[NB], s1[NB], e2[NB], s2[NB];
+  for (size_t j = 0; j < NB * DPIX; j++)
+    Xd[j] = X[j];
+  infb_qstar_options qo;
+  infb_qstar_options_default(&qo);
+  qo.samples = 3;
+  qo.max_steps = 30;
+  qo.eval_samples = 20;
+  qo.batch_points = 3;
+  infb_qstar_point p1[NB], p2[NB];
+  int st = infb_qstar_elbo_mc(&ops, NB, Xd, M, L, 30, 5, "test/bind", 0, e1, s1);
+  st |= infb_qstar_optimize(&ops, &qo, NB, Xd, 0, M2, L2, p1);
+  infb_vae_decoder_bind(d, NB, X);
+  st |= infb_qstar_elbo_mc(&ops, NB, Xd, M, L, 30, 5, "test/bind", 0, e2, s2);
+  int same = st == GSL_SUCCESS;
+  for (size_t i = 0; i < NB; i++)
+    same &= e1[i] == e2[i] && s1[i] == s2[i];
+  double M3[NB * KLAT], L3[NB * KLAT];
+  same &= infb_qstar_optimize(&ops, &qo, NB, Xd, 0, M3, L3, p2) == GSL_SUCCESS;
+  for (size_t i = 0; i < NB; i++)
+    same &= p1[i].elbo == p2[i].elbo && p1[i].steps == p2[i].steps;
+  for (size_t q = 0; q < NB * KLAT; q++)
+    same &= M2[q] == M3[q] && L2[q] == L3[q];
+  ok(same, "decoder bound to the float points: MC ELBO and q* equal the unbound adapter's");
+  infb_vae_decoder_bind(d, NB - 1, X); /* one point short */
+  st = infb_qstar_elbo_mc(&ops, NB, Xd, M, L, 30, 5, "test/bind", 0, e2, s2);
+  ok(st == GSL_EBADLEN && strstr(infb_error_message(), "names point 6 of 6") != NULL,
+     "a row naming a point beyond the bound ones: GSL_EBADLEN (%s)", infb_error_message());
+  infb_vae_decoder_free(d);
+}
+
 int
 main(void)
 {
-  plan(50);
+  plan(52);
   float *X = malloc(NPTS * DPIX * sizeof *X);
   make_data(X);
   test_decoder_train_fd();
@@ -635,6 +677,7 @@ main(void)
   test_reproducible(X);
   test_nonfinite(X);
   test_gapeval(v, X);
+  test_bind(v, X);
   infb_vae_free_f32(v);
   free(X);
   return test_done();

@@ -431,7 +431,7 @@ test_decoder(gsl_rng *r)
     X[i] = gsl_ran_gaussian(r, 2.0);
   for (size_t i = 0; i < R * K; i++)
     Z[i] = gsl_ran_gaussian(r, 1.0);
-  int st = infb_lingauss_decoder(m, R, X, Z, lp, G);
+  int st = infb_lingauss_decoder(m, R, X, NULL, Z, lp, G);
   double err = 0.0;
   for (size_t i = 0; i < R; i++) {
     double want = direct_logpxz(m, X + i * D, Z + i * K);
@@ -439,15 +439,15 @@ test_decoder(gsl_rng *r)
   }
   ok(st == 0 && err <= 1e-12,
      "decoder: ln p(x|z) = Σ_d ln N(x_d; (Wz+b)_d, psi_d) (max rel err %.2g)", err);
-  st = infb_lingauss_decoder(m, R, X, Z, lp2, NULL);
+  st = infb_lingauss_decoder(m, R, X, NULL, Z, lp2, NULL);
   ok(st == 0 && memcmp(lp, lp2, sizeof lp) == 0, "decoder: G = NULL gives the same ln p(x|z)");
   double gerr = 0.0, gmax = 0.0;
   for (size_t i = 0; i < R * K; i++) {
     double z0 = Z[i];
     Z[i] = z0 + h;
-    infb_lingauss_decoder(m, R, X, Z, lpp, NULL);
+    infb_lingauss_decoder(m, R, X, NULL, Z, lpp, NULL);
     Z[i] = z0 - h;
-    infb_lingauss_decoder(m, R, X, Z, lpm, NULL);
+    infb_lingauss_decoder(m, R, X, NULL, Z, lpm, NULL);
     Z[i] = z0;
     size_t row = i / K;
     double fd = (lpp[row] - lpm[row]) / (2.0 * h);
@@ -692,7 +692,7 @@ test_errors(void)
   ok(infb_lingauss_elbo(c, X, MU, S2, out) == GSL_EDOM, "elbo with S2[1][0] = 0 is GSL_EDOM");
   gsl_vector_set(m->psi, 1, 0.0);
   double lp, z[2] = { 0, 0 }, x[4] = { 0, 0, 0, 0 };
-  ok(infb_lingauss_decoder(m, 1, x, z, &lp, NULL) == GSL_EDOM,
+  ok(infb_lingauss_decoder(m, 1, x, NULL, z, &lp, NULL) == GSL_EDOM,
      "decoder with psi[1] = 0 is GSL_EDOM");
   gsl_matrix_free(MU);
   gsl_matrix_free(S2);
