@@ -9,6 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* What to do about a failed write: a full file system or a size limit needs space. */
+static const char *
+space_hint(int e)
+{
+  if (e == ENOSPC || e == EFBIG
+#ifdef EDQUOT
+      || e == EDQUOT
+#endif
+  )
+    return " (free some space, or write the outputs to another directory)";
+  return "";
+}
+
 infb_afile *
 infb_afile_open(const char *path)
 {
@@ -29,7 +42,7 @@ infb_afile_open(const char *path)
     free(af->path);
     free(af->tmp);
     free(af);
-    INFB_ERROR_NULL(GSL_EFAILED, "cannot write %s: %s", path, strerror(e));
+    INFB_ERROR_NULL(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), space_hint(e));
   }
   return af;
 }
@@ -54,7 +67,8 @@ infb_afile_commit(infb_afile *af)
   }
   if (bad) {
     remove(af->tmp);
-    int st = INFB_ERROR(GSL_EFAILED, "cannot write %s: %s", af->path, strerror(e));
+    int st = INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", af->path, strerror(e),
+                        space_hint(e));
     free(af->path);
     free(af->tmp);
     free(af);
@@ -89,7 +103,7 @@ infb_write_file_atomic(const char *path, const void *data, size_t len)
   if (len && fwrite(data, 1, len, af->fp) != len) {
     int e = errno;
     infb_afile_abort(af);
-    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s", path, strerror(e));
+    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), space_hint(e));
   }
   return infb_afile_commit(af);
 }

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 msgs="$fixtures/bad-messages.txt"
 nbad=$(grep -c '	' "$msgs")
-plan $((nbad * 3 + 26))
+plan $((nbad * 3 + 29))
 
 # Config errors, from the fixtures' table: "bad-x.ini<TAB>message with FILE for the path".
 tab=$(printf '\t')
@@ -47,4 +47,16 @@ echo "$err" | grep -q '^infbench: ' ; ok $? "data errors are prefixed with infbe
 echo "$err" | grep -q "$fixtures/run-text.csv" ; ok $? "data errors name the file by its resolved path"
 run_cmd run "$fixtures/run-linreg-csv.ini" --set data.train=run-ragged.csv --set data.target=nope -o "$tmp/d"
 echo "$err" | grep -q "no column named 'nope'" ; ok $? "an unknown target column is named"
+
+# An output directory that fills up: a file-size limit (ulimit -f, with SIGXFSZ ignored so
+# the write fails with EFBIG as a full disk fails with ENOSPC) stops the run with exit 1,
+# a message naming the file and what to do, and no temporary file left behind.
+(trap '' XFSZ; ulimit -f 4; exec "$INFBENCH" run "$fixtures/run-small.ini" -o "$tmp/full" \
+  --quiet) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+err=$(cat "$tmp/err")
+is 1 "$rc" "a full output directory: exit 1"
+echo "$err" | grep -q "^infbench: cannot write $tmp/full/[a-z.-]*: .*(free some space, or write"
+ok $? "a full output directory: the message names the file and suggests the fix ($err)"
+ls "$tmp/full" | grep -q '\.tmp\.'; [ $? -ne 0 ]; ok $? "a full output directory: no temporary file left"
 [ $tap_failed -eq 0 ]
