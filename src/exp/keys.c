@@ -236,6 +236,14 @@ const infb_key infb_keys[] = {
         "vae: the k of the IWAE-against-k figure, increasing (empty: no figure)"),
     KEY("evaluate", "iwae_curve_points", INFB_KEY_INT, "100", 0, 0.0, 1e7, 0, NULL,
         "vae: the IWAE-against-k figure uses the first N of the evaluated points (0: none)"),
+    KEY("evaluate", "quadrature_box", INFB_KEY_DOUBLE, "6", 0, 0.0, 1e3, 1, NULL,
+        "vae, K = 2: the quadrature's starting box [-L, L]^2 (doubled while it matters)"),
+    KEY("evaluate", "quadrature_grid", INFB_KEY_INT, "64", 0, 2.0, 1e5, 0, NULL,
+        "vae, K = 2: the quadrature's starting cells per axis"),
+    KEY("evaluate", "quadrature_tol", INFB_KEY_DOUBLE, "1e-3", 0, POSITIVE, NULL,
+        "vae, K = 2: box and grid stop doubling when ln p(x) moves by less (nats)"),
+    KEY("evaluate", "quadrature_max_grid", INFB_KEY_INT, "1024", 0, 2.0, 1e5, 0, NULL,
+        "vae, K = 2: the most cells per axis"),
 
     /* [plot] */
     KEY("plot", "grid", INFB_KEY_INT, "200", 0, 10.0, 1e5, 0, NULL,

@@ -38,13 +38,6 @@
 #define TEST_STREAM_OFFSET 1000000000u
 /* Points drawn in the K = 2 posterior figure. */
 #define POSTERIOR_POINTS 4
-/* VAE, K = 2: quadrature of ln p(x) from [−L, L]² with QUAD_N cells per axis, the box then
- * the grid doubled, up to QUAD_MAX_N cells per axis, until the values move by less than
- * QUAD_TOL nats (MATH.md §5: L ≥ 5; infer/gapeval.h). */
-#define QUAD_L 6.0
-#define QUAD_N 64
-#define QUAD_TOL 1e-3
-#define QUAD_MAX_N 1024
 /* Debian's Fashion-MNIST (package dataset-fashion-mnist), the default IDX data. */
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist/"
 /* Samples per point for the validation ELBO on the training curve. */
@@ -1199,10 +1192,10 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       .qstar_init_encoder = go.qstar_init_encoder,
       .q_samples = go.q_samples,
       .iwae_k = (size_t)infb_config_int(c->cfg, "evaluate", "iwae_k"),
-      .quad_L = QUAD_L,
-      .quad_n = QUAD_N,
-      .quad_tol = QUAD_TOL,
-      .quad_max_n = QUAD_MAX_N,
+      .quad_L = infb_config_double(c->cfg, "evaluate", "quadrature_box"),
+      .quad_n = (size_t)infb_config_int(c->cfg, "evaluate", "quadrature_grid"),
+      .quad_tol = infb_config_double(c->cfg, "evaluate", "quadrature_tol"),
+      .quad_max_n = (size_t)infb_config_int(c->cfg, "evaluate", "quadrature_max_grid"),
       .progress = gap_progress,
       .progress_points = (points + PROGRESS_GROUPS - 1) / PROGRESS_GROUPS,
   };
