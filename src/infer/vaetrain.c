@@ -184,18 +184,21 @@ infb_vaetrain_lr(const infb_vaetrain *t)
 }
 
 /* Add (λ/N)·θ to the gradient (coupled weight decay) and report whether every entry of
- * the gradient is finite. */
+ * the gradient is finite; split over T threads (a pass over the whole slab every step). */
 static int
-decay_and_check(size_t n, const float *restrict theta, float *restrict g, double lambda_N)
+decay_and_check(size_t n, const float *restrict theta, float *restrict g, double lambda_N,
+                size_t T)
 {
   int finite = 1;
+  const float c = (float)lambda_N;
   if (lambda_N > 0.0) {
-    const float c = (float)lambda_N;
+#pragma omp parallel for num_threads(T) schedule(static) reduction(& : finite) if(T > 1)
     for (size_t i = 0; i < n; i++) {
       g[i] += c * theta[i];
       finite &= isfinite(g[i]) != 0;
     }
   } else {
+#pragma omp parallel for num_threads(T) schedule(static) reduction(& : finite) if(T > 1)
     for (size_t i = 0; i < n; i++)
       finite &= isfinite(g[i]) != 0;
   }
@@ -244,7 +247,7 @@ infb_vaetrain_epoch(infb_vaetrain *t, double *train_elbo)
     if ((st = infb_vae_elbo_f32(t->v, B, t->Xb, S, t->E, beta, 1, &sum)))
       goto done;
     const int loss_ok = isfinite(sum) != 0;
-    const int grad_ok = decay_and_check(np, theta, grad, lambda_N);
+    const int grad_ok = decay_and_check(np, theta, grad, lambda_N, infb_vae_threads_f32(t->v));
     if (!loss_ok || !grad_ok) {
       if (t->o.nonfinite == INFB_NONFINITE_ABORT) {
         st = INFB_ERROR(GSL_EDOM,

@@ -182,10 +182,12 @@ int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, doubl
  * dl_d = coef·(x_d − σ(l_d)) (dl must not overlap x or l), where
  *   softplus(l) = max(l, 0) + log1p(t),  σ(l) = 1/(1 + t) (l ≥ 0), t/(1 + t) (l < 0),
  *   t = e^−|l| ∈ [0, 1]  (no overflow for any l).
- * vector nonzero: the SIMD kernel (AVX-512: 16 floats, or AVX2 + FMA: 8 floats, with SLEEF's expf and a series
- * log1p on [0, 1]; 4 doubles with SLEEF's exp and log1p) when this CPU has it — what every
- * pass uses; vector = 0, or no AVX2: the portable kernel (libm expf/log1pf or exp/log1p).
- * Both are within a few ulp of libm (tests/nn/vae-t). */
+ * vector = 1: the SIMD kernel every pass uses, the best this CPU has (float: AVX-512, 16
+ * floats with the inline exp of nn/vmath512.h, or AVX2 + FMA, 8 floats with SLEEF's expf;
+ * both with a series log1p on [0, 1]; double: 4 doubles with SLEEF's exp and log1p);
+ * vector = 2: the AVX2 + FMA kernel even where AVX-512 is available (for tests); vector = 0,
+ * or no AVX2: the portable kernel (libm expf/log1pf or exp/log1p).  All are within a few
+ * ulp of libm (tests/nn/vae-t). */
 double INFB_NN(vae_bernoulli_loglik)(size_t D, const infb_real *x, const infb_real *l,
                                      infb_real *dl, double coef, int vector);
 /* The SIMD kernel this CPU runs (checked at run time): 2 for AVX-512 (the float build
