@@ -183,6 +183,8 @@ load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *f
   }
   infb_config *c = infb_cli_load_config(path, NULL, 0);
   char hex[INFB_SHA256_HEX];
+  if (c)
+    infb_config_set_recorded(c); /* keys newer than the run take their defaults */
   if (c && infb_config_hash(c, hex) != GSL_SUCCESS) {
     infb_config_free(c);
     c = NULL;
@@ -223,6 +225,8 @@ load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *f
   if (nsets) {
     infb_config_free(c);
     c = infb_cli_load_config(path, sets, nsets);
+    if (c)
+      infb_config_set_recorded(c);
   }
   infb_strlist_free(sets);
   free(source_dir);

@@ -45,6 +45,7 @@ struct infb_config {
   section_rec *s; /* sections named in the file or by --set */
   size_t ns, cap_s;
   char **estimators; /* NULL-terminated copy of [estimators] run, after resolve */
+  int recorded;      /* a run's recorded config.ini (infb_config_set_recorded) */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -1374,7 +1375,7 @@ infb_config_canonical(const infb_config *c)
     sb_puts(&b, "]\n");
     for (size_t i = 0; i < nk; i++) {
       const char *v = infb_config_get(c, secs[s], keys[i]->name);
-      if (!v)
+      if (!v || (c->recorded && !lookup(c, secs[s], keys[i]->name)))
         continue;
       sb_puts(&b, keys[i]->name);
       sb_puts(&b, " =");
@@ -1392,6 +1393,12 @@ infb_config_canonical(const infb_config *c)
     return NULL;
   }
   return b.p;
+}
+
+void
+infb_config_set_recorded(infb_config *c)
+{
+  c->recorded = 1;
 }
 
 int

@@ -95,6 +95,13 @@ char *const *infb_config_estimators(const infb_config *c);
  * yes/no, lists "a, b", enum words lower case).  Newly allocated (free()); NULL on
  * allocation failure. */
 char *infb_config_canonical(const infb_config *c);
+/* Marks c as a run's recorded configuration (its config.ini, every key then written out):
+ * from now on its canonical text, and so its hash, leaves out the keys the file does not
+ * set.  Those are keys added to infbench after the run was recorded; they take their
+ * defaults, so a newer infbench resumes the run (infbench run --resume) with the hash it
+ * recorded, while an edited value, a removed line or an added non-default key still
+ * changes the hash. */
+void infb_config_set_recorded(infb_config *c);
 /* SHA-256 of the canonical text, as hex. */
 int infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX]);
 

@@ -654,12 +654,78 @@ test_canonical(void)
   infb_config_free(b);
 }
 
+/* A run's recorded configuration read back by a newer infbench (infb_config_set_recorded):
+ * the recording one did not know a key (here: [plot] grid, dropped from the canonical
+ * text), so its hash was that of the text without it.  Marked as recorded, the file
+ * hashes as recorded and the key takes its default; unmarked, it hashes as a full
+ * resolution; an edited value or a removed line still changes the hash. */
+static void
+test_recorded(void)
+{
+  char msg[MSG];
+  infb_config *a = load_good("good-order-a.ini");
+  char *ca = a ? infb_config_canonical(a) : NULL;
+  char *line = ca ? strstr(ca, "\ngrid = 200\n") : NULL;
+  if (!line) {
+    for (int i = 0; i < 4; i++)
+      skip("good-order-a.ini did not load with plot.grid = 200");
+    free(ca);
+    infb_config_free(a);
+    return;
+  }
+  memmove(line + 1, line + strlen("\ngrid = 200\n"), strlen(line + strlen("\ngrid = 200\n")) + 1);
+  char old[INFB_SHA256_HEX], full[INFB_SHA256_HEX], h[INFB_SHA256_HEX];
+  infb_sha256_hex(ca, strlen(ca), old); /* the recording infbench's hash */
+  infb_config_hash(a, full);
+  char tmp[4096];
+  const char *dir = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/config-t-rec-%ld.ini", dir && *dir ? dir : "/tmp", (long)getpid());
+  int wrote = write_file(tmp, ca) == 0;
+  infb_config *r = infb_config_alloc();
+  int st = wrote ? load(r, tmp, msg) : -1;
+  infb_config_hash(r, h);
+  ok(st == GSL_SUCCESS && strcmp(h, full) == 0 && strcmp(h, old) != 0,
+     "unmarked, the file without [plot] grid hashes as the full resolution");
+  infb_config_set_recorded(r);
+  infb_config_hash(r, h);
+  is_string(old, h, "marked as recorded, it hashes as the recording infbench did");
+  ok(infb_config_int(r, "plot", "grid") == 200, "... and the unknown key takes its default");
+  infb_config_free(r);
+  /* An edited value, and a removed line, in the recorded file. */
+  int differ = 1;
+  for (int k = 0; k < 2; k++) {
+    char *edited = infb_strdup(ca);
+    char *at = edited ? strstr(edited, "\nlambda = 1\n") : NULL;
+    if (!at) {
+      differ = 0;
+      free(edited);
+      break;
+    }
+    if (k == 0)
+      at[strlen("\nlambda = ")] = '2';
+    else
+      memmove(at + 1, at + strlen("\nlambda = 1\n"), strlen(at + strlen("\nlambda = 1\n")) + 1);
+    r = infb_config_alloc();
+    st = write_file(tmp, edited) == 0 ? load(r, tmp, msg) : -1;
+    infb_config_set_recorded(r);
+    infb_config_hash(r, h);
+    differ &= st == GSL_SUCCESS && strcmp(h, old) != 0;
+    infb_config_free(r);
+    free(edited);
+  }
+  ok(differ, "marked as recorded, an edited value or a removed line changes the hash");
+  if (wrote)
+    remove(tmp);
+  free(ca);
+  infb_config_free(a);
+}
+
 int
 main(void)
 {
   load_messages();
   /* table, fixtures, basic, syntax, variants, set, sweeps, canonical, free(NULL) */
-  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 15 + 37 + 7 + 15 + 1);
+  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 15 + 37 + 7 + 15 + 4 + 1);
 
   test_table();
   test_fixtures();
@@ -669,6 +735,7 @@ main(void)
   test_set();
   test_sweeps();
   test_canonical();
+  test_recorded();
 
   infb_config_free(NULL);
   ok(1, "infb_config_free(NULL) is a no-op");
