@@ -41,7 +41,8 @@ elu_avx2(infb_real *restrict Y, const infb_real *restrict X, size_t n)
     /* expm1 of min(0, x): no overflow for large x, and the select keeps x > 0 exact.
      * The operand order matters: vminps returns its second operand when either is a
      * NaN, so a NaN x gives expm1(NaN) = NaN, as the scalar loop does. */
-    __m256 e = Sleef_expm1f8_u10avx2(_mm256_min_ps(zero, x));
+    /* Clamped at −30 (expm1 is −1 in float below −17.4): no denormal arithmetic. */
+    __m256 e = Sleef_expm1f8_u10avx2(_mm256_max_ps(_mm256_set1_ps(-30.0f), _mm256_min_ps(zero, x)));
     _mm256_storeu_ps(Y + i, _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, zero, _CMP_GT_OQ)));
   }
 #else

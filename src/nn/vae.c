@@ -108,9 +108,13 @@ bern_scalar(size_t D, const infb_real *x, const infb_real *l, const infb_real *b
  * third of the cost of the general-range SLEEF log1p (a few ulp; checked against libm in
  * the tests). */
 VAE_AVX2 static __m256
-log1p_unit8(__m256 t)
+log1p_unit8(__m256 t0)
 {
-  const __m256 two = _mm256_set1_ps(2.0f);
+  /* As log1p_unit16: below 2⁻²⁴ log1p(t) rounds to t, and the series runs on
+   * max(t, 2⁻²⁴) so that no lane computes a denormal (microcode assists). */
+  const __m256 two = _mm256_set1_ps(2.0f), small = _mm256_set1_ps(0x1p-24f);
+  __m256 tiny = _mm256_cmp_ps(t0, small, _CMP_LT_OQ);
+  __m256 t = _mm256_max_ps(small, t0);
   __m256 s = _mm256_div_ps(t, _mm256_add_ps(two, t));
   __m256 s2 = _mm256_mul_ps(s, s);
   __m256 p = _mm256_set1_ps(1.0f / 13);
@@ -120,7 +124,18 @@ log1p_unit8(__m256 t)
   p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 5));
   p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 3));
   p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f));
-  return _mm256_mul_ps(_mm256_add_ps(s, s), p);
+  return _mm256_blendv_ps(_mm256_mul_ps(_mm256_add_ps(s, s), p), t0, tiny);
+}
+
+/* e^x for x ≤ 0 on 8 floats by SLEEF, flushed to 0 where it is below FLT_MIN (as
+ * infb_vm512_exp_neg: SLEEF's denormal results and what is computed from them cost
+ * microcode assists); SLEEF runs on max(x, −87.33). */
+VAE_AVX2 static __m256
+exp_neg8(__m256 x)
+{
+  __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3365f), _CMP_LT_OQ);
+  __m256 e = Sleef_expf8_u10avx2(_mm256_max_ps(_mm256_set1_ps(-87.33f), x));
+  return _mm256_andnot_ps(tiny, e);
 }
 
 /* 8 floats per step; the terms are widened to double for the sum.  Returns the sum over
@@ -138,7 +153,7 @@ bern_avx2(size_t D, const float *x, const float *l, const float *b, float *dl, f
     if (b)
       lv = _mm256_add_ps(lv, _mm256_loadu_ps(b + d));
     __m256 xv = x ? _mm256_loadu_ps(x + d) : zero;
-    __m256 t = Sleef_expf8_u10avx2(_mm256_or_ps(lv, sign)); /* e^−|l| */
+    __m256 t = exp_neg8(_mm256_or_ps(lv, sign)); /* e^−|l| */
     __m256 lp = log1p_unit8(t);
     __m256 relu = _mm256_max_ps(lv, zero);
     __m256 term = _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(xv, lv), relu), lp);
