@@ -247,6 +247,8 @@ infb_vaetrain_epoch(infb_vaetrain *t, double *train_elbo)
   size_t counted = 0;
   for (size_t start = 0, step = 0; start < N; start += t->B, step++) {
     const size_t B = N - start < t->B ? N - start : t->B;
+    const size_t T = infb_vae_threads_f32(t->v);
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
     for (size_t i = 0; i < B; i++)
       memcpy(t->Xb + i * D, Xs + t->perm[start + i] * D, D * sizeof *t->Xb);
     for (size_t j = 0; j < B * S * K; j++)

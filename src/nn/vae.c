@@ -548,8 +548,12 @@ INFB_NN(vae_layout)(const INFB_NN(vae) *v, size_t *count)
 void
 INFB_NN(vae_zero_grad)(INFB_NN(vae) *v)
 {
+  /* Split over the threads, as the passes: a serial pass over the slab every training
+   * step would leave the other threads waiting. */
   infb_real *restrict g = v->grads;
-  for (size_t i = 0; i < v->np; i++)
+  const size_t n = v->np, T = v->nthreads;
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
+  for (size_t i = 0; i < n; i++)
     g[i] = 0;
 }
 
