@@ -1083,6 +1083,7 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
       json_object_set_new(g, "quadrature_box", json_real(r->quadrature_L));
       json_object_set_new(g, "quadrature_grid", json_integer((json_int_t)r->quadrature_n));
       json_object_set_new(g, "quadrature_converged", json_boolean(r->quadrature_converged));
+      json_object_set_new(g, "quadrature_change", infb_json_number(r->quadrature_change));
     }
   } else {
     json_object_set_new(g, "qstar_closed_minus_numeric", infb_json_number(r->qstar_numeric_gap));

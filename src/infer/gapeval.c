@@ -396,6 +396,7 @@ vae_quadrature_once(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_ga
  *         beyond the starting box: |z| ≈ 7 is seen after a few dozen epochs with K = 2);
  *   grid: n against 2n cells on the final box, doubling n.
  * out[n] the last values; rep->quadrature_L, _n the box and grid they were computed on,
+ * rep->quadrature_change the last doubling's largest change (NAN: none), and
  * rep->quadrature_converged whether both phases stopped by the tolerance. */
 static int
 vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
@@ -404,6 +405,7 @@ vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap
   double L = o->quad_L;
   size_t g = o->quad_n;
   int box_ok = 0, grid_ok = 0;
+  double change = NAN; /* the last doubling's largest change */
   int st = vae_quadrature_once(v, n, X, o, L, g, out);
   while (!st && !box_ok && 2 * g <= o->quad_max_n) {
     memcpy(prev, out, n * sizeof *out);
@@ -411,17 +413,20 @@ vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap
       break;
     L *= 2;
     g *= 2;
-    box_ok = max_change(n, out, prev) < o->quad_tol;
+    change = max_change(n, out, prev);
+    box_ok = change < o->quad_tol;
   }
   while (!st && !grid_ok && 2 * g <= o->quad_max_n) {
     memcpy(prev, out, n * sizeof *out);
     if ((st = vae_quadrature_once(v, n, X, o, L, 2 * g, out)))
       break;
     g *= 2;
-    grid_ok = max_change(n, out, prev) < o->quad_tol;
+    change = max_change(n, out, prev);
+    grid_ok = change < o->quad_tol;
   }
   rep->quadrature_L = L;
   rep->quadrature_n = g;
+  rep->quadrature_change = change;
   rep->quadrature_converged = box_ok && grid_ok;
   return st;
 }

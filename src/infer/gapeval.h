@@ -73,6 +73,7 @@ typedef struct infb_gap_report {
   double quadrature_L;           /* ... on the box [−L, L]² */
   size_t quadrature_n;           /* ... with n × n cells */
   int quadrature_converged;      /* box and grid both stopped by quad_tol (not quad_max_n) */
+  double quadrature_change;      /* the last doubling's largest change over the points */
   infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc, log_px_quadrature;
   infb_stat log_px_iwae_encoder; /* VAE: the IWAE estimate with the encoder's proposal */
   infb_stat log_px_iwae_qstar;   /*      and with q* as the proposal */
