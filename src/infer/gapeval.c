@@ -325,6 +325,19 @@ gap_progress(const infb_vae_gap_options *o, const char *phase, size_t done, size
   return GSL_SUCCESS;
 }
 
+/* q*'s progress: points stopped of all of them, as phase "q*". */
+typedef struct {
+  const infb_vae_gap_options *o;
+  size_t n;
+} qstar_progress_ctx;
+
+static int
+qstar_progress(void *ctx, size_t stopped)
+{
+  const qstar_progress_ctx *q = ctx;
+  return gap_progress(q->o, "q*", stopped, q->n);
+}
+
 /* Points per progress group for L[q] and q*: o->progress_points rounded up to a multiple
  * of the q* batch B (all n when 0). */
 static size_t
@@ -520,14 +533,14 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
       MUd[i] = LVd[i] = 0.0;
   if ((st = gap_progress(o, "q*", 0, n)))
     goto done;
-  for (size_t i0 = 0; i0 < n; i0 += G) {
-    size_t m = n - i0 < G ? n - i0 : G;
-    infb_vae_decoder_bind(dec, m, X + i0 * D);
-    if ((st = infb_qstar_optimize(&dd, &qo, m, Xd + i0 * D, first_index + i0, MUd + i0 * K,
-                                  LVd + i0 * K, qp + i0)) ||
-        (st = gap_progress(o, "q*", i0 + m, n)))
-      goto done;
-  }
+  /* One call for all the points (its batch refilled as points stop, no group tails),
+   * reporting progress as points stop. */
+  qstar_progress_ctx qpc = {o, n};
+  qo.progress = qstar_progress;
+  qo.progress_ctx = &qpc;
+  infb_vae_decoder_bind(dec, n, X);
+  if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
+    goto done;
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
     p->elbo_qstar = p->elbo_qstar_numeric = qp[i].elbo;

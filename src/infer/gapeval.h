@@ -129,8 +129,8 @@ typedef struct infb_vae_gap_options {
    * q*"). */
   int (*progress)(void *ctx, const char *phase, size_t done, size_t total);
   void *progress_ctx;            /* passed to progress */
-  /* Points per group for L[q] and q* (rounded up to a multiple of qstar.batch_points);
-   * 0: all the points in one group.  The numbers do not depend on it (each point has its
+  /* Points per group for L[q] (rounded up to a multiple of qstar.batch_points; q* runs all
+   * the points in one call and reports as they stop); 0: all the points in one group.  The numbers do not depend on it (each point has its
    * own streams, infer/qstar.h); IWAE and quadrature go by qstar.batch_points points. */
   size_t progress_points;
 } infb_vae_gap_options;

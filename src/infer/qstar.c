@@ -28,6 +28,8 @@ infb_qstar_options_default(infb_qstar_options *o)
   o->batch_points = 100;
   o->init_given = 0;
   o->seed = 0;
+  o->progress = NULL;
+  o->progress_ctx = NULL;
   o->threads = 1;
 }
 
@@ -478,7 +480,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
     memset(LV, 0, n * K * sizeof(double));
   }
 
-  size_t nslot = 0, next = 0;
+  size_t nslot = 0, next = 0, stopped = 0;
   if (opt->max_steps == 0) {
     for (size_t i = 0; i < n; i++) {
       out[i].steps = 0;
@@ -525,6 +527,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       }
     /* Points that stopped leave; the next point takes the slot, or the last slot moves
      * into it so the active rows stay contiguous. */
+    const size_t stopped_before = stopped;
     for (size_t j = 0; j < nslot;) {
       slot *sl = &w.slots[j];
       if (sl->stop < 0) {
@@ -533,6 +536,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       }
       out[sl->row].steps = sl->t;
       out[sl->row].stop = sl->stop;
+      stopped++;
       gsl_rng_free(sl->r);
       sl->r = NULL;
       if (next < n) {
@@ -546,6 +550,9 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
           slot_move(&w, j, nslot);
       }
     }
+    if (opt->progress && stopped > stopped_before &&
+        (st = opt->progress(opt->progress_ctx, stopped)))
+      goto done;
   }
 
   /* The final ELBO from fresh samples, in chunks of the optimiser's rows. */

@@ -44,6 +44,11 @@ typedef struct infb_qstar_options {
   size_t batch_points; /* points optimised together (memory: batch_points·samples rows) */
   int init_given;      /* nonzero: start at the caller's MU, LV; zero: at the prior (0, 0) */
   uint64_t seed;       /* master seed; point i uses streams ("qstar", i), ("qstar/eval", i) */
+  /* Progress (may be NULL): called from the calling thread after each step in which
+   * points stopped, with the number stopped so far; a nonzero return stops the
+   * optimisation and is returned as its status (MU, LV and out then unspecified). */
+  int (*progress)(void *ctx, size_t stopped);
+  void *progress_ctx;  /* passed to progress */
   size_t threads;      /* the per-point work of a step (noise, reparameterisation, gradient
                         * reduction, Adam, stopping rule) split over this many threads
                         * (OpenMP; 1 to INFB_QSTAR_MAX_THREADS); the decoder is still called

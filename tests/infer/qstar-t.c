@@ -674,6 +674,22 @@ test_errors(lgmodel *m, gsl_rng *r)
      "n = 0 is a no-op success");
 }
 
+typedef struct {
+  size_t calls, last;
+  int increasing;
+  size_t stop_at; /* return 77 once this many points stopped (0: never) */
+} progress_rec;
+
+static int
+count_progress(void *ctx, size_t stopped)
+{
+  progress_rec *p = ctx;
+  p->increasing &= stopped > p->last;
+  p->last = stopped;
+  p->calls++;
+  return p->stop_at && stopped >= p->stop_at ? 77 : 0;
+}
+
 /* threads: the per-point work split over 2 and 3 threads gives bit-identical q* (each
  * point has its own stream; the decoder is still called once per step), also when points
  * leave and enter slots (9 points, 4 slots, the stopping rule on); a NaN is still
@@ -723,12 +739,26 @@ test_threads(lgmodel *m, gsl_rng *r)
   int e1 = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
   ok(e0 == GSL_EINVAL && e1 == GSL_EINVAL, "threads 0 and %d: GSL_EINVAL",
      INFB_QSTAR_MAX_THREADS + 1);
+
+  /* Progress: called as points stop, counts increasing to N; a nonzero return stops the
+   * optimisation with that status. */
+  progress_rec pr = {0, 0, 1, 0};
+  o.threads = 1;
+  o.progress = count_progress;
+  o.progress_ctx = &pr;
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == GSL_SUCCESS && pr.last == N && pr.calls >= 1 && pr.increasing,
+     "progress: %zu calls, counts increasing to %zu of %d", pr.calls, pr.last, N);
+  pr = (progress_rec){0, 0, 1, 3};
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == 77 && pr.last >= 3 && pr.last < N, "progress returning nonzero at %zu stopped "
+     "points stops the optimisation with its status (%d)", pr.last, st);
 }
 
 int
 main(void)
 {
-  plan(37);
+  plan(39);
   gsl_rng *r = infb_rng_stream(42, "test/qstar", 0);
   lgmodel m;
   lg_random(&m, r, 6, 2);
