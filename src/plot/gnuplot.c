@@ -988,6 +988,34 @@ po_layout(size_t n, size_t *rows, size_t *cols)
  * panels, centred in the room left by the title and the legend strip, written as gnuplot
  * variables in screen coordinates of the reference canvas, then the settings every panel
  * shares.  Returns the number of columns. */
+/* The shared legend of the posterior figures: an empty graph across the bottom strip of
+ * the canvas showing only its key, up to the start of its plot command (one invisible
+ * line in range, which keeps gnuplot from finding nothing to plot); the caller appends
+ * the keyed series. */
+static void
+po_write_legend_start(FILE *fp)
+{
+  fprintf(fp,
+          "\n# The legend: an empty graph across the bottom of the canvas, key only.\n"
+          "unset parametric\n"
+          "unset title\n"
+          "unset xlabel\n"
+          "unset ylabel\n"
+          "unset tics\n"
+          "unset border\n"
+          "unset grid\n"
+          "set size noratio\n"
+          "set lmargin at screen 0\n"
+          "set rmargin at screen 1\n"
+          "set bmargin at screen 0\n"
+          "set tmargin at screen %.4f\n"
+          "set xrange [0:1]\n"
+          "set yrange [0:1]\n"
+          "set key inside center center horizontal Left reverse\n",
+          PO_KEY / FIG_H);
+  fputs("plot 0.5 with lines lt nodraw notitle", fp);
+}
+
 static size_t
 po_write_panel_grid(FILE *fp, size_t ndrawn)
 {
@@ -1147,26 +1175,7 @@ infb_plot_posterior2d_write(const char *dir, const char *stem, const char *tsv,
   fputs("\n}\n", fp);
 
   /* The shared legend: a graph without axes across the bottom strip, showing its key. */
-  fprintf(fp,
-          "\n# The legend: an empty graph across the bottom of the canvas, key only.\n"
-          "unset parametric\n"
-          "unset title\n"
-          "unset xlabel\n"
-          "unset ylabel\n"
-          "unset tics\n"
-          "unset border\n"
-          "unset grid\n"
-          "set size noratio\n"
-          "set lmargin at screen 0\n"
-          "set rmargin at screen 1\n"
-          "set bmargin at screen 0\n"
-          "set tmargin at screen %.4f\n"
-          "set xrange [0:1]\n"
-          "set yrange [0:1]\n"
-          "set key inside center center horizontal Left reverse\n",
-          PO_KEY / FIG_H);
-  /* One invisible line in range keeps gnuplot from finding nothing to plot. */
-  fputs("plot 0.5 with lines lt nodraw notitle", fp);
+  po_write_legend_start(fp);
   for (int d = 0; d < ndens; d++) {
     fprintf(fp, "%sNaN with lines ls %d dt %s title ", plot_sep, dens[d].ls, dens[d].dt);
     put_qstr(fp, dens[d].title);
@@ -1671,26 +1680,8 @@ infb_plot_posterior_grid_write(const char *dir, const char *stem, const char *ts
     fputc('\n', fp);
   }
 
-  /* The shared legend, as in infb_plot_posterior2d_write. */
-  fprintf(fp,
-          "\n# The legend: an empty graph across the bottom of the canvas, key only.\n"
-          "unset parametric\n"
-          "unset title\n"
-          "unset xlabel\n"
-          "unset ylabel\n"
-          "unset tics\n"
-          "unset border\n"
-          "unset grid\n"
-          "set size noratio\n"
-          "set lmargin at screen 0\n"
-          "set rmargin at screen 1\n"
-          "set bmargin at screen 0\n"
-          "set tmargin at screen %.4f\n"
-          "set xrange [0:1]\n"
-          "set yrange [0:1]\n"
-          "set key inside center center horizontal Left reverse\n",
-          PO_KEY / FIG_H);
-  fputs("plot 0.5 with lines lt nodraw notitle", fp);
+  /* The shared legend, as in infb_plot_posterior2d_write (po_write_legend_start). */
+  po_write_legend_start(fp);
   fprintf(fp, "%sNaN with lines ls 7 lw 1.5 title 'exact posterior p(z|x), "
               "highest-density regions'",
           plot_sep);
