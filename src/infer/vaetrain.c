@@ -200,16 +200,22 @@ decay_and_check(size_t n, const float *restrict theta, float *restrict g, double
 {
   int bad = 0;
   const float c = (float)lambda_N;
+  /* One pass either way: the decay (when asked) and the test of the result. */
   if (lambda_N > 0.0) {
-#pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
-    for (size_t i = 0; i < n; i++)
-      g[i] += c * theta[i];
-  }
 #pragma omp parallel for simd num_threads(T) schedule(static) reduction(| : bad) if(T > 1)
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &g[i], sizeof u);
-    bad |= nonfinite_bits(u);
+    for (size_t i = 0; i < n; i++) {
+      g[i] += c * theta[i];
+      uint32_t u;
+      memcpy(&u, &g[i], sizeof u);
+      bad |= nonfinite_bits(u);
+    }
+  } else {
+#pragma omp parallel for simd num_threads(T) schedule(static) reduction(| : bad) if(T > 1)
+    for (size_t i = 0; i < n; i++) {
+      uint32_t u;
+      memcpy(&u, &g[i], sizeof u);
+      bad |= nonfinite_bits(u);
+    }
   }
   return !bad;
 }
