@@ -527,7 +527,6 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       }
     /* Points that stopped leave; the next point takes the slot, or the last slot moves
      * into it so the active rows stay contiguous. */
-    const size_t stopped_before = stopped;
     for (size_t j = 0; j < nslot;) {
       slot *sl = &w.slots[j];
       if (sl->stop < 0) {
@@ -550,8 +549,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
           slot_move(&w, j, nslot);
       }
     }
-    if (opt->progress && stopped > stopped_before &&
-        (st = opt->progress(opt->progress_ctx, stopped)))
+    if (opt->progress && (st = opt->progress(opt->progress_ctx, stopped)))
       goto done;
   }
 

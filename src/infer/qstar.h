@@ -44,8 +44,9 @@ typedef struct infb_qstar_options {
   size_t batch_points; /* points optimised together (memory: batch_points·samples rows) */
   int init_given;      /* nonzero: start at the caller's MU, LV; zero: at the prior (0, 0) */
   uint64_t seed;       /* master seed; point i uses streams ("qstar", i), ("qstar/eval", i) */
-  /* Progress (may be NULL): called from the calling thread after each step in which
-   * points stopped, with the number stopped so far; a nonzero return stops the
+  /* Progress (may be NULL): called from the calling thread after every step, with the
+   * number of points stopped so far (so a caller can stop it long before the first point
+   * stops: in the protocol that takes some 16 000 steps); a nonzero return stops the
    * optimisation and is returned as its status (MU, LV and out then unspecified). */
   int (*progress)(void *ctx, size_t stopped);
   void *progress_ctx;  /* passed to progress */

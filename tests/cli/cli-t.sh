@@ -2,7 +2,7 @@
 # The command line: commands, exit statuses, outputs present and consistent, nothing
 # half-written, reproducibility, failure isolation, plotting.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 62
+plan 63
 
 run_cmd --version
 ok $rc "--version exits 0"
@@ -11,16 +11,28 @@ echo "$out" | grep -q '^GSL 2\.' ; ok $? "--version names GSL"
 echo "$out" | grep -q '^BLAS OpenBLAS' ; ok $? "--version names OpenBLAS"
 # OpenBLAS's kernels: never its generic SSE3 set on a CPU with AVX2 and FMA (infbench
 # re-executes itself with OPENBLAS_CORETYPE when OpenBLAS does not know the CPU), unless
-# the user says keep; the user's own OPENBLAS_CORETYPE is respected.
-auto=$(echo "$out" | grep '^BLAS')
+# the user says keep; the user's own OPENBLAS_CORETYPE is respected.  The choice is
+# tested without an OPENBLAS_CORETYPE that the environment may set (some machines here
+# set OPENBLAS_CORETYPE=Haswell for every process).
+auto=$(env -u OPENBLAS_CORETYPE "$INFBENCH" --version 2>&1 | grep '^BLAS')
 if grep -q '^flags.* avx2' /proc/cpuinfo && grep -q '^flags.* fma' /proc/cpuinfo; then
   echo "$auto" | grep -qv ' Prescott '; ok $? "--version: OpenBLAS runs kernels for this CPU, not Prescott"
 else
   skip "the CPU has no AVX2/FMA"
 fi
+avx512=1
+for f in avx512f avx512cd avx512bw avx512dq avx512vl; do
+  grep -q "^flags.* $f" /proc/cpuinfo || avx512=0
+done
+if [ $avx512 = 1 ]; then
+  echo "$auto" | grep -Eq ' (SkylakeX|Cooperlake|SapphireRapids) '
+  ok $? "--version: OpenBLAS runs AVX-512 kernels on a CPU with AVX-512 ($auto)"
+else
+  skip "the CPU has no AVX-512"
+fi
 out=$(OPENBLAS_CORETYPE=Sandybridge "$INFBENCH" --version 2>&1)
 echo "$out" | grep -q ' Sandybridge '; ok $? "the user's OPENBLAS_CORETYPE is respected"
-keep=$(INFBENCH_BLAS_CORETYPE=keep "$INFBENCH" --version 2>&1 | grep '^BLAS')
+keep=$(env -u OPENBLAS_CORETYPE INFBENCH_BLAS_CORETYPE=keep "$INFBENCH" --version 2>&1 | grep '^BLAS')
 # With keep there is no re-execution: either OpenBLAS chose well by itself (the same
 # kernels as above) or it is its generic fallback.
 [ "$keep" = "$auto" ] || echo "$keep" | grep -q ' Prescott '

@@ -684,10 +684,19 @@ static int
 count_progress(void *ctx, size_t stopped)
 {
   progress_rec *p = ctx;
-  p->increasing &= stopped > p->last;
+  p->increasing &= stopped >= p->last;
   p->last = stopped;
   p->calls++;
   return p->stop_at && stopped >= p->stop_at ? 77 : 0;
+}
+
+/* A progress callback that returns 78 at its fifth call. */
+static int
+stop_at_call(void *ctx, size_t stopped)
+{
+  (void)stopped;
+  size_t *calls = ctx;
+  return ++*calls == 5 ? 78 : 0;
 }
 
 /* threads: the per-point work split over 2 and 3 threads gives bit-identical q* (each
@@ -740,8 +749,8 @@ test_threads(lgmodel *m, gsl_rng *r)
   ok(e0 == GSL_EINVAL && e1 == GSL_EINVAL, "threads 0 and %d: GSL_EINVAL",
      INFB_QSTAR_MAX_THREADS + 1);
 
-  /* Progress: called as points stop, counts increasing to N; a nonzero return stops the
-   * optimisation with that status. */
+  /* Progress: called after every step, counts never decreasing, up to N; a nonzero
+   * return stops the optimisation with that status, also before any point has stopped. */
   progress_rec pr = {0, 0, 1, 0};
   o.threads = 1;
   o.progress = count_progress;
@@ -753,12 +762,25 @@ test_threads(lgmodel *m, gsl_rng *r)
   st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
   ok(st == 77 && pr.last >= 3 && pr.last < N, "progress returning nonzero at %zu stopped "
      "points stops the optimisation with its status (%d)", pr.last, st);
+  size_t steps_max = 0;
+  for (size_t i = 0; i < N; i++)
+    steps_max = out1[i].steps > steps_max ? out1[i].steps : steps_max;
+  pr = (progress_rec){0, 0, 1, 0};
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(pr.calls >= steps_max, "progress: called after every step (%zu calls; the slowest "
+     "point took %zu steps)", pr.calls, steps_max);
+  o.progress = stop_at_call;
+  size_t calls = 0;
+  o.progress_ctx = &calls;
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == 78 && calls == 5, "progress returning nonzero at step 5, before any point "
+     "stopped, stops the optimisation (%d after %zu calls)", st, calls);
 }
 
 int
 main(void)
 {
-  plan(39);
+  plan(41);
   gsl_rng *r = infb_rng_stream(42, "test/qstar", 0);
   lgmodel m;
   lg_random(&m, r, 6, 2);
