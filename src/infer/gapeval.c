@@ -233,7 +233,8 @@ done:
 struct infb_vae_decoder {
   infb_vae_f32 *v;
   size_t D, K, cap;
-  float *X, *Z, *G;
+  size_t parts;    /* v's threads when allocated: a set of buffers each */
+  float *X, *Z, *G; /* per part: cap×D, cap×K, cap×K */
   const float *Xb; /* bound points (NULL: none) */
   size_t nb;       /* their number */
 };
@@ -246,10 +247,12 @@ infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap)
   vae_dec *d = infb_calloc(1, sizeof *d);
   if (!d)
     return NULL;
-  *d = (vae_dec){.v = v, .D = arch->D, .K = arch->K, .cap = cap ? cap : 1};
-  d->X = infb_malloc(d->cap * d->D, sizeof *d->X);
-  d->Z = infb_malloc(d->cap * d->K, sizeof *d->Z);
-  d->G = infb_malloc(d->cap * d->K, sizeof *d->G);
+  *d = (vae_dec){.v = v, .D = arch->D, .K = arch->K, .cap = cap ? cap : 1,
+                 .parts = infb_vae_threads_f32(v)};
+  const size_t rows = d->parts * d->cap;
+  d->X = infb_malloc(rows * d->D, sizeof *d->X);
+  d->Z = infb_malloc(rows * d->K, sizeof *d->Z);
+  d->G = infb_malloc(rows * d->K, sizeof *d->G);
   if (!d->X || !d->Z || !d->G) {
     infb_vae_decoder_free(d);
     return NULL;
@@ -275,43 +278,68 @@ infb_vae_decoder_free(infb_vae_decoder *d)
   free(d);
 }
 
+/* The rows through v's decoder in chunks of cap: on part `part`'s buffers and worker
+ * alone, or (part == SIZE_MAX) on buffers 0 with the decoder's own threads. */
 static int
-vae_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
-            double *logp, double *G)
+vae_decoder_run(vae_dec *d, size_t part, size_t R, const double *X, const size_t *xrow,
+                const double *Z, double *logp, double *G)
 {
-  vae_dec *d = self;
-  const size_t D = d->D, K = d->K;
+  const size_t D = d->D, K = d->K, b = part == SIZE_MAX ? 0 : part;
+  float *Xf = d->X + b * d->cap * D, *Zf = d->Z + b * d->cap * K, *Gf = d->G + b * d->cap * K;
   for (size_t r0 = 0; r0 < R; r0 += d->cap) {
     const size_t m = R - r0 < d->cap ? R - r0 : d->cap, nz = m * K;
     for (size_t i = 0; i < nz; i++)
-      d->Z[i] = (float)Z[r0 * K + i];
-    int st;
-    if (d->Xb) {
+      Zf[i] = (float)Z[r0 * K + i];
+    const float *src = d->Xb;
+    const size_t *rows = xrow + r0;
+    if (src) {
       for (size_t r = 0; r < m; r++)
-        if (xrow[r0 + r] >= d->nb)
+        if (rows[r] >= d->nb)
           return INFB_ERROR(GSL_EBADLEN, "vae decoder: row %zu names point %zu of %zu bound",
-                            r0 + r, xrow[r0 + r], d->nb);
-      st = infb_vae_decoder_loglik_rows_f32(d->v, m, d->Xb, xrow + r0, d->Z, logp + r0,
-                                            G ? d->G : NULL);
+                            r0 + r, rows[r], d->nb);
     } else {
       for (size_t r = 0; r < m; r++)
         for (size_t j = 0; j < D; j++)
-          d->X[r * D + j] = (float)X[xrow[r0 + r] * D + j];
-      st = infb_vae_decoder_loglik_f32(d->v, m, d->X, d->Z, logp + r0, G ? d->G : NULL);
+          Xf[r * D + j] = (float)X[rows[r] * D + j];
+      src = Xf;
+      rows = NULL;
     }
+    int st = part == SIZE_MAX
+                 ? infb_vae_decoder_loglik_rows_f32(d->v, m, src, rows, Zf, logp + r0,
+                                                    G ? Gf : NULL)
+                 : infb_vae_decoder_loglik_part_f32(d->v, part, m, src, rows, Zf, logp + r0,
+                                                    G ? Gf : NULL);
     if (st)
       return st;
     if (G)
       for (size_t i = 0; i < nz; i++)
-        G[r0 * K + i] = d->G[i];
+        G[r0 * K + i] = Gf[i];
   }
   return GSL_SUCCESS;
+}
+
+static int
+vae_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+            double *logp, double *G)
+{
+  return vae_decoder_run(self, SIZE_MAX, R, X, xrow, Z, logp, G);
+}
+
+static int
+vae_decoder_part(void *self, size_t part, size_t R, const double *X, const size_t *xrow,
+                 const double *Z, double *logp, double *G)
+{
+  vae_dec *d = self;
+  if (part >= d->parts)
+    return INFB_ERROR(GSL_EINVAL, "vae decoder: part %zu of %zu", part, d->parts);
+  return vae_decoder_run(d, part, R, X, xrow, Z, logp, G);
 }
 
 infb_decoder
 infb_vae_decoder_ops(infb_vae_decoder *d)
 {
-  infb_decoder ops = {.D = d->D, .K = d->K, .fn = vae_decoder, .self = d};
+  infb_decoder ops = {.D = d->D, .K = d->K, .fn = vae_decoder, .self = d,
+                      .parts = d->parts, .fn_part = d->parts > 1 ? vae_decoder_part : NULL};
   return ops;
 }
 

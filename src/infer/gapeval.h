@@ -139,8 +139,10 @@ struct infb_vae_f32;
 
 /* A frozen VAE decoder as the double-precision decoder of infer/qstar.h: rows are
  * converted to float and run through v's decoder in chunks of cap rows (cap ≤ v's
- * max_batch·max_samples), with buffers allocated here once.  v is borrowed.  NULL
- * (error raised) on ENOMEM; free with infb_vae_decoder_free (NULL is a no-op). */
+ * max_batch·max_samples), with buffers allocated here once.  With v's threads at T > 1
+ * (vae_set_threads, before this call) it has T independent parts (infb_decoder.fn_part:
+ * part t on v's worker t, with buffers of its own).  v is borrowed.  NULL (error raised)
+ * on ENOMEM; free with infb_vae_decoder_free (NULL is a no-op). */
 typedef struct infb_vae_decoder infb_vae_decoder;
 infb_vae_decoder *infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap);
 /* Binds the float points X (n×D, borrowed; NULL unbinds): the decoder then reads row r's

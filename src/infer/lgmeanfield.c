@@ -506,7 +506,7 @@ static int
 local_adam(work *w, const infb_lgmeanfield_options *o, size_t iter)
 {
   const size_t N = w->N, K = w->K;
-  infb_decoder dec = { w->D, K, decoder_cb, w->wm };
+  infb_decoder dec = {.D = w->D, .K = K, .fn = decoder_cb, .self = w->wm};
   infb_qstar_options qo = o->qstar;
   qo.init_given = 1;
   qo.eval_samples = 2;
@@ -651,7 +651,7 @@ infb_lgmeanfield_fit(const gsl_matrix *Xtr, const gsl_matrix *Xte, size_t K,
     goto done;
   if (o->local_adam) {
     /* Validate qstar's options now rather than at iteration 1 (n = 0: checks only). */
-    infb_decoder dec = { D, K, decoder_cb, w.wm };
+    infb_decoder dec = {.D = D, .K = K, .fn = decoder_cb, .self = w.wm};
     infb_qstar_options qo = o->qstar;
     qo.eval_samples = 2;
     if ((st = infb_qstar_optimize(&dec, &qo, 0, NULL, 0, NULL, NULL, NULL)))

@@ -1,6 +1,7 @@
 /* The per-point optimal fully factorised Gaussian q* with the decoder frozen: Adam on the
  * reparameterised ELBO, batched over points and samples, with the stopping rule of
  * Cremer, Li & Duvenaud (2018; PROTOCOL.md "L[q*]", MATH.md §5–6). */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <config.h>
 #include "infer/qstar.h"
 #include "core/error.h"
@@ -8,10 +9,19 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* How often the calling thread reports progress (nanoseconds) once its own part of a split
+ * optimisation is done and the other parts are not. */
+#define PROGRESS_POLL_NS 2000000L
 
 void
 infb_qstar_options_default(infb_qstar_options *o)
@@ -35,13 +45,14 @@ infb_qstar_options_default(infb_qstar_options *o)
 
 /* ---- per-point arithmetic shared by the optimiser and infb_qstar_grad ---- */
 
-/* KL(N(μ, diag e^lv) ‖ N(0, I)) = ½ Σ_j (σ_j² + μ_j² − 1 − ln σ_j²)  (MATH.md §3). */
+/* KL(N(μ, diag e^lv) ‖ N(0, I)) = ½ Σ_j (σ_j² + μ_j² − 1 − ln σ_j²)  (MATH.md §3);
+ * sig: σ = e^{lv/2} when the caller has it, else NULL. */
 static double
-kl_prior(size_t K, const double *mu, const double *lv)
+kl_prior(size_t K, const double *mu, const double *lv, const double *sig)
 {
   double kl = 0.0;
   for (size_t k = 0; k < K; k++)
-    kl += exp(lv[k]) + mu[k] * mu[k] - 1.0 - lv[k];
+    kl += (sig ? sig[k] * sig[k] : exp(lv[k])) + mu[k] * mu[k] - 1.0 - lv[k];
   return 0.5 * kl;
 }
 
@@ -53,12 +64,14 @@ draw_eps(gsl_rng *r, size_t K, size_t S, double *E)
     E[q] = gsl_ran_gaussian_ziggurat(r, 1.0);
 }
 
-/* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point. */
+/* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point;
+ * σ into sg (K). */
 static void
-reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E, double *Z)
+reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E, double *Z,
+        double *sg)
 {
   for (size_t k = 0; k < K; k++) {
-    double sig = exp(0.5 * lv[k]);
+    double sig = sg[k] = exp(0.5 * lv[k]);
     for (size_t s = 0; s < S; s++)
       Z[s * K + k] = mu[k] + sig * E[s * K + k];
   }
@@ -71,13 +84,14 @@ reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E,
  *   ∂/∂lv_k = ½ σ_k mean_s G_sk ε_sk − ½ (σ_k² − 1).
  * Returns 0, 1 if the ELBO is not finite, 2 if a gradient entry is not. */
 static int
-reduce_point(size_t K, size_t S, const double *mu, const double *lv, const double *E,
-             const double *logp, const double *G, double *elbo, double *gmu, double *glv)
+reduce_point(size_t K, size_t S, const double *mu, const double *lv, const double *sg,
+             const double *E, const double *logp, const double *G, double *elbo,
+             double *gmu, double *glv)
 {
   double sl = 0.0;
   for (size_t s = 0; s < S; s++)
     sl += logp[s];
-  *elbo = sl / (double)S - kl_prior(K, mu, lv);
+  *elbo = sl / (double)S - kl_prior(K, mu, lv, sg);
   if (!isfinite(*elbo))
     return 1;
   int bad = 0;
@@ -88,7 +102,7 @@ reduce_point(size_t K, size_t S, const double *mu, const double *lv, const doubl
       gm += g;
       ge += g * E[s * K + k];
     }
-    double sig = exp(0.5 * lv[k]);
+    double sig = sg[k];
     gmu[k] = gm / (double)S - mu[k];
     glv[k] = 0.5 * sig * ge / (double)S - 0.5 * (sig * sig - 1.0);
     if (!isfinite(gmu[k]) || !isfinite(glv[k]))
@@ -204,7 +218,7 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
       mean += d / (double)s_acc;
       m2 += d * (l - mean);
       if (s_acc == S) {
-        double e = mean - kl_prior(K, MU + i_acc * K, LV + i_acc * K);
+        double e = mean - kl_prior(K, MU + i_acc * K, LV + i_acc * K, NULL);
         double se = sqrt(m2 / (double)(S - 1) / (double)S);
         if (!isfinite(e) || !isfinite(se)) {
           st = INFB_ERROR(GSL_EDOM, "q* point %zu: the ELBO estimate from %zu samples is not "
@@ -270,22 +284,22 @@ infb_qstar_grad(const infb_decoder *dec, const double *x, const double *mu, cons
   if (S == 0 || !x || !mu || !lv || !eps || !elbo)
     return INFB_ERROR(GSL_EINVAL, "q* gradient: bad arguments (S = %zu or a NULL pointer)", S);
   const size_t K = dec->K;
-  if (!mul3(S, 2 * K + 2, sizeof(double)))
+  if (!mul3(S, 2 * K + 3, sizeof(double)))
     return INFB_ERROR(GSL_ENOMEM, "q* gradient: %zu samples are too many", S);
   size_t *xr = infb_calloc(S, sizeof *xr); /* every row is point 0: x */
   double *Zr = infb_malloc(S * K, sizeof(double));
   double *G = infb_malloc(S * K, sizeof(double));
   double *lp = infb_malloc(S, sizeof(double));
-  double *gbuf = infb_malloc(2 * K, sizeof(double));
+  double *gbuf = infb_malloc(3 * K, sizeof(double)); /* gmu, glv, σ */
   if (!xr || !Zr || !G || !lp || !gbuf) {
     st = GSL_ENOMEM;
     goto done;
   }
-  reparam(K, S, mu, lv, eps, Zr);
+  reparam(K, S, mu, lv, eps, Zr, gbuf + 2 * K);
   st = dec->fn(dec->self, S, x, xr, Zr, lp, G);
   if (st)
     goto done;
-  int bad = reduce_point(K, S, mu, lv, eps, lp, G, elbo, gbuf, gbuf + K);
+  int bad = reduce_point(K, S, mu, lv, gbuf + 2 * K, eps, lp, G, elbo, gbuf, gbuf + K);
   if (bad) {
     st = INFB_ERROR(GSL_EDOM, "q* gradient: the ELBO%s is not finite",
                     bad == 1 ? "" : " gradient");
@@ -324,6 +338,7 @@ typedef struct {
   double *Zr, *E, *G, *lp;      /* (B·S)×K, ×K, ×K, (B·S) */
   double *m, *v;                /* B×2K Adam moments */
   double *grad;                 /* B×2K: ∂ELBO/∂(μ, lv) of each slot's point this step */
+  double *sg;                   /* B×K: σ of each slot's point this step */
   double *sig;                  /* K, for the evaluation */
   double *eval_elbo, *eval_se;  /* n */
   slot *slots;                  /* B */
@@ -345,6 +360,7 @@ opt_ws_free(opt_ws *w)
   free(w->m);
   free(w->v);
   free(w->grad);
+  free(w->sg);
   free(w->sig);
   free(w->eval_elbo);
   free(w->eval_se);
@@ -376,7 +392,8 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->slots = infb_calloc(B, sizeof(slot));
   w->bad = infb_calloc(B, sizeof(int));
   w->grad = infb_malloc(B * 2 * K, sizeof(double));
-  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
+  w->sg = infb_malloc(B * K, sizeof(double));
+  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad || !w->sg ||
       !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
     return GSL_ENOMEM;
   return GSL_SUCCESS;
@@ -455,6 +472,168 @@ slot_update(opt_ws *w, size_t j, const infb_qstar_options *o, double elbo, doubl
     sl->stop = INFB_QSTAR_MAX_STEPS;
 }
 
+/* What the parts of one optimisation share.  The counters are read and written with
+ * atomics, as the parts run concurrently. */
+typedef struct {
+  const infb_decoder *dec;
+  const infb_qstar_options *opt;
+  const double *X;
+  size_t first_index;
+  double *MU, *LV;
+  infb_qstar_point *out;
+  size_t stopped;  /* points stopped so far, all parts */
+  size_t running;  /* parts still optimising */
+  int halt;        /* nonzero: every part stops before its next step */
+  int progress_st; /* the progress callback's nonzero return, if any */
+} run_ctx;
+
+/* run_points' status when it stopped because another part (or the progress callback)
+ * asked all parts to. */
+#define HALTED (-1000)
+
+/* The calling thread's progress report; on a nonzero return every part is told to stop
+ * and HALTED is returned. */
+static int
+report(run_ctx *c)
+{
+  const infb_qstar_options *o = c->opt;
+  if (!o->progress)
+    return GSL_SUCCESS;
+  int st = o->progress(o->progress_ctx, __atomic_load_n(&c->stopped, __ATOMIC_RELAXED));
+  if (!st)
+    return GSL_SUCCESS;
+  c->progress_st = st;
+  __atomic_store_n(&c->halt, 1, __ATOMIC_RELAXED);
+  return HALTED;
+}
+
+/* Optimise the points [lo, hi) through w's slots.  part < 0: the whole optimisation on
+ * the calling thread, one dec->fn call per step, the per-point loops split over T threads.
+ * part ≥ 0: part `part` of a split one, on its own thread, with dec->fn_part(part) and no
+ * threads of its own; part 0 runs on the calling thread and reports progress, also after
+ * its own points are done, until every part is. */
+static int
+run_points(run_ctx *c, opt_ws *w, size_t lo, size_t hi, int part, size_t T)
+{
+  const infb_decoder *dec = c->dec;
+  const infb_qstar_options *opt = c->opt;
+  const size_t K = w->K, S = w->S, B = w->B;
+  double *MU = c->MU, *LV = c->LV;
+  size_t nslot = 0, next = lo;
+  int st = GSL_SUCCESS;
+  while (nslot < B && next < hi) {
+    if ((st = slot_enter(w, nslot, next, opt->seed, c->first_index)))
+      goto done;
+    nslot++;
+    next++;
+  }
+  while (nslot > 0) {
+    if (part >= 0 && __atomic_load_n(&c->halt, __ATOMIC_RELAXED)) {
+      st = HALTED;
+      goto done;
+    }
+    /* Noise and latents of every active point, then one decoder call for all rows, then
+     * each point's gradient, Adam step and stopping rule; the per-point loops are split
+     * over T threads (each point has its own stream and rows). */
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
+    for (size_t j = 0; j < nslot; j++) {
+      size_t row = w->slots[j].row, off = j * S * K;
+      draw_eps(w->slots[j].r, K, S, w->E + off);
+      reparam(K, S, MU + row * K, LV + row * K, w->E + off, w->Zr + off, w->sg + j * K);
+    }
+    st = part < 0 ? dec->fn(dec->self, nslot * S, c->X, w->xr, w->Zr, w->lp, w->G)
+                  : dec->fn_part(dec->self, (size_t)part, nslot * S, c->X, w->xr, w->Zr,
+                                 w->lp, w->G);
+    if (st)
+      goto done;
+#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
+    for (size_t j = 0; j < nslot; j++) {
+      size_t row = w->slots[j].row, off = j * S * K;
+      double *mu = MU + row * K, *lv = LV + row * K, elbo;
+      double *grad = w->grad + j * 2 * K;
+      w->bad[j] = reduce_point(K, S, mu, lv, w->sg + j * K, w->E + off, w->lp + j * S,
+                               w->G + off, &elbo, grad, grad + K);
+      if (!w->bad[j])
+        slot_update(w, j, opt, elbo, mu, lv);
+    }
+    for (size_t j = 0; j < nslot; j++)
+      if (w->bad[j]) {
+        st = INFB_ERROR(GSL_EDOM, "q* point %zu, step %zu: the ELBO%s is not finite",
+                        c->first_index + w->slots[j].row, w->slots[j].t + 1,
+                        w->bad[j] == 1 ? "" : " gradient");
+        goto done;
+      }
+    /* Points that stopped leave; the next point takes the slot, or the last slot moves
+     * into it so the active rows stay contiguous. */
+    for (size_t j = 0; j < nslot;) {
+      slot *sl = &w->slots[j];
+      if (sl->stop < 0) {
+        j++;
+        continue;
+      }
+      c->out[sl->row].steps = sl->t;
+      c->out[sl->row].stop = sl->stop;
+      __atomic_add_fetch(&c->stopped, 1, __ATOMIC_RELAXED);
+      gsl_rng_free(sl->r);
+      sl->r = NULL;
+      if (next < hi) {
+        if ((st = slot_enter(w, j, next, opt->seed, c->first_index)))
+          goto done;
+        next++;
+        j++;
+      } else {
+        nslot--;
+        if (j != nslot)
+          slot_move(w, j, nslot);
+      }
+    }
+    if (part <= 0 && (st = report(c)))
+      goto done;
+  }
+done:
+  if (part < 0)
+    return st;
+  if (st)
+    __atomic_store_n(&c->halt, 1, __ATOMIC_RELAXED);
+  __atomic_sub_fetch(&c->running, 1, __ATOMIC_RELAXED);
+  /* Part 0 is the calling thread: it keeps reporting until the other parts are done. */
+  while (part == 0 && !st && __atomic_load_n(&c->running, __ATOMIC_RELAXED) > 0) {
+    struct timespec ts = {0, PROGRESS_POLL_NS};
+    nanosleep(&ts, NULL);
+    st = report(c);
+  }
+  return st;
+}
+
+/* The parts a step of q* splits into: threads > 1 and a decoder with independent parts
+ * (fn_part), at most one per slot; else 1. */
+static size_t
+nparts(const infb_decoder *dec, const infb_qstar_options *opt, size_t B)
+{
+#ifdef _OPENMP
+  if (!dec->fn_part || dec->parts < 2 || opt->threads < 2 || B < 2)
+    return 1;
+  size_t P = opt->threads < dec->parts ? opt->threads : dec->parts;
+  return P < B ? P : B;
+#else
+  (void)dec, (void)opt, (void)B;
+  return 1;
+#endif
+}
+
+/* A part's status and, for an error of its own, its message (raised on its thread). */
+typedef struct {
+  int st;
+  char msg[512];
+} part_result;
+
+/* Points [n·p/P, n·(p+1)/P) and slots [B·p/P, B·(p+1)/P) go to part p of P. */
+static size_t
+share(size_t n, size_t p, size_t P)
+{
+  return n * p / P;
+}
+
 int
 infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size_t n,
                     const double *X, size_t first_index, double *MU, double *LV,
@@ -470,86 +649,64 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
   if (!X || !MU || !LV || !out)
     return INFB_ERROR(GSL_EINVAL, "q*: NULL argument");
   const size_t D = dec->D, K = dec->K, S = opt->samples;
-  const size_t B = opt->batch_points < n ? opt->batch_points : n;
+  const size_t B = opt->batch_points < n ? opt->batch_points : n, P = nparts(dec, opt, B);
   opt_ws w;
+  opt_ws *pw = NULL;
+  part_result *res = NULL;
   if ((st = opt_ws_alloc(&w, B, S, D, K, n)))
     goto done;
+  if (P > 1) {
+    pw = infb_calloc(P, sizeof *pw);
+    res = infb_calloc(P, sizeof *res);
+    if (!pw || !res) {
+      st = GSL_ENOMEM;
+      goto done;
+    }
+    for (size_t p = 0; p < P; p++)
+      if ((st = opt_ws_alloc(&pw[p], share(B, p + 1, P) - share(B, p, P), S, D, K, 1)))
+        goto done;
+  }
 
   if (!opt->init_given) {
     memset(MU, 0, n * K * sizeof(double));
     memset(LV, 0, n * K * sizeof(double));
   }
 
-  size_t nslot = 0, next = 0, stopped = 0;
+  run_ctx c = {dec, opt, X, first_index, MU, LV, out, 0, P, 0, 0};
   if (opt->max_steps == 0) {
     for (size_t i = 0; i < n; i++) {
       out[i].steps = 0;
       out[i].stop = INFB_QSTAR_MAX_STEPS;
     }
-    next = n;
-  }
-  while (nslot < B && next < n) {
-    if ((st = slot_enter(&w, nslot, next, opt->seed, first_index)))
+  } else if (P == 1) {
+    st = run_points(&c, &w, 0, n, -1, opt->threads);
+    if (st == HALTED)
+      st = c.progress_st;
+    if (st)
       goto done;
-    nslot++;
-    next++;
-  }
-
-  while (nslot > 0) {
-    /* Noise and latents of every active point, then one decoder call for all rows, then
-     * each point's gradient, Adam step and stopping rule; the per-point loops are split
-     * over opt->threads threads (each point has its own stream and rows). */
-    const size_t T = opt->threads;
-#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
-    for (size_t j = 0; j < nslot; j++) {
-      size_t row = w.slots[j].row, off = j * S * K;
-      draw_eps(w.slots[j].r, K, S, w.E + off);
-      reparam(K, S, MU + row * K, LV + row * K, w.E + off, w.Zr + off);
-    }
-    if ((st = dec->fn(dec->self, nslot * S, X, w.xr, w.Zr, w.lp, w.G)))
-      goto done;
-#pragma omp parallel for num_threads(T) schedule(static) if(T > 1 && nslot > 1)
-    for (size_t j = 0; j < nslot; j++) {
-      size_t row = w.slots[j].row, off = j * S * K;
-      double *mu = MU + row * K, *lv = LV + row * K, elbo;
-      double *grad = w.grad + j * 2 * K;
-      w.bad[j] = reduce_point(K, S, mu, lv, w.E + off, w.lp + j * S, w.G + off, &elbo, grad,
-                              grad + K);
-      if (!w.bad[j])
-        slot_update(&w, j, opt, elbo, mu, lv);
-    }
-    for (size_t j = 0; j < nslot; j++)
-      if (w.bad[j]) {
-        st = INFB_ERROR(GSL_EDOM, "q* point %zu, step %zu: the ELBO%s is not finite",
-                        first_index + w.slots[j].row, w.slots[j].t + 1,
-                        w.bad[j] == 1 ? "" : " gradient");
-        goto done;
-      }
-    /* Points that stopped leave; the next point takes the slot, or the last slot moves
-     * into it so the active rows stay contiguous. */
-    for (size_t j = 0; j < nslot;) {
-      slot *sl = &w.slots[j];
-      if (sl->stop < 0) {
-        j++;
-        continue;
-      }
-      out[sl->row].steps = sl->t;
-      out[sl->row].stop = sl->stop;
-      stopped++;
-      gsl_rng_free(sl->r);
-      sl->r = NULL;
-      if (next < n) {
-        if ((st = slot_enter(&w, j, next, opt->seed, first_index)))
-          goto done;
-        next++;
-        j++;
-      } else {
-        nslot--;
-        if (j != nslot)
-          slot_move(&w, j, nslot);
+  } else {
+#pragma omp parallel num_threads(P)
+    {
+#ifdef _OPENMP
+      const size_t p = (size_t)omp_get_thread_num();
+#else
+      const size_t p = 0;
+#endif
+      if (p < P) {
+        int s = run_points(&c, &pw[p], share(n, p, P), share(n, p + 1, P), (int)p, 1);
+        res[p].st = s;
+        if (s && s != HALTED)
+          snprintf(res[p].msg, sizeof res[p].msg, "%s", infb_error_message());
       }
     }
-    if (opt->progress && (st = opt->progress(opt->progress_ctx, stopped)))
+    /* An error of a part's own (the first in part order) on the caller's thread, else
+     * the progress callback's stop. */
+    for (size_t p = 0; p < P && !st; p++)
+      if (res[p].st && res[p].st != HALTED)
+        st = INFB_ERROR(res[p].st, "%s", res[p].msg);
+    if (!st)
+      st = c.progress_st;
+    if (st)
       goto done;
   }
 
@@ -565,5 +722,10 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
   }
 done:
   opt_ws_free(&w);
+  if (pw)
+    for (size_t p = 0; p < P; p++)
+      opt_ws_free(&pw[p]);
+  free(pw);
+  free(res);
   return st;
 }

@@ -27,10 +27,20 @@
 typedef int (*infb_decoder_fn)(void *self, size_t R, const double *X, const size_t *xrow,
                                const double *Z, double *logp, double *G);
 
+/* As infb_decoder_fn, computed by part `part` of the decoder alone: on its own buffers,
+ * with no threads of its own, so calls for distinct parts may run concurrently. */
+typedef int (*infb_decoder_part_fn)(void *self, size_t part, size_t R, const double *X,
+                                    const size_t *xrow, const double *Z, double *logp,
+                                    double *G);
+
 typedef struct infb_decoder {
   size_t D, K;        /* observed and latent dimensions */
   infb_decoder_fn fn; /* the likelihood and its z-gradient */
   void *self;         /* passed to fn */
+  /* Optional (0 and NULL: none): independent parts, 0 ≤ part < parts, for q* to run its
+   * points on several threads without a barrier per step (infb_qstar_options.threads). */
+  size_t parts;
+  infb_decoder_part_fn fn_part;
 } infb_decoder;
 
 typedef struct infb_qstar_options {
@@ -50,11 +60,17 @@ typedef struct infb_qstar_options {
    * optimisation and is returned as its status (MU, LV and out then unspecified). */
   int (*progress)(void *ctx, size_t stopped);
   void *progress_ctx;  /* passed to progress */
-  size_t threads;      /* the per-point work of a step (noise, reparameterisation, gradient
-                        * reduction, Adam, stopping rule) split over this many threads
-                        * (OpenMP; 1 to INFB_QSTAR_MAX_THREADS); the decoder is still called
-                        * once per step, from the calling thread, and splits its own work.
-                        * Every point has its own stream, so results do not depend on it. */
+  size_t threads;      /* 1 to INFB_QSTAR_MAX_THREADS (OpenMP).  With a decoder of
+                        * independent parts (fn_part): the points split into
+                        * min(threads, parts, batch) contiguous shares, each optimised on
+                        * its own thread through its share of the batch's slots, with no
+                        * barrier between steps; the calling thread runs share 0 and calls
+                        * progress.  Otherwise the per-point work of a step (noise,
+                        * reparameterisation, gradient reduction, Adam, stopping rule) is
+                        * split over the threads and the decoder called once per step, from
+                        * the calling thread.  Every point has its own stream, so the
+                        * results do not depend on the threads when the decoder's value for
+                        * a row does not depend on the other rows of the call. */
 } infb_qstar_options;
 
 /* The most threads infb_qstar_options.threads takes. */
@@ -93,7 +109,8 @@ enum { INFB_QSTAR_CONVERGED = 0, INFB_QSTAR_MAX_STEPS = 1 };
  *   streams ("qstar/eval", first_index + row), computed in chunks of at most
  *   batch_points·samples decoder rows (the bitwise values do not depend on the chunking).
  * - Memory: batch_points·samples·(3K + 1) doubles and as many row indices, plus
- *   O(n + batch_points·K); the points are read in place (the decoder's xrow).
+ *   O(n + batch_points·K), twice that when split into parts (the final evaluation keeps
+ *   chunks of batch_points·samples rows); the points are read in place (xrow).
  * - Errors: GSL_EINVAL for NULL arguments, D or K == 0, samples, check_every or
  *   batch_points == 0, eval_samples < 2, lr or eps not finite and > 0, β outside [0, 1);
  *   GSL_EDOM with the message "q* point I, step T: the ELBO is not finite" (or "... the

@@ -923,6 +923,20 @@ INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
   return decoder_loglik_parts(v, R, X, xrow, Z, logp, G);
 }
 
+int
+INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R, const infb_real *X,
+                                 const size_t *xrow, const infb_real *Z, double *logp,
+                                 infb_real *G)
+{
+  int st = check_rows(v, R, 1, "decoder_loglik_part");
+  if (st)
+    return st;
+  if (part >= v->nthreads)
+    return INFB_ERROR(GSL_EINVAL, "vae decoder_loglik_part: part %zu of %zu", part,
+                      v->nthreads);
+  return decoder_loglik_one(worker(v, part), R, X, xrow, Z, logp, G);
+}
+
 static int
 decoder_train_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const infb_real *Z,
                   double coef, double *logp, infb_real *G)

@@ -134,6 +134,13 @@ int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
 int INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                      const size_t *xrow, const infb_real *Z, double *logp,
                                      infb_real *G);
+/* As _decoder_loglik_rows, computed by part `part` (0 ≤ part < vae_threads(v), else
+ * GSL_EINVAL) of v's threads alone: on that part's own buffers, with no threads of its
+ * own, so calls for distinct parts may run concurrently (the parameters are shared and only
+ * read).  q* runs its points in independent shares this way (infer/qstar.h). */
+int INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R,
+                                     const infb_real *X, const size_t *xrow,
+                                     const infb_real *Z, double *logp, infb_real *G);
 
 /* The decoder as a trainable likelihood (variational EM with per-point q, no encoder):
  * logp[r] = ln p(x_r|z_r) for R rows (X R×D row-aligned with Z R×K), and the gradient of

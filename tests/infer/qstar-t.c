@@ -32,6 +32,7 @@ typedef struct {
   const double *nan_x;   /* rows equal to this x get ln p = NaN from call nan_call on */
   size_t nan_call;
   size_t calls;          /* decoder calls so far */
+  unsigned parts_used;   /* bit p: part p was called (lg_decoder_part) */
 } lgmodel;
 
 /* ln N(x; Wz + b, Ψ) = −½[D ln 2π + Σ ln ψ_d + Σ_d r_d²/ψ_d], r = x − b − Wz, and its
@@ -43,7 +44,7 @@ lg_decoder(void *self, size_t R, const double *X, const size_t *xrow, const doub
 {
   lgmodel *m = self;
   const size_t D = m->D, K = m->K;
-  m->calls++;
+  __atomic_add_fetch(&m->calls, 1, __ATOMIC_RELAXED); /* parts may call concurrently */
   for (size_t r = 0; r < R; r++) {
     const double *x = X + xrow[r] * D, *z = Z + r * K;
     double lp = 0.0;
@@ -72,11 +73,23 @@ lg_decoder(void *self, size_t R, const double *X, const size_t *xrow, const doub
         for (size_t k = 0; k < K; k++)
           G[r * K + k] += m->W[d * K + k] * coef;
     }
-    if (m->nan_x && m->calls >= m->nan_call && memcmp(x, m->nan_x, D * sizeof(double)) == 0)
+    if (m->nan_x && __atomic_load_n(&m->calls, __ATOMIC_RELAXED) >= m->nan_call &&
+        memcmp(x, m->nan_x, D * sizeof(double)) == 0)
       lp = NAN;
     logp[r] = lp;
   }
   return GSL_SUCCESS;
+}
+
+/* The same decoder as independent parts (infb_decoder.fn_part): rows do not depend on
+ * each other, so any split gives the same values. */
+static int
+lg_decoder_part(void *self, size_t part, size_t R, const double *X, const size_t *xrow,
+                const double *Z, double *logp, double *G)
+{
+  lgmodel *m = self;
+  __atomic_or_fetch(&m->parts_used, 1u << part, __ATOMIC_RELAXED);
+  return lg_decoder(self, R, X, xrow, Z, logp, G);
 }
 
 static void
@@ -96,7 +109,7 @@ lg_random(lgmodel *m, gsl_rng *r, size_t D, size_t K)
 static infb_decoder
 lg_dec(lgmodel *m)
 {
-  infb_decoder d = { m->D, m->K, lg_decoder, m };
+  infb_decoder d = {.D = m->D, .K = m->K, .fn = lg_decoder, .self = m};
   return d;
 }
 
@@ -699,6 +712,77 @@ stop_at_call(void *ctx, size_t stopped)
   return ++*calls == 5 ? 78 : 0;
 }
 
+/* Parts: with a decoder of independent parts, threads 2 and 3 split the points into
+ * shares optimised without a barrier per step; the results equal 1 thread's bit for bit
+ * (9 points through 4 slots, the stopping rule on), every part is used, a NaN is reported
+ * for its point on the caller's thread, and progress still counts and stops. */
+static void
+test_parts(lgmodel *m, gsl_rng *r)
+{
+  enum { N = 9 };
+  const size_t D = m->D, K = m->K;
+  infb_decoder dec = lg_dec(m);
+  dec.parts = 3;
+  dec.fn_part = lg_decoder_part;
+  double X[N * MAXD], MU1[N * MAXK], LV1[N * MAXK], MU[N * MAXK], LV[N * MAXK];
+  infb_qstar_point out1[N], out[N];
+  lg_sample(m, r, N, X);
+  infb_qstar_options o;
+  base_options(&o);
+  o.batch_points = 4;
+  o.check_every = 10;
+  o.patience = 2;
+  o.max_steps = 400;
+  o.eval_samples = 50;
+  m->parts_used = 0;
+  int same = infb_qstar_optimize(&dec, &o, N, X, 3, MU1, LV1, out1) == GSL_SUCCESS;
+  int serial = m->parts_used == 0;
+  unsigned used[2];
+  for (size_t T = 2; T <= 3; T++) {
+    o.threads = T;
+    m->parts_used = 0;
+    same &= infb_qstar_optimize(&dec, &o, N, X, 3, MU, LV, out) == GSL_SUCCESS;
+    used[T - 2] = m->parts_used;
+    for (size_t q = 0; q < N * K; q++)
+      same &= MU[q] == MU1[q] && LV[q] == LV1[q];
+    for (size_t i = 0; i < N; i++)
+      same &= out[i].steps == out1[i].steps && out[i].stop == out1[i].stop &&
+              out[i].elbo == out1[i].elbo && out[i].elbo_mc_se == out1[i].elbo_mc_se;
+  }
+  ok(same, "parts, threads 2 and 3: MU, LV, steps, stop reasons and final ELBOs equal 1 "
+           "thread's bit for bit (9 points through 4 slots)");
+  ok(serial && used[0] == 3u && used[1] == 7u, "parts: 1 thread calls no part; threads 2 "
+     "and 3 call parts {0, 1} and {0, 1, 2} (masks %u, %u)", used[0], used[1]);
+  lgmodel bad = *m;
+  bad.nan_x = X + 7 * D;
+  bad.nan_call = 6;
+  bad.calls = 0;
+  infb_decoder bd = dec;
+  bd.self = &bad;
+  o.threads = 2;
+  infb_error_clear();
+  int st = infb_qstar_optimize(&bd, &o, N, X, 0, MU, LV, out);
+  ok(st == GSL_EDOM && strstr(infb_error_message(), "q* point 7,") != NULL,
+     "parts, threads 2: a NaN from row 7 (the second share) is reported for point 7 on the "
+     "caller's thread (%s)", infb_error_message());
+  progress_rec pr = {0, 0, 1, 0};
+  o.progress = count_progress;
+  o.progress_ctx = &pr;
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == GSL_SUCCESS && pr.last == N && pr.increasing, "parts: progress counts never "
+     "decrease and reach %zu of %d (%zu calls)", pr.last, N, pr.calls);
+  pr = (progress_rec){0, 0, 1, 3};
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == 77 && pr.last >= 3 && pr.last < N, "parts: progress returning nonzero at %zu "
+     "stopped points stops every share with its status (%d)", pr.last, st);
+  size_t calls = 0;
+  o.progress = stop_at_call;
+  o.progress_ctx = &calls;
+  st = infb_qstar_optimize(&dec, &o, N, X, 0, MU, LV, out);
+  ok(st == 78 && calls == 5, "parts: progress returning nonzero at step 5 stops it (%d "
+     "after %zu calls)", st, calls);
+}
+
 /* threads: the per-point work split over 2 and 3 threads gives bit-identical q* (each
  * point has its own stream; the decoder is still called once per step), also when points
  * leave and enter slots (9 points, 4 slots, the stopping rule on); a NaN is still
@@ -780,7 +864,7 @@ test_threads(lgmodel *m, gsl_rng *r)
 int
 main(void)
 {
-  plan(41);
+  plan(47);
   gsl_rng *r = infb_rng_stream(42, "test/qstar", 0);
   lgmodel m;
   lg_random(&m, r, 6, 2);
@@ -802,6 +886,7 @@ main(void)
   test_init_given(&m, &c, r);
   test_errors(&m, r);
   test_threads(&m, r);
+  test_parts(&m, r);
 
   gsl_rng_free(r);
   return test_done();

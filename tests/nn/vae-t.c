@@ -1072,6 +1072,17 @@ test_threads(void)
     rs[i] = infb_rng_stream(SEED, "threads-iwae", i);
   }
 
+  /* decoder_loglik_part references: rows named through xrow (row r: point NP − 1 − r). */
+  size_t xrow[NP];
+  double Zr[NP * KK], lpr1[NP], Gr1[NP * KK];
+  for (size_t i = 0; i < NP; i++) {
+    xrow[i] = NP - 1 - i;
+    for (size_t k = 0; k < KK; k++)
+      Zr[i * KK + k] = Z[i * KK + k] + 0.1 * (double)k;
+  }
+  infb_vae_decoder_loglik_rows_f64(v, NP, X, xrow, Zr, lpr1, Gr1);
+  int part_ok = 1;
+
   int set_ok = 1, elbo_ok = 1, dec_ok = 1, misc_ok = 1, iwae_ok = 1;
   double worst = 0;
   for (size_t T = 2; T <= 3; T++) {
@@ -1109,7 +1120,24 @@ test_threads(void)
     for (size_t i = 0; i < NP; i++)
       iwae_ok &= fabs(iw[i] - iw1[i]) <= DIRECT_TOL * (1 + fabs(iw1[i])) &&
                  fabs(se[i] - se1[i]) <= DIRECT_TOL * (1 + fabs(se1[i]));
+    /* Every part alone, all at once (one thread each): the whole call's values. */
+    double lpp[3][NP], Gp[3][NP * KK];
+    int stp[3];
+#pragma omp parallel for num_threads(T)
+    for (size_t p = 0; p < T; p++)
+      stp[p] = infb_vae_decoder_loglik_part_f64(v, p, NP, X, xrow, Zr, lpp[p], Gp[p]);
+    for (size_t p = 0; p < T; p++) {
+      part_ok &= stp[p] == GSL_SUCCESS;
+      for (size_t i = 0; i < NP; i++)
+        part_ok &= fabs(lpp[p][i] - lpr1[i]) <= DIRECT_TOL * (1 + fabs(lpr1[i]));
+      for (size_t i = 0; i < NP * KK; i++)
+        part_ok &= fabs(Gp[p][i] - Gr1[i]) <= DIRECT_TOL * (1 + fabs(Gr1[i]));
+    }
+    part_ok &= infb_vae_decoder_loglik_part_f64(v, T, NP, X, xrow, Zr, lpp[0], NULL) ==
+               GSL_EINVAL;
   }
+  ok(part_ok, "decoder_loglik_part: each of 2 and 3 parts, run concurrently, gives the "
+              "ln p(x|z) and dz of decoder_loglik_rows; part T is GSL_EINVAL");
   ok(set_ok, "vae_set_threads 2, 3: accepted and reported");
   ok(elbo_ok, "elbo on 2 and 3 threads: the sum and the ACCUMULATED gradient equal 1 thread's "
               "within %g (worst %.2g)", DIRECT_TOL, worst);
@@ -1142,7 +1170,7 @@ test_threads(void)
 int
 main(void)
 {
-  plan(21 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 22 + 9);
+  plan(21 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 22 + 10);
   test_kernel();
   test_direct();
   test_gradients();
