@@ -339,6 +339,7 @@ typedef struct {
   double *m, *v;                /* B×2K Adam moments */
   double *grad;                 /* B×2K: ∂ELBO/∂(μ, lv) of each slot's point this step */
   double *sg;                   /* B×K: σ of each slot's point this step */
+  double *step;                 /* B×2K: each slot's Adam step this step */
   double *sig;                  /* K, for the evaluation */
   double *eval_elbo, *eval_se;  /* n */
   slot *slots;                  /* B */
@@ -361,6 +362,7 @@ opt_ws_free(opt_ws *w)
   free(w->v);
   free(w->grad);
   free(w->sg);
+  free(w->step);
   free(w->sig);
   free(w->eval_elbo);
   free(w->eval_se);
@@ -393,7 +395,8 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->bad = infb_calloc(B, sizeof(int));
   w->grad = infb_malloc(B * 2 * K, sizeof(double));
   w->sg = infb_malloc(B * K, sizeof(double));
-  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad || !w->sg ||
+  w->step = infb_malloc(B * 2 * K, sizeof(double));
+  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad || !w->sg || !w->step ||
       !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
     return GSL_ENOMEM;
   return GSL_SUCCESS;
@@ -444,16 +447,20 @@ slot_update(opt_ws *w, size_t j, const infb_qstar_options *o, double elbo, doubl
   double *m = w->m + j * 2 * K, *v = w->v + j * 2 * K;
   const double *grad = w->grad + j * 2 * K;
   sl->t++;
-  double bc1 = 1.0 - pow(o->beta1, (double)sl->t), bc2 = 1.0 - pow(o->beta2, (double)sl->t);
+  const double b1 = o->beta1, b2 = o->beta2, lr = o->lr, eps = o->eps;
+  const double bc1 = 1.0 - pow(b1, (double)sl->t), bc2 = 1.0 - pow(b2, (double)sl->t);
+  /* The 2K moments in one loop without branches (it vectorises), then the steps. */
+  double *restrict mm = m, *restrict vv = v, *restrict step = w->step + j * 2 * K;
+#pragma omp simd
   for (size_t q = 0; q < 2 * K; q++) {
     double g = -grad[q]; /* loss gradient */
-    m[q] = o->beta1 * m[q] + (1.0 - o->beta1) * g;
-    v[q] = o->beta2 * v[q] + (1.0 - o->beta2) * g * g;
-    double step = o->lr * (m[q] / bc1) / (sqrt(v[q] / bc2) + o->eps);
-    if (q < K)
-      mu[q] -= step;
-    else
-      lv[q - K] -= step;
+    mm[q] = b1 * mm[q] + (1.0 - b1) * g;
+    vv[q] = b2 * vv[q] + (1.0 - b2) * g * g;
+    step[q] = lr * (mm[q] / bc1) / (sqrt(vv[q] / bc2) + eps);
+  }
+  for (size_t k = 0; k < K; k++) {
+    mu[k] -= step[k];
+    lv[k] -= step[K + k];
   }
   sl->wsum += -elbo;
   if (sl->t % o->check_every == 0) {
