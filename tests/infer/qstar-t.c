@@ -703,6 +703,32 @@ count_progress(void *ctx, size_t stopped)
   return p->stop_at && stopped >= p->stop_at ? 77 : 0;
 }
 
+/* The options of the thread tests: 9 points through 4 slots, the stopping rule on. */
+static void
+split_options(infb_qstar_options *o)
+{
+  base_options(o);
+  o->batch_points = 4;
+  o->check_every = 10;
+  o->patience = 2;
+  o->max_steps = 400;
+  o->eval_samples = 50;
+}
+
+/* Nonzero when two q* results for N points of K latents are equal bit for bit. */
+static int
+same_qstar(size_t N, size_t K, const double *MU, const double *LV, const infb_qstar_point *out,
+           const double *MU1, const double *LV1, const infb_qstar_point *out1)
+{
+  int same = 1;
+  for (size_t q = 0; q < N * K; q++)
+    same &= MU[q] == MU1[q] && LV[q] == LV1[q];
+  for (size_t i = 0; i < N; i++)
+    same &= out[i].steps == out1[i].steps && out[i].stop == out1[i].stop &&
+            out[i].elbo == out1[i].elbo && out[i].elbo_mc_se == out1[i].elbo_mc_se;
+  return same;
+}
+
 /* A progress callback that returns 78 at its fifth call. */
 static int
 stop_at_call(void *ctx, size_t stopped)
@@ -728,12 +754,7 @@ test_parts(lgmodel *m, gsl_rng *r)
   infb_qstar_point out1[N], out[N];
   lg_sample(m, r, N, X);
   infb_qstar_options o;
-  base_options(&o);
-  o.batch_points = 4;
-  o.check_every = 10;
-  o.patience = 2;
-  o.max_steps = 400;
-  o.eval_samples = 50;
+  split_options(&o);
   m->parts_used = 0;
   int same = infb_qstar_optimize(&dec, &o, N, X, 3, MU1, LV1, out1) == GSL_SUCCESS;
   int serial = m->parts_used == 0;
@@ -743,11 +764,7 @@ test_parts(lgmodel *m, gsl_rng *r)
     m->parts_used = 0;
     same &= infb_qstar_optimize(&dec, &o, N, X, 3, MU, LV, out) == GSL_SUCCESS;
     used[T - 2] = m->parts_used;
-    for (size_t q = 0; q < N * K; q++)
-      same &= MU[q] == MU1[q] && LV[q] == LV1[q];
-    for (size_t i = 0; i < N; i++)
-      same &= out[i].steps == out1[i].steps && out[i].stop == out1[i].stop &&
-              out[i].elbo == out1[i].elbo && out[i].elbo_mc_se == out1[i].elbo_mc_se;
+    same &= same_qstar(N, K, MU, LV, out, MU1, LV1, out1);
   }
   ok(same, "parts, threads 2 and 3: MU, LV, steps, stop reasons and final ELBOs equal 1 "
            "thread's bit for bit (9 points through 4 slots)");
@@ -797,22 +814,13 @@ test_threads(lgmodel *m, gsl_rng *r)
   infb_qstar_point out1[N], out[N];
   lg_sample(m, r, N, X);
   infb_qstar_options o;
-  base_options(&o);
-  o.batch_points = 4;
-  o.check_every = 10;
-  o.patience = 2;
-  o.max_steps = 400;
-  o.eval_samples = 50;
+  split_options(&o);
   int st = infb_qstar_optimize(&dec, &o, N, X, 3, MU1, LV1, out1);
   int same = st == GSL_SUCCESS;
   for (size_t T = 2; T <= 3; T++) {
     o.threads = T;
     same &= infb_qstar_optimize(&dec, &o, N, X, 3, MU, LV, out) == GSL_SUCCESS;
-    for (size_t q = 0; q < N * K; q++)
-      same &= MU[q] == MU1[q] && LV[q] == LV1[q];
-    for (size_t i = 0; i < N; i++)
-      same &= out[i].steps == out1[i].steps && out[i].stop == out1[i].stop &&
-              out[i].elbo == out1[i].elbo && out[i].elbo_mc_se == out1[i].elbo_mc_se;
+    same &= same_qstar(N, K, MU, LV, out, MU1, LV1, out1);
   }
   ok(same, "threads 2 and 3: MU, LV, steps, stop reasons and final ELBOs equal 1 thread's "
            "bit for bit (9 points through 4 slots)");
