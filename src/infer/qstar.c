@@ -396,8 +396,8 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->grad = infb_malloc(B * 2 * K, sizeof(double));
   w->sg = infb_malloc(B * K, sizeof(double));
   w->step = infb_malloc(B * 2 * K, sizeof(double));
-  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad || !w->sg || !w->step ||
-      !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
+  if (!w->xr || !w->Zr || !w->E || !w->G || !w->lp || !w->m || !w->v || !w->grad ||
+      !w->sg || !w->step || !w->sig || !w->eval_elbo || !w->eval_se || !w->slots || !w->bad)
     return GSL_ENOMEM;
   return GSL_SUCCESS;
 }
