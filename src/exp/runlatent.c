@@ -1075,7 +1075,10 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
   json_object_set_new(g, "approximation_gap", stat_json(&r->approximation_gap));
   json_object_set_new(g, "amortization_gap", stat_json(&r->amortization_gap));
   json_object_set_new(g, "inference_gap", stat_json(&r->inference_gap));
+  json_object_set_new(g, "log_px_method", json_string(r->log_px_method));
   if (c->vae) {
+    infb_stat li = shifted(r->log_px_iwae, sh);
+    json_object_set_new(g, "log_px_iwae", stat_json(&li));
     json_object_set_new(g, "log_px_iwae_encoder", stat_json(&r->log_px_iwae_encoder));
     json_object_set_new(g, "log_px_iwae_qstar", stat_json(&r->log_px_iwae_qstar));
     if (r->has_quadrature) {
@@ -1248,6 +1251,19 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     if (!st && staged(c, e))
       st = record_split(c, e, obj, s);
     infb_gap_report_free(&r);
+  }
+  /* The entry's method: "quadrature" when every evaluated split took ln p(x) from it. */
+  if (!st && c->vae) {
+    const char *key;
+    json_t *g;
+    size_t nsplit = 0, nquad = 0;
+    json_object_foreach(json_object_get(obj, "gaps"), key, g) {
+      const char *m = json_string_value(json_object_get(g, "log_px_method"));
+      nsplit++;
+      nquad += m && strcmp(m, "quadrature") == 0;
+    }
+    if (nsplit > 0 && nquad == nsplit)
+      json_object_set_new(obj, "log_px_method", json_string("quadrature"));
   }
   return st;
 }

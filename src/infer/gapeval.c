@@ -603,20 +603,39 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     p->amortization_gap = p->elbo_qstar - p->elbo_q;
     p->inference_gap = p->log_px - p->elbo_q;
   }
+  for (size_t i = 0; i < n; i++) {
+    a[i] = rep->pts[i].log_px;
+    b[i] = rep->pts[i].log_px_mc_se;
+  }
+  infb_stat_of(a, b, n, &rep->log_px_iwae);
   if (K == 2) {
     if ((st = vae_quadrature_all(v, n, X, o, a, b, rep)))
       goto done;
     for (size_t i = 0; i < n; i++)
       rep->pts[i].log_px_quadrature = a[i];
     rep->has_quadrature = 1;
+    /* Converged, the quadrature is ln p(x) itself (to within quad_tol): the gaps are taken
+     * from it, and IWAE stays beside it (log_px_iwae). */
+    if (rep->quadrature_converged) {
+      rep->log_px_method = "quadrature";
+      for (size_t i = 0; i < n; i++) {
+        infb_gap_point *p = &rep->pts[i];
+        p->log_px = p->log_px_quadrature;
+        p->log_px_mc_se = NAN;
+        p->approximation_gap = p->log_px - p->elbo_qstar;
+        p->inference_gap = p->log_px - p->elbo_q;
+      }
+    }
   }
 
-  /* Summaries, with the Monte-Carlo errors of the estimated quantities. */
+  /* Summaries, with the Monte-Carlo errors of the estimated quantities (none for the
+   * quadrature: exact_mc gives 0 for a gap's term that is not Monte Carlo). */
+  const int exact = strcmp(rep->log_px_method, "quadrature") == 0;
   for (size_t i = 0; i < n; i++) {
     a[i] = rep->pts[i].log_px;
     b[i] = rep->pts[i].log_px_mc_se;
   }
-  infb_stat_of(a, b, n, &rep->log_px);
+  infb_stat_of(a, exact ? NULL : b, n, &rep->log_px);
   for (size_t i = 0; i < n; i++) {
     a[i] = rep->pts[i].elbo_qstar;
     b[i] = rep->pts[i].elbo_qstar_numeric_mc_se;
@@ -633,7 +652,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   for (size_t i = 0; i < n; i++) {
     const infb_gap_point *p = &rep->pts[i];
     a[i] = p->approximation_gap;
-    b[i] = hypot(p->log_px_mc_se, p->elbo_qstar_numeric_mc_se);
+    b[i] = hypot(exact ? 0.0 : p->log_px_mc_se, p->elbo_qstar_numeric_mc_se);
   }
   infb_stat_of(a, b, n, &rep->approximation_gap);
   for (size_t i = 0; i < n; i++) {
@@ -645,7 +664,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   for (size_t i = 0; i < n; i++) {
     const infb_gap_point *p = &rep->pts[i];
     a[i] = p->inference_gap;
-    b[i] = hypot(p->log_px_mc_se, p->elbo_q_mc_se);
+    b[i] = hypot(exact ? 0.0 : p->log_px_mc_se, p->elbo_q_mc_se);
   }
   infb_stat_of(a, b, has_q ? n : 0, &rep->inference_gap);
   if (rep->has_quadrature) {

@@ -67,7 +67,7 @@ typedef struct infb_gap_report {
   infb_gap_point *pts;           /* per point (owned) */
   int has_encoder;               /* L[q] and the amortisation gap exist */
   int has_numeric;               /* numeric q* was run */
-  const char *log_px_method;     /* "exact" (later "quadrature", "iwae", "ais") */
+  const char *log_px_method;     /* "exact", "iwae" or "quadrature" (later "ais") */
   int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
   int has_quadrature;            /* log_px_quadrature was computed */
   double quadrature_L;           /* ... on the box [−L, L]² */
@@ -75,6 +75,9 @@ typedef struct infb_gap_report {
   int quadrature_converged;      /* box and grid both stopped by quad_tol (not quad_max_n) */
   double quadrature_change;      /* the last doubling's largest change over the points */
   infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc, log_px_quadrature;
+  infb_stat log_px_iwae;         /* VAE: the IWAE estimate, the larger of the two below per
+                                    point (log_px itself unless log_px_method is
+                                    "quadrature") */
   infb_stat log_px_iwae_encoder; /* VAE: the IWAE estimate with the encoder's proposal */
   infb_stat log_px_iwae_qstar;   /*      and with q* as the proposal */
   infb_stat approximation_gap, amortization_gap, inference_gap;
@@ -99,11 +102,14 @@ void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
  *   ln p̂(x): IWAE-k with the encoder's proposal ("evaluate/iwae", i) and with q*'s
  *          ("evaluate/iwae-qstar", i); the larger of the two per point is reported
  *          (log_px_method "iwae"), with its delta-method standard error as mc_se;
- *   K = 2: ln p(x) by quadrature, beside IWAE: from [−quad_L, quad_L]² with quad_n cells
- *          per axis, the box doubled (same spacing) until two values differ by < quad_tol,
- *          then the grid doubled until they do again (at most quad_max_n cells per axis);
- *          the final box and grid are in rep->quadrature_L, _n, and whether both
- *          stopped by the tolerance in rep->quadrature_converged.
+ *   K = 2: ln p(x) by quadrature: from [−quad_L, quad_L]² with quad_n cells per axis,
+ *          the box doubled (same spacing) until two values differ by < quad_tol, then
+ *          the grid doubled until they do again (at most quad_max_n cells per axis); the
+ *          final box and grid are in rep->quadrature_L, _n, and whether both stopped by
+ *          the tolerance in rep->quadrature_converged.  Converged, the quadrature is
+ *          ln p(x) (log_px_method "quadrature", no Monte-Carlo error) and the gaps are
+ *          taken from it, IWAE beside it in log_px_iwae; else IWAE stays ln p̂(x) and the
+ *          quadrature is only reported (log_px_quadrature).
  * Elements stored in elbo_qstar (and elbo_qstar_numeric) are the numeric q*'s. */
 typedef struct infb_vae_gap_options {
   infb_qstar_options qstar;      /* the numeric q* (qstar.seed is the master seed) */

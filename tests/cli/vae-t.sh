@@ -14,7 +14,13 @@ is 0 "$rc" "a small VAE run exits 0"
 for f in results.json checkpoint-amortized.bin curve-amortized.tsv gaps-amortized-train.tsv gaps.tsv; do
   [ -s "$tmp/v/$f" ]; ok $? "writes $f"
 done
-grep -q '"log_px_method": "iwae"' "$tmp/v/results.json"; ok $? "ln p(x) by IWAE"
+# K = 2: ln p(x) is the quadrature when it converged on every split, else IWAE.
+nconv=$(grep -c '"quadrature_converged": true' "$tmp/v/results.json")
+nquad=$(grep -c '"quadrature_converged"' "$tmp/v/results.json")
+want=iwae
+[ "$nquad" -gt 0 ] && [ "$nconv" = "$nquad" ] && want=quadrature
+grep -q "\"log_px_method\": \"$want\"" "$tmp/v/results.json"
+ok $? "ln p(x) by $want (quadrature converged on $nconv of $nquad splits)"
 grep -q '"log_px_quadrature"' "$tmp/v/results.json"; ok $? "K = 2: quadrature beside IWAE"
 
 # The VAE figures (exp/vaefigs.h): each a TSV and a script, listed in results.json.
