@@ -629,7 +629,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   }
 
   /* Summaries, with the Monte-Carlo errors of the estimated quantities (none for the
-   * quadrature: exact_mc gives 0 for a gap's term that is not Monte Carlo). */
+   * quadrature: a gap's quadrature term adds no Monte-Carlo error). */
   const int exact = strcmp(rep->log_px_method, "quadrature") == 0;
   for (size_t i = 0; i < n; i++) {
     a[i] = rep->pts[i].log_px;
