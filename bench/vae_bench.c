@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -61,6 +62,8 @@ main(int argc, char **argv)
   size_t qpoints = 100, qsamples = 1, qsteps = 50, repeat = 5, block_rows = INFB_VAE_BLOCK_ROWS;
   const char *work = "train,iwae,qstar,sgemm";
   int split = 0; /* --split: the VAE's own threads (vae_set_threads), OpenBLAS on one */
+  const char *blocking = "auto"; /* --gemm-blocking: as [experiment] gemm_blocking */
+  size_t block_cols = 32, block_depth = 128;
   static const struct option longopts[] = {
       {"threads", required_argument, NULL, 't'},   {"latent", required_argument, NULL, 'K'},
       {"hidden", required_argument, NULL, 'H'},    {"batch", required_argument, NULL, 'B'},
@@ -69,6 +72,9 @@ main(int argc, char **argv)
       {"qstar-samples", required_argument, NULL, 'S'}, {"qstar-steps", required_argument, NULL, 'Q'},
       {"repeat", required_argument, NULL, 'r'},    {"workloads", required_argument, NULL, 'w'},
       {"split", no_argument, NULL, 'x'},           {"block-rows", required_argument, NULL, 'b'},
+      {"gemm-blocking", required_argument, NULL, 'g'},
+      {"gemm-block-cols", required_argument, NULL, 'c'},
+      {"gemm-block-depth", required_argument, NULL, 'd'},
       {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -88,12 +94,18 @@ main(int argc, char **argv)
     case 'w': work = optarg; break;
     case 'x': split = 1; break;
     case 'b': block_rows = v; break; /* IWAE rows per decoder pass */
+    case 'g': blocking = optarg; break;
+    case 'c': block_cols = v; break;
+    case 'd': block_depth = v; break;
     default: return 2;
     }
   }
   infb_cli_blas_kernels(argv); /* as infbench does: OpenBLAS's kernels for this CPU */
   gsl_set_error_handler(infb_error_gsl_handler);
   infb_blas_set_threads(split ? 1 : (int)threads);
+  int blk = strcmp(blocking, "on") == 0 ||
+            (strcmp(blocking, "auto") == 0 && infb_blas_has_small_kernels(infb_blas_corename()));
+  infb_blas_set_blocking(blk ? block_cols : 0, blk ? block_depth : 0);
   const size_t D = 784;
   infb_vae_arch arch = {.D = D, .K = K, .nenc = 2, .ndec = 2, .act = INFB_ACT_ELU};
   arch.enc_hidden[0] = arch.enc_hidden[1] = H;
@@ -216,6 +228,9 @@ main(int argc, char **argv)
     free(C);
   }
   printf("infbench blas-kernels threads=%s %s\n", tl, infb_blas_corename());
+  size_t nc, kc;
+  infb_blas_blocking(&nc, &kc);
+  printf("infbench gemm-blocks threads=%s %zu %zu\n", tl, nc, kc == SIZE_MAX ? 0 : kc);
   printf("infbench peak-rss threads=%s %.1f MiB\n", tl, (double)ru.ru_maxrss / 1024.0);
   infb_vae_free_f32(v);
   gsl_rng_free(r);

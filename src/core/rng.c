@@ -23,16 +23,29 @@ infb_rng_derive(uint64_t seed, const char *purpose, uint64_t index)
   return splitmix64(splitmix64(splitmix64(seed) ^ h) ^ index);
 }
 
+void
+infb_rng_reseed(gsl_rng *r, uint64_t seed, const char *purpose, uint64_t index)
+{
+  uint64_t s = infb_rng_derive(seed, purpose, index);
+  /* GSL's generators take 32 bits of seed (mt19937 and taus2 among them); fold the 64 so
+   * both halves matter.  0 means "default" to GSL, so map it away. */
+  unsigned long s32 = (unsigned long)((s ^ (s >> 32)) & 0xffffffffUL);
+  gsl_rng_set(r, s32 ? s32 : 4357UL);
+}
+
+gsl_rng *
+infb_rng_stream_type(const gsl_rng_type *T, uint64_t seed, const char *purpose,
+                     uint64_t index)
+{
+  gsl_rng *r = gsl_rng_alloc(T);
+  if (!r)
+    INFB_ERROR_NULL(GSL_ENOMEM, "cannot allocate a random-number generator");
+  infb_rng_reseed(r, seed, purpose, index);
+  return r;
+}
+
 gsl_rng *
 infb_rng_stream(uint64_t seed, const char *purpose, uint64_t index)
 {
-  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-  if (!r)
-    INFB_ERROR_NULL(GSL_ENOMEM, "cannot allocate a random-number generator");
-  uint64_t s = infb_rng_derive(seed, purpose, index);
-  /* mt19937 takes 32 bits of seed; fold the 64 so both halves matter. 0 means "default"
-   * to GSL, so map it away. */
-  unsigned long s32 = (unsigned long)((s ^ (s >> 32)) & 0xffffffffUL);
-  gsl_rng_set(r, s32 ? s32 : 4357UL);
-  return r;
+  return infb_rng_stream_type(gsl_rng_mt19937, seed, purpose, index);
 }

@@ -41,6 +41,13 @@ const infb_key infb_keys[] = {
         "master random seed (required)"),
     KEY("experiment", "threads", INFB_KEY_INT, "1", 0, 1.0, 64.0, 0, NULL,
         "threads: OpenBLAS's, or the VAE's own (see parallel)"),
+    KEY("experiment", "gemm_blocking", INFB_KEY_ENUM, "auto", 0, NORANGE, "auto|on|off",
+        "run small single-threaded sgemms in column and depth blocks for OpenBLAS's "
+        "unpacked small-matrix kernels: auto (on for its AVX-512 kernel sets), on, off"),
+    KEY("experiment", "gemm_block_cols", INFB_KEY_INT, "32", 0, 1.0, 1e6, 0, NULL,
+        "columns of C per block when gemm blocking is on"),
+    KEY("experiment", "gemm_block_depth", INFB_KEY_INT, "128", 0, 1.0, 1e6, 0, NULL,
+        "depth (inner dimension) per block when gemm blocking is on"),
     KEY("experiment", "description", INFB_KEY_STRING, "", 0, NORANGE, NULL,
         "one line describing the experiment"),
 

@@ -235,6 +235,7 @@ struct infb_vae_decoder {
   size_t D, K, cap;
   size_t parts;    /* v's threads when allocated: a set of buffers each */
   float *X, *Z, *G; /* per part: cap×D, cap×K, cap×K */
+  float *WT;        /* the decoder's weights transposed (vae_decoder_transpose) */
   const float *Xb; /* bound points (NULL: none) */
   size_t nb;       /* their number */
 };
@@ -253,11 +254,19 @@ infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap)
   d->X = infb_malloc(rows * d->D, sizeof *d->X);
   d->Z = infb_malloc(rows * d->K, sizeof *d->Z);
   d->G = infb_malloc(rows * d->K, sizeof *d->G);
-  if (!d->X || !d->Z || !d->G) {
+  d->WT = infb_malloc(infb_vae_decoder_nparams_f32(v), sizeof *d->WT);
+  if (!d->X || !d->Z || !d->G || !d->WT) {
     infb_vae_decoder_free(d);
     return NULL;
   }
+  infb_vae_decoder_refresh(d);
   return d;
+}
+
+void
+infb_vae_decoder_refresh(infb_vae_decoder *d)
+{
+  infb_vae_decoder_transpose_f32(d->v, d->WT);
 }
 
 void
@@ -275,6 +284,7 @@ infb_vae_decoder_free(infb_vae_decoder *d)
   free(d->X);
   free(d->Z);
   free(d->G);
+  free(d->WT);
   free(d);
 }
 
@@ -305,10 +315,10 @@ vae_decoder_run(vae_dec *d, size_t part, size_t R, const double *X, const size_t
       rows = NULL;
     }
     int st = part == SIZE_MAX
-                 ? infb_vae_decoder_loglik_rows_f32(d->v, m, src, rows, Zf, logp + r0,
-                                                    G ? Gf : NULL)
-                 : infb_vae_decoder_loglik_part_f32(d->v, part, m, src, rows, Zf, logp + r0,
-                                                    G ? Gf : NULL);
+                 ? infb_vae_decoder_loglik_rows_t_f32(d->v, d->WT, m, src, rows, Zf,
+                                                      logp + r0, G ? Gf : NULL)
+                 : infb_vae_decoder_loglik_part_t_f32(d->v, d->WT, part, m, src, rows, Zf,
+                                                      logp + r0, G ? Gf : NULL);
     if (st)
       return st;
     if (G)
@@ -510,6 +520,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
       !LVd || !a || !b || !c || !d || !qp || !rep->pts)
     goto done;
   memcpy(dst, src, np * sizeof *dst);
+  infb_vae_decoder_refresh(dec); /* the snapshot of the weights just copied */
   rep->n = n;
   rep->has_encoder = has_q;
   rep->has_numeric = 1;

@@ -147,10 +147,16 @@ struct infb_vae_f32;
  * converted to float and run through v's decoder in chunks of cap rows (cap ≤ v's
  * max_batch·max_samples), with buffers allocated here once.  With v's threads at T > 1
  * (vae_set_threads, before this call) it has T independent parts (infb_decoder.fn_part:
- * part t on v's worker t, with buffers of its own).  v is borrowed.  NULL (error raised)
- * on ENOMEM; free with infb_vae_decoder_free (NULL is a no-op). */
+ * part t on v's worker t, with buffers of its own).  Frozen means a snapshot: the forward
+ * passes read a transposed copy of v's decoder weights taken here (vae_decoder_transpose:
+ * no-transpose gemms), the backward passes v's weights, so v's parameters must not change
+ * while d is used: allocate d after training, or call infb_vae_decoder_refresh after
+ * setting them.  v is borrowed.  NULL (error raised) on ENOMEM; free with
+ * infb_vae_decoder_free (NULL is a no-op). */
 typedef struct infb_vae_decoder infb_vae_decoder;
 infb_vae_decoder *infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap);
+/* Takes the snapshot of v's decoder weights again (after a change of v's parameters). */
+void infb_vae_decoder_refresh(infb_vae_decoder *d);
 /* Binds the float points X (n×D, borrowed; NULL unbinds): the decoder then reads row r's
  * point as X + xrow[r]·D in place, ignoring the double X it is called with — which must
  * hold the same points, in the same order (q*'s X: the double copy of these).  Saves

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+
+/* The generator of the per-point streams (qstar.h). */
+#define QSTAR_RNG gsl_rng_taus2
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -324,7 +327,7 @@ done:
  * moments in the slot's rows of m, v; its decoder rows are the slot's S rows of Zr (xr: its row of X). */
 typedef struct {
   size_t row;   /* row of X (point index − first_index) */
-  gsl_rng *r;   /* its stream ("qstar", point index) */
+  gsl_rng *r;   /* its stream ("qstar", point index): the slot's taus2, re-seeded */
   size_t t;     /* steps taken */
   double wsum;  /* sum of the losses of the current window */
   double best;  /* best window mean so far (+∞ before the first check) */
@@ -393,6 +396,9 @@ opt_ws_alloc(opt_ws *w, size_t B, size_t S, size_t D, size_t K, size_t n)
   w->eval_se = infb_malloc(n, sizeof(double));
   w->slots = infb_calloc(B, sizeof(slot));
   w->bad = infb_calloc(B, sizeof(int));
+  for (size_t j = 0; w->slots && j < B; j++)
+    if (!(w->slots[j].r = gsl_rng_alloc(QSTAR_RNG)))
+      return GSL_ENOMEM;
   w->grad = infb_malloc(B * 2 * K, sizeof(double));
   w->sg = infb_malloc(B * K, sizeof(double));
   w->step = infb_malloc(B * 2 * K, sizeof(double));
@@ -408,9 +414,7 @@ static int
 slot_enter(opt_ws *w, size_t j, size_t row, uint64_t seed, size_t first_index)
 {
   slot *sl = &w->slots[j];
-  sl->r = infb_rng_stream(seed, "qstar", (uint64_t)(first_index + row));
-  if (!sl->r)
-    return GSL_ENOMEM;
+  infb_rng_reseed(sl->r, seed, "qstar", (uint64_t)(first_index + row));
   sl->row = row;
   sl->t = 0;
   sl->wsum = 0.0;
@@ -429,8 +433,9 @@ static void
 slot_move(opt_ws *w, size_t to, size_t from)
 {
   size_t K2 = 2 * w->K;
+  gsl_rng *spare = w->slots[to].r; /* each slot keeps a generator */
   w->slots[to] = w->slots[from];
-  w->slots[from].r = NULL;
+  w->slots[from].r = spare;
   memcpy(w->m + to * K2, w->m + from * K2, K2 * sizeof(double));
   memcpy(w->v + to * K2, w->v + from * K2, K2 * sizeof(double));
   memcpy(w->xr + to * w->S, w->xr + from * w->S, w->S * sizeof *w->xr);
@@ -581,8 +586,6 @@ run_points(run_ctx *c, opt_ws *w, size_t lo, size_t hi, int part, size_t T)
       c->out[sl->row].steps = sl->t;
       c->out[sl->row].stop = sl->stop;
       __atomic_add_fetch(&c->stopped, 1, __ATOMIC_RELAXED);
-      gsl_rng_free(sl->r);
-      sl->r = NULL;
       if (next < hi) {
         if ((st = slot_enter(w, j, next, opt->seed, c->first_index)))
           goto done;

@@ -6,7 +6,8 @@
  * callback, so the same code serves the linear-Gaussian model and the VAE.
  *
  * Per step, for each active point i and sample s: ε ~ N(0, I_K) from the point's own
- * stream ("qstar", i) of the master seed, z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
+ * stream ("qstar", i) of the master seed (GSL's taus2 generator: seeded in nanoseconds,
+ * and twice mt19937's speed under the ziggurat), z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
  *   ∂ELBO/∂μ      = mean_s g − μ,
  *   ∂ELBO/∂ln σ²  = mean_s (g⊙ε)⊙σ/2 − (σ² − 1)/2,
  * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL.

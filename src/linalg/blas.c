@@ -5,6 +5,7 @@
 #include "core/error.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <gsl/gsl_cblas.h>
 
 #include <string.h>
@@ -35,6 +36,53 @@ infb_dgemm(int transa, int transb, size_t m, size_t n, size_t k, double alpha, c
   return GSL_SUCCESS;
 }
 
+static size_t block_nc, block_kc; /* infb_blas_set_blocking; 0: off */
+
+void
+infb_blas_set_blocking(size_t nc, size_t kc)
+{
+  block_nc = nc;
+  block_kc = nc ? (kc ? kc : SIZE_MAX) : 0;
+}
+
+void
+infb_blas_blocking(size_t *nc, size_t *kc)
+{
+  if (nc)
+    *nc = block_nc;
+  if (kc)
+    *kc = block_kc;
+}
+
+int
+infb_blas_has_small_kernels(const char *core)
+{
+  static const char *small[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+  for (size_t i = 0; core && i < sizeof small / sizeof *small; i++)
+    if (strcmp(core, small[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* Whether the no-transpose call m×n×k goes in blocks (see blas.h). */
+static int
+blocked(size_t m, size_t n, size_t k)
+{
+  if (block_nc == 0 || m == 0 || n == 0 || k == 0)
+    return 0;
+  double mnk = (double)m * (double)n * (double)k;
+  double bnk = (double)m * (double)(n < block_nc ? n : block_nc) *
+               (double)(k < block_kc ? k : block_kc);
+  return mnk > INFB_BLAS_SMALL_MNK && bnk <= INFB_BLAS_SMALL_MNK &&
+         openblas_get_num_threads() == 1;
+}
+
+int
+infb_blas_blocks(int transa, int transb, size_t m, size_t n, size_t k)
+{
+  return !transa && !transb && blocked(m, n, k);
+}
+
 int
 infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha, const float *A,
            size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
@@ -43,6 +91,18 @@ infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha, co
     return INFB_ERROR(GSL_EINVAL, "sgemm: a dimension exceeds INT_MAX");
   if (m == 0 || n == 0)
     return GSL_SUCCESS;
+  if (infb_blas_blocks(transa, transb, m, n, k)) {
+    for (size_t j0 = 0; j0 < n; j0 += block_nc) {
+      size_t nb = n - j0 < block_nc ? n - j0 : block_nc;
+      for (size_t l0 = 0; l0 < k; l0 += block_kc) {
+        size_t kb = k - l0 < block_kc ? k - l0 : block_kc;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nb, (int)kb, alpha,
+                    A + l0, (int)lda, B + l0 * ldb + j0, (int)ldb, l0 ? 1.0f : beta, C + j0,
+                    (int)ldc);
+      }
+    }
+    return GSL_SUCCESS;
+  }
   cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans,
               (int)m, (int)n, (int)k, alpha, A, lda ? (int)lda : 1, B, ldb ? (int)ldb : 1, beta, C,
               (int)ldc);

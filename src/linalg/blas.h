@@ -17,6 +17,30 @@ int infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha
                const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                size_t ldc);
 
+/* Blocking of small no-transpose sgemms.  OpenBLAS's AVX-512 kernel sets (SkylakeX,
+ * Cooperlake, SapphireRapids) have unpacked "small-matrix" kernels, which it uses only for
+ * calls with m·n·k ≤ INFB_BLAS_SMALL_MNK; larger calls repack both operands into its
+ * buffers every time.  With the q* shapes (a few dozen rows against a frozen 784×200
+ * weight matrix) the repacking of the weights is a fifth of the gemm time.  When blocking
+ * is set (nc > 0), infb_sgemm computes a call with transa = transb = 0,
+ * m·n·k > INFB_BLAS_SMALL_MNK, m·min(n, nc)·min(k, kc) ≤ INFB_BLAS_SMALL_MNK and one
+ * OpenBLAS thread as a sequence of gemms on column blocks of nc and depth blocks of kc,
+ * accumulating the depth blocks into C (the same C up to float rounding of the sum's
+ * order; deterministic for a given setting).  Every other call goes to OpenBLAS whole.
+ * nc = 0 turns blocking off (the default); kc = 0 means no depth blocks.  The setting is process-wide: set it before
+ * gemms run on other threads. */
+#define INFB_BLAS_SMALL_MNK 1000000.0
+void infb_blas_set_blocking(size_t nc, size_t kc);
+/* The current setting; either pointer may be NULL. */
+void infb_blas_blocking(size_t *nc, size_t *kc);
+/* Nonzero when infb_sgemm would run the call (transa, transb, m, n, k) in blocks under the
+ * current setting and OpenBLAS's current thread count. */
+int infb_blas_blocks(int transa, int transb, size_t m, size_t n, size_t k);
+/* Nonzero when OpenBLAS's kernel set `core` (infb_blas_corename(); NULL allowed) is one of
+ * the AVX-512 sets named above, which have the small-matrix kernels that blocking serves
+ * (measured: bench/RESULTS.md). */
+int infb_blas_has_small_kernels(const char *core);
+
 /* y (length m, or n when trans) = alpha·op(A)·x + beta·y, A m×n row-major (lda ≥ n). */
 int infb_dgemv(int trans, size_t m, size_t n, double alpha, const double *A, size_t lda,
                const double *x, double beta, double *y);

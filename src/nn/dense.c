@@ -6,6 +6,20 @@
 
 #include <gsl/gsl_errno.h>
 
+/* Every row of Y set to bᵀ; returns the gemm's beta (0 without a bias, else 1). */
+static infb_real
+bias_rows(infb_real *restrict Y, const infb_real *restrict b, size_t B, size_t out)
+{
+  if (!b)
+    return 0;
+  for (size_t r = 0; r < B; r++) {
+    infb_real *restrict y = Y + r * out;
+    for (size_t j = 0; j < out; j++)
+      y[j] = b[j];
+  }
+  return 1;
+}
+
 INFB_NN_HOT
 int
 INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
@@ -13,16 +27,18 @@ INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
                        size_t in, size_t out)
 {
   /* Start every row of Y at bᵀ, then one gemm adds X·Wᵀ (beta = 1). */
-  infb_real beta = 0;
-  if (b) {
-    for (size_t r = 0; r < B; r++) {
-      infb_real *restrict y = Y + r * out;
-      for (size_t j = 0; j < out; j++)
-        y[j] = b[j];
-    }
-    beta = 1;
-  }
+  infb_real beta = bias_rows(Y, b, B, out);
   return INFB_REAL_GEMM(0, 1, B, out, in, 1, X, in, W, in, beta, Y, out);
+}
+
+INFB_NN_HOT
+int
+INFB_NN(dense_forward_t)(infb_real *restrict Y, const infb_real *restrict X,
+                         const infb_real *restrict WT, const infb_real *restrict b, size_t B,
+                         size_t in, size_t out)
+{
+  infb_real beta = bias_rows(Y, b, B, out);
+  return INFB_REAL_GEMM(0, 0, B, out, in, 1, X, in, WT, out, beta, Y, out);
 }
 
 INFB_NN_HOT

@@ -38,6 +38,13 @@ int INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
                            const infb_real *restrict W, const infb_real *restrict b, size_t B,
                            size_t in, size_t out);
 
+/* As dense_forward with the weights given transposed: Y = X·WT + 1bᵀ, WT (in × out)
+ * row-major, i.e. WT = Wᵀ: one no-transpose gemm (the form infb_sgemm can block for
+ * OpenBLAS's small-matrix kernels; linalg/blas.h).  The same Y up to float rounding. */
+int INFB_NN(dense_forward_t)(infb_real *restrict Y, const infb_real *restrict X,
+                             const infb_real *restrict WT, const infb_real *restrict b,
+                             size_t B, size_t in, size_t out);
+
 /* The mirror of dense_forward, given dY = ∂L/∂Y and the forward's input X:
  *   dX  = dY·W          (B × in; OVERWRITTEN — an activation gradient; NULL: not wanted)
  *   dW += dYᵀ·X         (out × in; ACCUMULATED; NULL: not wanted)

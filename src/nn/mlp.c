@@ -158,9 +158,11 @@ INFB_NN(mlp_init)(INFB_NN(mlp) *m, gsl_rng *rng)
   return GSL_SUCCESS;
 }
 
-/* The forward pass; out_bias = 0 leaves the output layer's bias out. */
+/* The forward pass; out_bias = 0 leaves the output layer's bias out; WT: the transposed
+ * weights (mlp_transpose), or NULL for the slab's. */
 static int
-forward(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y, int out_bias)
+forward(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y, int out_bias,
+        const infb_real *WT)
 {
   if (B == 0 || B > m->max_batch)
     return INFB_ERROR(GSL_EBADLEN, "mlp forward: batch of %zu rows (allowed 1..%zu)", B,
@@ -168,15 +170,16 @@ forward(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y, int out_bia
   m->last_B = 0;
   const infb_real *in = X; /* A_l */
   for (size_t l = 0; l < m->nlayers; l++) {
-    const infb_real *W = m->params + m->layout[2 * l].offset;
+    const infb_real *W = (WT ? WT : m->params) + m->layout[2 * l].offset;
     const infb_real *b = m->params + m->layout[2 * l + 1].offset;
     size_t nin = m->sizes[l], nout = m->sizes[l + 1];
     int st;
-    if (l + 1 == m->nlayers) {
-      /* The identity output: Y = Z_{nlayers−1}, written in place. */
-      st = INFB_NN(dense_forward)(Y, in, W, out_bias ? b : NULL, B, nin, nout);
-    } else {
-      st = INFB_NN(dense_forward)(m->Z[l], in, W, b, B, nin, nout);
+    /* The identity output: Y = Z_{nlayers−1}, written in place. */
+    infb_real *out = l + 1 == m->nlayers ? Y : m->Z[l];
+    const infb_real *bias = l + 1 == m->nlayers && !out_bias ? NULL : b;
+    st = WT ? INFB_NN(dense_forward_t)(out, in, W, bias, B, nin, nout)
+            : INFB_NN(dense_forward)(out, in, W, bias, B, nin, nout);
+    if (l + 1 < m->nlayers) {
       if (!st)
         st = INFB_NN(act_forward)(m->A[l], m->Z[l], B * nout, m->act);
       in = m->A[l];
@@ -191,13 +194,40 @@ forward(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y, int out_bia
 int
 INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y)
 {
-  return forward(m, B, X, Y, 1);
+  return forward(m, B, X, Y, 1, NULL);
 }
 
 int
 INFB_NN(mlp_forward_nobias)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y)
 {
-  return forward(m, B, X, Y, 0);
+  return forward(m, B, X, Y, 0, NULL);
+}
+
+int
+INFB_NN(mlp_transpose)(const INFB_NN(mlp) *m, infb_real *WT)
+{
+  if (!WT)
+    return INFB_ERROR(GSL_EINVAL, "mlp transpose: WT is NULL");
+  for (size_t l = 0; l < m->nlayers; l++) {
+    const size_t nin = m->sizes[l], nout = m->sizes[l + 1];
+    const struct infb_nn_tensor *tW = &m->layout[2 * l], *tb = &m->layout[2 * l + 1];
+    const infb_real *W = m->params + tW->offset;
+    infb_real *T = WT + tW->offset;
+    for (size_t j = 0; j < nout; j++)
+      for (size_t k = 0; k < nin; k++)
+        T[k * nout + j] = W[j * nin + k];
+    memcpy(WT + tb->offset, m->params + tb->offset, tb->length * sizeof *WT);
+  }
+  return GSL_SUCCESS;
+}
+
+int
+INFB_NN(mlp_forward_nobias_t)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y,
+                              const infb_real *WT)
+{
+  if (!WT)
+    return INFB_ERROR(GSL_EINVAL, "mlp forward: WT is NULL");
+  return forward(m, B, X, Y, 0, WT);
 }
 
 const infb_real *

@@ -76,6 +76,18 @@ int INFB_NN(mlp_forward)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_rea
  * row of Y at the bias.  _backward and _backward_input work after it as after _forward
  * (the output is the identity). */
 int INFB_NN(mlp_forward_nobias)(INFB_NN(mlp) *m, size_t B, const infb_real *X, infb_real *Y);
+/* A transposed copy of the parameters for _forward_nobias_t: WT (mlp_nparams entries, the
+ * caller's) gets the current slab in its layout, each layer's W (out × in) stored as Wᵀ
+ * (in × out) at W's offset, the biases as they are.  A snapshot: it does not follow later
+ * changes of the parameters (take it again after them).  Returns GSL_SUCCESS, or
+ * GSL_EINVAL (raised) when WT is NULL. */
+int INFB_NN(mlp_transpose)(const INFB_NN(mlp) *m, infb_real *WT);
+/* As _forward_nobias, with the weights read from WT (from _transpose) rather than the
+ * slab: each layer one no-transpose gemm (faster for a frozen network on OpenBLAS's
+ * AVX-512 kernels; linalg/blas.h), the same Y up to float rounding.  The backward passes
+ * after it read the slab's W, which must therefore be what WT was taken from. */
+int INFB_NN(mlp_forward_nobias_t)(INFB_NN(mlp) *m, size_t B, const infb_real *X,
+                                  infb_real *Y, const infb_real *WT);
 /* The output layer's bias (out entries, in the current parameter slab). */
 const infb_real *INFB_NN(mlp_out_bias)(const INFB_NN(mlp) *m);
 

@@ -873,14 +873,17 @@ INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S
   return parts_status(sts, T, "elbo_points");
 }
 
-/* Row r's point: X + xrow[r]·D, or X + r·D when xrow is NULL. */
+/* Row r's point: X + xrow[r]·D, or X + r·D when xrow is NULL; WT: the transposed decoder
+ * weights for the forward pass, or NULL. */
 static int
-decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t *xrow,
-                   const infb_real *Z, double *logp, infb_real *G)
+decoder_loglik_one(INFB_NN(vae) *v, const infb_real *WT, size_t R, const infb_real *X,
+                   const size_t *xrow, const infb_real *Z, double *logp, infb_real *G)
 {
   int st;
   const size_t D = v->arch.D;
-  if ((st = INFB_NN(mlp_forward_nobias)(v->dec, R, Z, v->LG)))
+  st = WT ? INFB_NN(mlp_forward_nobias_t)(v->dec, R, Z, v->LG, WT)
+          : INFB_NN(mlp_forward_nobias)(v->dec, R, Z, v->LG);
+  if (st)
     return st;
   const infb_real *bo = INFB_NN(mlp_out_bias)(v->dec);
   for (size_t r = 0; r < R; r++)
@@ -890,8 +893,8 @@ decoder_loglik_one(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t *
 }
 
 static int
-decoder_loglik_parts(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t *xrow,
-                     const infb_real *Z, double *logp, infb_real *G)
+decoder_loglik_parts(INFB_NN(vae) *v, const infb_real *WT, size_t R, const infb_real *X,
+                     const size_t *xrow, const infb_real *Z, double *logp, infb_real *G)
 {
   int st = check_rows(v, R, 1, "decoder_loglik");
   if (st)
@@ -901,7 +904,7 @@ decoder_loglik_parts(INFB_NN(vae) *v, size_t R, const infb_real *X, const size_t
   FOR_PARTS(T)
   {
     size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
-    sts[t] = decoder_loglik_one(worker(v, t), hi - lo, xrow ? X : X + lo * D,
+    sts[t] = decoder_loglik_one(worker(v, t), WT, hi - lo, xrow ? X : X + lo * D,
                                 xrow ? xrow + lo : NULL, Z + lo * K, logp + lo,
                                 G ? G + lo * K : NULL);
   }
@@ -912,7 +915,7 @@ int
 INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                             const infb_real *Z, double *logp, infb_real *G)
 {
-  return decoder_loglik_parts(v, R, X, NULL, Z, logp, G);
+  return decoder_loglik_parts(v, NULL, R, X, NULL, Z, logp, G);
 }
 
 int
@@ -920,13 +923,33 @@ INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                  const size_t *xrow, const infb_real *Z, double *logp,
                                  infb_real *G)
 {
-  return decoder_loglik_parts(v, R, X, xrow, Z, logp, G);
+  return decoder_loglik_parts(v, NULL, R, X, xrow, Z, logp, G);
+}
+
+size_t
+INFB_NN(vae_decoder_nparams)(const INFB_NN(vae) *v)
+{
+  return INFB_NN(mlp_nparams)(v->dec);
 }
 
 int
-INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R, const infb_real *X,
-                                 const size_t *xrow, const infb_real *Z, double *logp,
-                                 infb_real *G)
+INFB_NN(vae_decoder_transpose)(const INFB_NN(vae) *v, infb_real *WT)
+{
+  return INFB_NN(mlp_transpose)(v->dec, WT);
+}
+
+int
+INFB_NN(vae_decoder_loglik_rows_t)(INFB_NN(vae) *v, const infb_real *WT, size_t R,
+                                   const infb_real *X, const size_t *xrow, const infb_real *Z,
+                                   double *logp, infb_real *G)
+{
+  return decoder_loglik_parts(v, WT, R, X, xrow, Z, logp, G);
+}
+
+static int
+decoder_loglik_part(INFB_NN(vae) *v, const infb_real *WT, size_t part, size_t R,
+                    const infb_real *X, const size_t *xrow, const infb_real *Z, double *logp,
+                    infb_real *G)
 {
   int st = check_rows(v, R, 1, "decoder_loglik_part");
   if (st)
@@ -934,7 +957,23 @@ INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R, const i
   if (part >= v->nthreads)
     return INFB_ERROR(GSL_EINVAL, "vae decoder_loglik_part: part %zu of %zu", part,
                       v->nthreads);
-  return decoder_loglik_one(worker(v, part), R, X, xrow, Z, logp, G);
+  return decoder_loglik_one(worker(v, part), WT, R, X, xrow, Z, logp, G);
+}
+
+int
+INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R, const infb_real *X,
+                                 const size_t *xrow, const infb_real *Z, double *logp,
+                                 infb_real *G)
+{
+  return decoder_loglik_part(v, NULL, part, R, X, xrow, Z, logp, G);
+}
+
+int
+INFB_NN(vae_decoder_loglik_part_t)(INFB_NN(vae) *v, const infb_real *WT, size_t part,
+                                   size_t R, const infb_real *X, const size_t *xrow,
+                                   const infb_real *Z, double *logp, infb_real *G)
+{
+  return decoder_loglik_part(v, WT, part, R, X, xrow, Z, logp, G);
 }
 
 static int

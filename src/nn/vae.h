@@ -134,6 +134,18 @@ int INFB_NN(vae_decoder_loglik)(INFB_NN(vae) *v, size_t R, const infb_real *X,
 int INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real *X,
                                      const size_t *xrow, const infb_real *Z, double *logp,
                                      infb_real *G);
+/* The decoder's parameters transposed for a frozen decoder (mlp_transpose): WT of
+ * vae_decoder_nparams entries, the caller's, a snapshot of the current parameters.
+ * Returns GSL_SUCCESS, or GSL_EINVAL (raised) when WT is NULL. */
+size_t INFB_NN(vae_decoder_nparams)(const INFB_NN(vae) *v);
+int INFB_NN(vae_decoder_transpose)(const INFB_NN(vae) *v, infb_real *WT);
+/* As _decoder_loglik_rows with the forward pass on WT (from _decoder_transpose, taken from
+ * the current parameters; the backward reads the parameters themselves): the same values
+ * up to float rounding, faster where no-transpose gemms are (linalg/blas.h).  WT NULL:
+ * exactly _decoder_loglik_rows. */
+int INFB_NN(vae_decoder_loglik_rows_t)(INFB_NN(vae) *v, const infb_real *WT, size_t R,
+                                       const infb_real *X, const size_t *xrow,
+                                       const infb_real *Z, double *logp, infb_real *G);
 /* As _decoder_loglik_rows, computed by part `part` (0 ≤ part < vae_threads(v), else
  * GSL_EINVAL) of v's threads alone: on that part's own buffers, with no threads of its
  * own, so calls for distinct parts may run concurrently (the parameters are shared and only
@@ -141,6 +153,10 @@ int INFB_NN(vae_decoder_loglik_rows)(INFB_NN(vae) *v, size_t R, const infb_real 
 int INFB_NN(vae_decoder_loglik_part)(INFB_NN(vae) *v, size_t part, size_t R,
                                      const infb_real *X, const size_t *xrow,
                                      const infb_real *Z, double *logp, infb_real *G);
+/* As _decoder_loglik_part with the forward pass on WT as in _decoder_loglik_rows_t. */
+int INFB_NN(vae_decoder_loglik_part_t)(INFB_NN(vae) *v, const infb_real *WT, size_t part,
+                                       size_t R, const infb_real *X, const size_t *xrow,
+                                       const infb_real *Z, double *logp, infb_real *G);
 
 /* The decoder as a trainable likelihood (variational EM with per-point q, no encoder):
  * logp[r] = ln p(x_r|z_r) for R rows (X R×D row-aligned with Z R×K), and the gradient of

@@ -15,7 +15,7 @@
 int
 main(void)
 {
-  plan(36);
+  plan(39);
   double d;
   long l;
   int b;
@@ -57,6 +57,30 @@ main(void)
   ok(r1 && r2 && gsl_rng_get(r1) == gsl_rng_get(r2), "rng_stream reproduces its first draw");
   gsl_rng_free(r1);
   gsl_rng_free(r2);
+  /* A re-seeded generator restarts the stream: after other draws, and of another stream,
+   * it gives what a fresh generator of the stream gives, draw for draw. */
+  gsl_rng *t = infb_rng_stream_type(gsl_rng_taus2, 7, "x", 3), *u = gsl_rng_alloc(gsl_rng_taus2);
+  gsl_rng *m = infb_rng_stream(7, "x", 3);
+  int same = t && u && m && strcmp(gsl_rng_name(t), "taus2") == 0;
+  for (int i = 0; same && i < 50; i++)
+    gsl_rng_get(u);
+  if (same)
+    infb_rng_reseed(u, 7, "x", 3);
+  for (int i = 0; same && i < 1000; i++)
+    same = gsl_rng_get(t) == gsl_rng_get(u);
+  ok(same, "rng_reseed restarts stream (x, 3) of a taus2 as rng_stream_type makes it");
+  gsl_rng *t2 = infb_rng_stream_type(gsl_rng_mt19937, 7, "x", 3);
+  int mt_same = t2 && m;
+  for (int i = 0; mt_same && i < 1000; i++)
+    mt_same = gsl_rng_get(t2) == gsl_rng_get(m);
+  ok(mt_same, "rng_stream is rng_stream_type with mt19937");
+  if (u)
+    infb_rng_reseed(u, 7, "x", 4);
+  ok(u && t && gsl_rng_get(u) != gsl_rng_get(t), "rng_reseed to another index gives another stream");
+  gsl_rng_free(t);
+  gsl_rng_free(t2);
+  gsl_rng_free(u);
+  gsl_rng_free(m);
 
   /* SHA-256 test vectors (FIPS 180-2, appendix B). */
   char hex[INFB_SHA256_HEX];

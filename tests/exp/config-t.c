@@ -583,7 +583,8 @@ test_canonical(void)
        strstr(ca, "[model]") < strstr(ca, "[plot]"),
      "sections sorted by name");
   const char *exp = strstr(ca, "[experiment]\n");
-  static const char want_exp[] = "[experiment]\ndescription =\nname = order\n"
+  static const char want_exp[] = "[experiment]\ndescription =\ngemm_block_cols = 32\n"
+                                 "gemm_block_depth = 128\ngemm_blocking = auto\nname = order\n"
                                  "parallel = split\nseed = 5\nthreads = 1\n";
   ok(exp && strncmp(exp, want_exp, sizeof want_exp - 1) == 0,
      "keys sorted by name within [experiment]");

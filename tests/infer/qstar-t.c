@@ -340,7 +340,7 @@ test_one_step(lgmodel *m, gsl_rng *r)
   double err = 0.0, moved = 0.0;
   for (size_t i = 0; i < n; i++) {
     double *eps = malloc(o.samples * K * sizeof(double)), e, gmu[MAXK], glv[MAXK];
-    gsl_rng *pr = infb_rng_stream(o.seed, "qstar", first + i);
+    gsl_rng *pr = infb_rng_stream_type(gsl_rng_taus2, o.seed, "qstar", first + i);
     for (size_t q = 0; q < o.samples * K; q++)
       eps[q] = gsl_ran_gaussian_ziggurat(pr, 1.0);
     infb_qstar_grad(&dec, X + i * D, MU0 + i * K, LV0 + i * K, o.samples, eps, &e, gmu, glv);

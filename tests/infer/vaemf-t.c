@@ -601,9 +601,9 @@ test_gapeval(infb_vae_f32 *trained, const float *X)
    * error of its own, and the IWAE estimate (q*'s proposal only) is kept beside it. */
   int same = r.quadrature_converged && strcmp(r.log_px_method, "quadrature") == 0;
   for (size_t i = 0; i < N && same; i++) {
-    const infb_gap_point *p = &r.pts[i];
-    same = p->log_px == p->log_px_quadrature && isnan(p->log_px_mc_se) &&
-           p->approximation_gap == p->log_px_quadrature - p->elbo_qstar;
+    const infb_gap_point *pt = &r.pts[i];
+    same = pt->log_px == pt->log_px_quadrature && isnan(pt->log_px_mc_se) &&
+           pt->approximation_gap == pt->log_px_quadrature - pt->elbo_qstar;
   }
   ok(r.approximation_gap.n == N && r.has_quadrature && same && isnan(r.log_px.mc_se) &&
          r.log_px_iwae.mean == r.log_px_iwae_qstar.mean &&
@@ -682,10 +682,69 @@ test_bind(infb_vae_f32 *v, const float *X)
   infb_vae_decoder_free(d);
 }
 
+/* The adapter is a snapshot of the decoder (its forward reads a transposed copy of the
+ * weights taken at alloc): it gives the decoder's own ln p(x|z) and dz; after a change of
+ * the weights its forward still reads the old ones until infb_vae_decoder_refresh, and
+ * then gives the decoder's new values. */
+static void
+test_snapshot(const float *X)
+{
+  enum { NR = 5 };
+  infb_vaemf_options o = options();
+  infb_vae_f32 *v = new_vae(&o);
+  gsl_rng *r = infb_rng_stream(3, "test/snapshot", 0);
+  infb_vae_init_f32(v, r);
+  infb_vae_decoder *d = infb_vae_decoder_alloc(v, 40);
+  infb_decoder ops = infb_vae_decoder_ops(d);
+  double Xd[NR * DPIX], Z[NR * KLAT], lp[NR], G[NR * KLAT];
+  float Zf[NR * KLAT], Gf[NR * KLAT];
+  double lpf[NR];
+  size_t xrow[NR];
+  for (size_t j = 0; j < NR * DPIX; j++)
+    Xd[j] = X[j];
+  for (size_t j = 0; j < NR * KLAT; j++)
+    Zf[j] = (float)(Z[j] = gsl_ran_gaussian(r, 1.0));
+  for (size_t j = 0; j < NR; j++)
+    xrow[j] = NR - 1 - j;
+  /* |a − b| within float rounding of sums of a few hundred terms */
+#define CLOSE(a, b) (fabs((a) - (b)) <= 1e-4 * (1.0 + fabs(b)))
+  int st = ops.fn(ops.self, NR, Xd, xrow, Z, lp, G);
+  st |= infb_vae_decoder_loglik_rows_f32(v, NR, X, xrow, Zf, lpf, Gf);
+  int same = st == 0;
+  for (size_t j = 0; j < NR; j++)
+    same &= CLOSE(lp[j], lpf[j]);
+  for (size_t j = 0; j < NR * KLAT; j++)
+    same &= CLOSE(G[j], Gf[j]);
+  /* New weights: every parameter scaled by 1.5. */
+  size_t np = 0;
+  float *P = infb_vae_params_f32(v, &np);
+  for (size_t j = 0; j < np; j++)
+    P[j] *= 1.5f;
+  st = ops.fn(ops.self, NR, Xd, xrow, Z, lp, NULL);
+  st |= infb_vae_decoder_loglik_rows_f32(v, NR, X, xrow, Zf, lpf, Gf);
+  int stale = st == 0;
+  for (size_t j = 0; j < NR; j++)
+    stale &= !CLOSE(lp[j], lpf[j]);
+  infb_vae_decoder_refresh(d);
+  st = ops.fn(ops.self, NR, Xd, xrow, Z, lp, G);
+  int fresh = st == 0;
+  for (size_t j = 0; j < NR; j++)
+    fresh &= CLOSE(lp[j], lpf[j]);
+  for (size_t j = 0; j < NR * KLAT; j++)
+    fresh &= CLOSE(G[j], Gf[j]);
+#undef CLOSE
+  ok(same && stale && fresh,
+     "decoder adapter: the decoder's ln p(x|z) and dz; a snapshot until refreshed, then the "
+     "new weights' values");
+  infb_vae_decoder_free(d);
+  infb_vae_free_f32(v);
+  gsl_rng_free(r);
+}
+
 int
 main(void)
 {
-  plan(53);
+  plan(54);
   float *X = malloc(NPTS * DPIX * sizeof *X);
   make_data(X);
   test_decoder_train_fd();
@@ -698,6 +757,7 @@ main(void)
   test_nonfinite(X);
   test_gapeval(v, X);
   test_bind(v, X);
+  test_snapshot(X);
   infb_vae_free_f32(v);
   free(X);
   return test_done();

@@ -36,7 +36,7 @@ object_of(void *fn)
 int
 main(void)
 {
-  plan(14);
+  plan(18);
   const char *d = object_of((void *)cblas_dgemm), *s = object_of((void *)cblas_sgemm);
   diag("cblas_dgemm from %s, cblas_sgemm from %s", d, s);
   ok(strstr(d, "openblas") != NULL, "cblas_dgemm resolves into OpenBLAS (%s)", d);
@@ -72,6 +72,66 @@ main(void)
     ok(maxerr < 1e-13, "dgemm %zux%zux%zu matches the triple loop (err %.2g)", m, n, k, maxerr);
     ok(maxerrf < 1e-5, "sgemm %zux%zux%zu matches the triple loop (err %.2g)", m, n, k, maxerrf);
     nshape++;
+  }
+  /* Blocked no-transpose sgemms (blas.h): odd shapes beyond the small-matrix bound, with
+   * leading dimensions beyond the widths, alpha and beta, against the triple loop in
+   * double; and which calls are blocked. */
+  {
+    int threads = infb_blas_threads();
+    infb_blas_set_threads(1);
+    infb_blas_set_blocking(32, 128);
+    const size_t bs[][3] = {{50, 784, 200}, {37, 203, 301}, {61, 97, 777}};
+    int blocked = 1, close = 1;
+    double worst = 0;
+    for (size_t si = 0; si < 3; si++) {
+      const size_t m = bs[si][0], n = bs[si][1], k = bs[si][2];
+      const size_t lda = k + 3, ldb = n + 5, ldc = n + 2;
+      float *Af = malloc(m * lda * sizeof *Af), *Bf = malloc(k * ldb * sizeof *Bf);
+      float *Cf = malloc(m * ldc * sizeof *Cf);
+      double *A = malloc(m * lda * sizeof *A), *B = malloc(k * ldb * sizeof *B);
+      double *R = malloc(m * n * sizeof *R);
+      for (size_t i = 0; i < m * lda; i++)
+        A[i] = Af[i] = (float)sin(0.37 * (double)i);
+      for (size_t i = 0; i < k * ldb; i++)
+        B[i] = Bf[i] = (float)cos(0.11 * (double)i);
+      for (size_t i = 0; i < m * ldc; i++)
+        Cf[i] = (float)(i % 7) - 3.0f;
+      ref_gemm(0, 0, m, n, k, A, lda, B, ldb, R, n);
+      blocked &= infb_blas_blocks(0, 0, m, n, k);
+      infb_sgemm(0, 0, m, n, k, 2.0f, Af, lda, Bf, ldb, 0.5f, Cf, ldc);
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+          double want = 2.0 * R[i * n + j] + 0.5 * (double)((i * ldc + j) % 7 - 3.0);
+          double err = fabs(Cf[i * ldc + j] - want) / (1.0 + fabs(want));
+          worst = fmax(worst, err);
+        }
+      /* the padding between rows is left alone */
+      for (size_t i = 0; i + 1 < m; i++)
+        close &= Cf[i * ldc + n] == (float)((i * ldc + n) % 7) - 3.0f;
+      free(Af);
+      free(Bf);
+      free(Cf);
+      free(A);
+      free(B);
+      free(R);
+    }
+    ok(blocked && close && worst < 1e-5,
+       "blocked sgemm (32 columns, depth 128) matches the triple loop on 50x784x200, "
+       "37x203x301, 61x97x777 with alpha 2, beta 0.5 and padded rows (worst %.2g)", worst);
+    ok(!infb_blas_blocks(1, 0, 50, 784, 200) && !infb_blas_blocks(0, 1, 50, 784, 200) &&
+           !infb_blas_blocks(0, 0, 50, 100, 200) && !infb_blas_blocks(0, 0, 300, 784, 200) &&
+           !infb_blas_blocks(0, 0, 50, 784, 0),
+       "not blocked: transposes, calls already small (50x100x200), blocks too big for the "
+       "small kernels (300 rows), k = 0");
+    infb_blas_set_threads(2);
+    int two = infb_blas_threads() != 2 || !infb_blas_blocks(0, 0, 50, 784, 200);
+    infb_blas_set_blocking(0, 0);
+    ok(two && !infb_blas_blocks(0, 0, 50, 784, 200),
+       "not blocked with two OpenBLAS threads, nor with blocking off");
+    infb_blas_set_threads(threads);
+    ok(infb_blas_has_small_kernels("SkylakeX") && infb_blas_has_small_kernels("Cooperlake") &&
+           !infb_blas_has_small_kernels("Haswell") && !infb_blas_has_small_kernels(NULL),
+       "small-matrix kernels: the AVX-512 sets, not Haswell");
   }
   double A[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, -1, 2}, y[2] = {0, 0};
   infb_dgemv(0, 2, 3, 1.0, A, 3, x, 0.0, y);

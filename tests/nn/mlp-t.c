@@ -5,6 +5,7 @@
 #include <config.h>
 #include "nn/mlp.h"
 #include "core/rng.h"
+#include "linalg/blas.h"
 #include "tap/basic.h"
 
 #include <gsl/gsl_randist.h>
@@ -731,11 +732,98 @@ test_nobias(gsl_rng *r)
   infb_mlp_free_f32(m);
 }
 
+/* mlp_transpose and forward_nobias_t: WT holds each W transposed at W's offset and the
+ * biases as they are; the forward on WT gives forward_nobias's output within rounding (a
+ * small odd network, and the q* decoder's shapes with gemm blocking on, where the
+ * no-transpose gemms run in blocks); backward_input after it gives backward_input after
+ * forward_nobias within rounding; a NULL WT is GSL_EINVAL. */
+#define TRANSPOSE_TESTS 6
+static void
+test_transpose(gsl_rng *r)
+{
+  const size_t small[] = {7, 5, 11}, big[] = {50, 200, 200, 784};
+  const size_t *shapes[] = {small, big}, nl[] = {2, 3}, rows[] = {3, 50};
+  const char *name[] = {"7-5-11, 3 rows", "50-200-200-784, 50 rows, blocked"};
+  int layout_ok = 1;
+  for (int c = 0; c < 2; c++) {
+    const size_t *sz = shapes[c], L = nl[c], R = rows[c];
+    int threads = infb_blas_threads();
+    if (c == 1) {
+      infb_blas_set_threads(1);
+      infb_blas_set_blocking(32, 128);
+      layout_ok &= infb_blas_blocks(0, 0, R, 784, 200) && infb_blas_blocks(0, 0, R, 200, 784);
+    }
+    infb_mlp_f32 *m = infb_mlp_alloc_f32(sz, L, INFB_ACT_ELU, R);
+    infb_mlp_init_f32(m, r);
+    size_t n, in = sz[0], out = sz[L];
+    const float *P = infb_mlp_params_f32(m, &n);
+    float *WT = malloc(n * sizeof *WT), *X = malloc(R * in * sizeof *X);
+    float *Y = malloc(R * out * sizeof *Y), *Yt = malloc(R * out * sizeof *Yt);
+    float *dY = malloc(R * out * sizeof *dY), *dX = malloc(R * in * sizeof *dX);
+    float *dXt = malloc(R * in * sizeof *dXt);
+    for (size_t i = 0; i < R * in; i++)
+      X[i] = (float)gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < R * out; i++)
+      dY[i] = (float)gsl_ran_gaussian(r, 1.0);
+    int st = infb_mlp_transpose_f32(m, WT);
+    size_t nt = 0;
+    const struct infb_nn_tensor *lay = infb_mlp_layout_f32(m, &nt);
+    for (size_t l = 0; l < L; l++) {
+      const struct infb_nn_tensor *tW = &lay[2 * l], *tb = &lay[2 * l + 1];
+      for (size_t j = 0; j < sz[l + 1]; j++)
+        for (size_t k = 0; k < sz[l]; k++)
+          layout_ok &= WT[tW->offset + k * sz[l + 1] + j] == P[tW->offset + j * sz[l] + k];
+      for (size_t j = 0; j < tb->length; j++)
+        layout_ok &= WT[tb->offset + j] == P[tb->offset + j];
+    }
+    layout_ok &= st == 0;
+    st = infb_mlp_forward_nobias_f32(m, R, X, Y);
+    st |= infb_mlp_backward_input_f32(m, R, dY, dX);
+    st |= infb_mlp_forward_nobias_t_f32(m, R, X, Yt, WT);
+    st |= infb_mlp_backward_input_f32(m, R, dY, dXt);
+    double worst = 0, worstd = 0, scale = 0, scaled = 0;
+    for (size_t i = 0; i < R * out; i++) {
+      worst = fmax(worst, fabs((double)Yt[i] - Y[i]));
+      scale = fmax(scale, fabs((double)Y[i]));
+    }
+    for (size_t i = 0; i < R * in; i++) {
+      worstd = fmax(worstd, fabs((double)dXt[i] - dX[i]));
+      scaled = fmax(scaled, fabs((double)dX[i]));
+    }
+    /* Sums of up to 784 float products in another order (seen: 2.5 eps of the scale). */
+    double tol = 32 * FLT_EPSILON;
+    ok(st == 0 && worst <= tol * scale,
+       "forward_nobias_t equals forward_nobias within rounding (%s; worst %.2g of %.2g)",
+       name[c], worst, scale);
+    ok(st == 0 && worstd <= tol * scaled,
+       "backward_input after forward_nobias_t as after forward_nobias (%s; worst %.2g of %.2g)",
+       name[c], worstd, scaled);
+    infb_blas_set_blocking(0, 0);
+    infb_blas_set_threads(threads);
+    free(WT);
+    free(X);
+    free(Y);
+    free(Yt);
+    free(dY);
+    free(dX);
+    free(dXt);
+    infb_mlp_free_f32(m);
+  }
+  ok(layout_ok, "mlp_transpose: every W transposed at its offset, the biases as they are "
+                "(and the big case's gemms blocked)");
+  infb_mlp_f32 *m = infb_mlp_alloc_f32(small, 2, INFB_ACT_ELU, 3);
+  float X[21] = {0}, Y[33];
+  ok(infb_mlp_transpose_f32(m, NULL) == GSL_EINVAL &&
+         infb_mlp_forward_nobias_t_f32(m, 3, X, Y, NULL) == GSL_EINVAL,
+     "mlp_transpose and forward_nobias_t refuse a NULL WT");
+  infb_mlp_free_f32(m);
+}
+
 int
 main(void)
 {
   plan(ACT_TESTS + GRAD_TESTS + LAYOUT_TESTS + INIT_TESTS + BIND_TESTS + ERROR_TESTS +
-       ZERO_TESTS + NOBIAS_TESTS);
+       ZERO_TESTS + NOBIAS_TESTS + TRANSPOSE_TESTS);
   gsl_rng *r = infb_rng_stream(20240611, "tests/nn/mlp", 0);
   test_activations();
   for (size_t ai = 0; ai < NARCH; ai++)
@@ -748,6 +836,7 @@ main(void)
   test_errors();
   test_zero_grad(r);
   test_nobias(r);
+  test_transpose(r);
   gsl_rng_free(r);
   return test_done();
 }

@@ -1082,6 +1082,10 @@ test_threads(void)
   }
   infb_vae_decoder_loglik_rows_f64(v, NP, X, xrow, Zr, lpr1, Gr1);
   int part_ok = 1;
+  /* The same through the transposed decoder weights (a frozen decoder's forward). */
+  double *WT = malloc(infb_vae_decoder_nparams_f64(v) * sizeof *WT);
+  int wt_ok = infb_vae_decoder_transpose_f64(v, WT) == GSL_SUCCESS &&
+              infb_vae_decoder_transpose_f64(v, NULL) == GSL_EINVAL;
 
   int set_ok = 1, elbo_ok = 1, dec_ok = 1, misc_ok = 1, iwae_ok = 1;
   double worst = 0;
@@ -1135,7 +1139,25 @@ test_threads(void)
     }
     part_ok &= infb_vae_decoder_loglik_part_f64(v, T, NP, X, xrow, Zr, lpp[0], NULL) ==
                GSL_EINVAL;
+    /* With WT: each part, and the whole call on T threads. */
+#pragma omp parallel for num_threads(T)
+    for (size_t p = 0; p < T; p++)
+      stp[p] = infb_vae_decoder_loglik_part_t_f64(v, WT, p, NP, X, xrow, Zr, lpp[p], Gp[p]);
+    double lpw[NP], Gw[NP * KK];
+    wt_ok &= infb_vae_decoder_loglik_rows_t_f64(v, WT, NP, X, xrow, Zr, lpw, Gw) == 0;
+    for (size_t p = 0; p < T; p++) {
+      wt_ok &= stp[p] == GSL_SUCCESS;
+      for (size_t i = 0; i < NP; i++)
+        wt_ok &= fabs(lpp[p][i] - lpr1[i]) <= DIRECT_TOL * (1 + fabs(lpr1[i])) &&
+                 fabs(lpw[i] - lpr1[i]) <= DIRECT_TOL * (1 + fabs(lpr1[i]));
+      for (size_t i = 0; i < NP * KK; i++)
+        wt_ok &= fabs(Gp[p][i] - Gr1[i]) <= DIRECT_TOL * (1 + fabs(Gr1[i])) &&
+                 fabs(Gw[i] - Gr1[i]) <= DIRECT_TOL * (1 + fabs(Gr1[i]));
+    }
   }
+  ok(wt_ok, "decoder_loglik_rows_t and _part_t (2 and 3 parts) on the transposed weights "
+            "give decoder_loglik_rows' ln p(x|z) and dz; a NULL WT is refused");
+  free(WT);
   ok(part_ok, "decoder_loglik_part: each of 2 and 3 parts, run concurrently, gives the "
               "ln p(x|z) and dz of decoder_loglik_rows; part T is GSL_EINVAL");
   ok(set_ok, "vae_set_threads 2, 3: accepted and reported");
@@ -1170,7 +1192,7 @@ test_threads(void)
 int
 main(void)
 {
-  plan(21 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 22 + 10);
+  plan(21 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 23 + 10);
   test_kernel();
   test_direct();
   test_gradients();
