@@ -6,18 +6,23 @@
 
 #include <gsl/gsl_errno.h>
 
-/* Every row of Y set to bᵀ; returns the gemm's beta (0 without a bias, else 1). */
-static infb_real
-bias_rows(infb_real *restrict Y, const infb_real *restrict b, size_t B, size_t out)
+/* Y = X·op(W) + 1bᵀ: every row of Y starts at bᵀ (when b is given), then one gemm adds
+ * X·Wᵀ (W out × in) or X·WT (WT in × out, transposed != 0) with beta = 1. */
+static int
+forward_op(infb_real *restrict Y, const infb_real *restrict X, const infb_real *restrict W,
+           const infb_real *restrict b, size_t B, size_t in, size_t out, int transposed)
 {
-  if (!b)
-    return 0;
-  for (size_t r = 0; r < B; r++) {
-    infb_real *restrict y = Y + r * out;
-    for (size_t j = 0; j < out; j++)
-      y[j] = b[j];
+  infb_real beta = 0;
+  if (b) {
+    for (size_t r = 0; r < B; r++) {
+      infb_real *restrict y = Y + r * out;
+      for (size_t j = 0; j < out; j++)
+        y[j] = b[j];
+    }
+    beta = 1;
   }
-  return 1;
+  return transposed ? INFB_REAL_GEMM(0, 0, B, out, in, 1, X, in, W, out, beta, Y, out)
+                    : INFB_REAL_GEMM(0, 1, B, out, in, 1, X, in, W, in, beta, Y, out);
 }
 
 INFB_NN_HOT
@@ -26,9 +31,7 @@ INFB_NN(dense_forward)(infb_real *restrict Y, const infb_real *restrict X,
                        const infb_real *restrict W, const infb_real *restrict b, size_t B,
                        size_t in, size_t out)
 {
-  /* Start every row of Y at bᵀ, then one gemm adds X·Wᵀ (beta = 1). */
-  infb_real beta = bias_rows(Y, b, B, out);
-  return INFB_REAL_GEMM(0, 1, B, out, in, 1, X, in, W, in, beta, Y, out);
+  return forward_op(Y, X, W, b, B, in, out, 0);
 }
 
 INFB_NN_HOT
@@ -37,8 +40,7 @@ INFB_NN(dense_forward_t)(infb_real *restrict Y, const infb_real *restrict X,
                          const infb_real *restrict WT, const infb_real *restrict b, size_t B,
                          size_t in, size_t out)
 {
-  infb_real beta = bias_rows(Y, b, B, out);
-  return INFB_REAL_GEMM(0, 0, B, out, in, 1, X, in, WT, out, beta, Y, out);
+  return forward_op(Y, X, WT, b, B, in, out, 1);
 }
 
 INFB_NN_HOT

@@ -18,7 +18,7 @@ static const size_t dims[] = {1, 3, 7};
 #define BIG_IN 129
 #define BIG_OUT 33
 /* Assertions per (shape, precision) in check_shape, and extra ones in main. */
-#define PER_SHAPE 8
+#define PER_SHAPE 9
 #define NSHAPES (NDIMS * NDIMS * NDIMS + 1)
 #define EXTRA 3
 
@@ -51,6 +51,29 @@ fwd(int bits, double *Y, const double *X, const double *W, const double *b, size
   int st = infb_dense_forward_f32(Yf, Xf, Wf, bf, B, in, out);
   from_float(Y, Yf, B * out);
   free(Yf), free(Xf), free(Wf), free(bf);
+  return st;
+}
+
+/* dense_forward_t with WT = Wᵀ (in × out) built here from W. */
+static int
+fwd_t(int bits, double *Y, const double *X, const double *W, const double *b, size_t B,
+      size_t in, size_t out)
+{
+  double *WT = malloc((in * out > 0 ? in * out : 1) * sizeof *WT);
+  for (size_t j = 0; j < out; j++)
+    for (size_t k = 0; k < in; k++)
+      WT[k * out + j] = W[j * in + k];
+  int st;
+  if (bits == 64) {
+    st = infb_dense_forward_t_f64(Y, X, WT, b, B, in, out);
+  } else {
+    float *Yf = to_float(Y, B * out), *Xf = to_float(X, B * in), *Wf = to_float(WT, out * in);
+    float *bf = b ? to_float(b, out) : NULL;
+    st = infb_dense_forward_t_f32(Yf, Xf, Wf, bf, B, in, out);
+    from_float(Y, Yf, B * out);
+    free(Yf), free(Xf), free(Wf), free(bf);
+  }
+  free(WT);
   return st;
 }
 
@@ -197,6 +220,16 @@ check_shape(gsl_rng *r, int bits, size_t B, size_t in, size_t out)
   ok(st == 0 && w <= 1.0,
      "f%d B=%zu in=%zu out=%zu: forward without bias Y = X W^T (err/bound %.2g)", bits, B, in,
      out, w);
+
+  /* Forward on the transposed weights, with bias (Y prefilled again). */
+  for (size_t i = 0; i < B * out; i++)
+    Y[i] = 1e30;
+  st = fwd_t(bits, Y, X, W, b, B, in, out);
+  ref_forward(Yr, bY, X, W, b, B, in, out, eps);
+  w = worst(Y, Yr, bY, B * out);
+  ok(st == 0 && w <= 1.0,
+     "f%d B=%zu in=%zu out=%zu: forward_t Y = X WT + b matches the triple loop (err/bound %.2g)",
+     bits, B, in, out, w);
 
   /* Backward from nonzero gradients G, g: dW = G + dY^T X, db = g + colsum dY. */
   memcpy(dW, G, out * in * sizeof *dW);
