@@ -49,3 +49,9 @@ infb_rng_stream(uint64_t seed, const char *purpose, uint64_t index)
 {
   return infb_rng_stream_type(gsl_rng_mt19937, seed, purpose, index);
 }
+
+gsl_rng *
+infb_rng_sampler(uint64_t seed, const char *purpose, uint64_t index)
+{
+  return infb_rng_stream_type(INFB_RNG_SAMPLER, seed, purpose, index);
+}

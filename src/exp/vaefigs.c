@@ -422,7 +422,7 @@ iwae_split(figctx *f, int s, size_t P, double *rows, int *has_ref)
     for (size_t i0 = 0; !st && i0 < P; i0 += G) {
       size_t m = P - i0 < G ? P - i0 : G;
       for (size_t t = 0; t < m; t++)
-        if (!(rngs[t] = infb_rng_stream(in->seed, "figures/iwae", in->first_index[s] + i0 + t)))
+        if (!(rngs[t] = infb_rng_sampler(in->seed, "figures/iwae", in->first_index[s] + i0 + t)))
           st = GSL_ENOMEM;
       if (!st)
         st = infb_vae_iwae_f32(f->v, m, in->X[s] + i0 * D, NULL, NULL, f->o.ks[j], rngs,

@@ -401,7 +401,7 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const floa
   for (size_t i0 = 0; !st && i0 < n; i0 += B) {
     size_t m = n - i0 < B ? n - i0 : B;
     for (size_t j = 0; j < m; j++)
-      if (!(rngs[j] = infb_rng_stream(seed, purpose, first_index + i0 + j)))
+      if (!(rngs[j] = infb_rng_sampler(seed, purpose, first_index + i0 + j)))
         st = GSL_ENOMEM;
     if (!st)
       st = infb_vae_iwae_f32(v, m, X + i0 * D, MU ? MU + i0 * K : NULL, LV ? LV + i0 * K : NULL,

@@ -17,7 +17,7 @@
 #include <gsl/gsl_rng.h>
 
 /* The generator of the per-point streams (qstar.h). */
-#define QSTAR_RNG gsl_rng_taus2
+#define QSTAR_RNG INFB_RNG_SAMPLER
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -241,16 +241,16 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
   const size_t K = dec->K;
   size_t i_fill = 0, s_fill = 0, i_acc = 0, s_acc = 0;
   double mean = 0.0, m2 = 0.0;
-  gsl_rng *r = NULL;
+  gsl_rng *r = gsl_rng_alloc(QSTAR_RNG); /* re-seeded for each point's stream */
+  if (!r)
+    return INFB_ERROR(GSL_ENOMEM, "cannot allocate a random-number generator");
   int st = GSL_SUCCESS;
   while (i_acc < n) {
     size_t R = 0;
     while (R < ws->rows && i_fill < n) {
       const double *mu = MU + i_fill * K;
       if (s_fill == 0) {
-        r = infb_rng_stream(seed, purpose, (uint64_t)(first_index + i_fill));
-        if (!r)
-          return GSL_ENOMEM;
+        infb_rng_reseed(r, seed, purpose, (uint64_t)(first_index + i_fill));
         for (size_t k = 0; k < K; k++)
           ws->sig[k] = exp(0.5 * LV[i_fill * K + k]);
       }
@@ -259,8 +259,6 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
         ws->Zr[R * K + k] = mu[k] + ws->sig[k] * gsl_ran_gaussian_ziggurat(r, 1.0);
       R++;
       if (++s_fill == S) {
-        gsl_rng_free(r);
-        r = NULL;
         s_fill = 0;
         i_fill++;
       }
@@ -291,8 +289,7 @@ elbo_mc_chunked(const infb_decoder *dec, size_t n, const double *X, const double
     if (st)
       break;
   }
-  if (r)
-    gsl_rng_free(r);
+  gsl_rng_free(r);
   return st;
 }
 

@@ -6,8 +6,7 @@
  * callback, so the same code serves the linear-Gaussian model and the VAE.
  *
  * Per step, for each active point i and sample s: ε ~ N(0, I_K) from the point's own
- * stream ("qstar", i) of the master seed (GSL's taus2 generator: seeded in nanoseconds,
- * and twice mt19937's speed under the ziggurat), z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
+ * stream ("qstar", i) of the master seed (INFB_RNG_SAMPLER, GSL's taus2: core/rng.h), z = μ + σ⊙ε, and with g = ∂ ln p(x|z)/∂z
  *   ∂ELBO/∂μ      = mean_s g − μ,
  *   ∂ELBO/∂ln σ²  = mean_s (g⊙ε)⊙σ/2 − (σ² − 1)/2,
  * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL.
@@ -123,7 +122,7 @@ int infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, 
                         infb_qstar_point *out);
 
 /* Monte-Carlo ELBO of the given q (MU, LV: n×K) with S samples per point from streams
- * (purpose, first_index + row): out_elbo[n], out_se[n] (standard error of the mean over
+ * (purpose, first_index + row) of INFB_RNG_SAMPLER (core/rng.h): out_elbo[n], out_se[n] (standard error of the mean over
  * samples).
  * Each sample is ln p(x|z_s) − KL(q‖N(0,I)), z_s = μ + σ⊙ε_s, ε_s drawn as in the
  * optimiser (ziggurat, sample-major); the KL is in closed form, so out_se is the sample

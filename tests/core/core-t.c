@@ -15,7 +15,7 @@
 int
 main(void)
 {
-  plan(39);
+  plan(40);
   double d;
   long l;
   int b;
@@ -77,6 +77,13 @@ main(void)
   if (u)
     infb_rng_reseed(u, 7, "x", 4);
   ok(u && t && gsl_rng_get(u) != gsl_rng_get(t), "rng_reseed to another index gives another stream");
+  gsl_rng *smp = infb_rng_sampler(7, "x", 3);
+  int smp_same = smp && t && strcmp(gsl_rng_name(smp), "taus2") == 0;
+  infb_rng_reseed(t, 7, "x", 3);
+  for (int i = 0; smp_same && i < 100; i++)
+    smp_same = gsl_rng_get(smp) == gsl_rng_get(t);
+  ok(smp_same, "rng_sampler is the taus2 stream rng_stream_type makes");
+  gsl_rng_free(smp);
   gsl_rng_free(t);
   gsl_rng_free(t2);
   gsl_rng_free(u);
