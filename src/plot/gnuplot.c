@@ -601,6 +601,8 @@ enum { GB_LABEL_CHARS = 110 };
  * HIST_SPIKE_FRAC × the x range, which spans ± HIST_FLAT_HALF × max(1, |value|). */
 enum { HIST_MIN_BINS = 5, HIST_MAX_BINS = 60 };
 static const double HIST_FLAT_REL = 1e-9, HIST_FLAT_HALF = 0.25, HIST_SPIKE_FRAC = 0.02;
+/* Tukey's "far out" fences: values beyond Q1 − 3·IQR or Q3 + 3·IQR are not binned. */
+static const double HIST_FENCE = 3.0;
 /* Posterior contours: ellipses at 1, 2, ..., PO_LEVELS standard deviations (Mahalanobis
  * distance); each panel spans ± PO_RANGE posterior sd (and q's outermost ellipse);
  * PO_SAMPLES points per ellipse. */
@@ -769,6 +771,7 @@ gaphist_panel(FILE *fp, const char *tsv_train, const char *tsv_test, int col,
   fprintf(fp, "\n# ---------------- %s (column %d)\n", what, col);
   /* stats drops values outside the ranges the previous panel set. */
   fputs("n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\n"
+        "f_lo = NaN; f_hi = NaN; n_out = 0; far = NaN\n"
         "set xrange [*:*]\n"
         "set yrange [*:*]\n",
         fp);
@@ -786,14 +789,29 @@ gaphist_panel(FILE *fp, const char *tsv_train, const char *tsv_test, int col,
     fprintf(fp, " using %d nooutput\n"
                 "  w = fd(STATS_lo_quartile, STATS_up_quartile, n_%s)\n"
                 "  bw = (bw == bw && bw <= w) ? bw : w\n"
+                "  f_set = fences(STATS_lo_quartile, STATS_up_quartile)\n"
                 "}\n",
             col, split[s]);
   }
+  /* Values beyond both splits' far-out fences are left out of the bins (and of the
+   * range), counted in a label; the fractions and means stay over all points. */
+  fputs("if (f_lo == f_lo) {\n  lo = NaN; hi = NaN\n", fp);
+  for (int s = 0; s < 2; s++) {
+    if (!file[s])
+      continue;
+    fputs("  stats ", fp);
+    put_datafile(fp, file[s]);
+    fprintf(fp, " using (acc_in(column(%d))) nooutput\n", col);
+  }
+  fputs("}\n", fp);
   fputs("scale = abs(lo) > abs(hi) ? abs(lo) : abs(hi)\n"
         "scale = scale > 1 ? scale : 1\n"
         "flat = n_tr + n_te > 0 && hi - lo <= flat_rel * scale\n"
         "unset arrow\n"
         "unset label\n"
+        "if (n_out > 0) { set label sprintf(\"%d point%s outside [%.3g, %.3g] not shown\\n"
+        "(the farthest: %.4g nats)\", n_out, n_out > 1 ? 's' : '', f_lo, f_hi, far) at "
+        "graph 0.97, graph 0.95 right front noenhanced }\n"
         "set xrange [*:*]\n"
         "if (flat) {\n"
         "  # One value: a single bar centred on it.\n"
@@ -844,9 +862,10 @@ gaphist_panel(FILE *fp, const char *tsv_train, const char *tsv_test, int col,
     fputs(sep, fp);
     put_datafile(fp, file[s]);
     fprintf(fp,
-            " using (bin(column(%d))):(1.0 / n_%s) smooth frequency with boxes "
-            "fs transparent solid 0.45 border ls %d title sprintf('%s (%%d points)', n_%s)",
-            col, split[s], s + 1, name[s], split[s]);
+            " using (inside(column(%d)) ? bin(column(%d)) : NaN):(1.0 / n_%s) smooth "
+            "frequency with boxes fs transparent solid 0.45 border ls %d "
+            "title sprintf('%s (%%d points)', n_%s)",
+            col, col, split[s], s + 1, name[s], split[s]);
     sep = plot_sep;
   }
   for (int s = 0; s < 2; s++) {
@@ -892,15 +911,28 @@ infb_plot_gaphist_write(const char *dir, const char *stem, const char *tsv_train
   fprintf(fp,
           "\n# Bins: Freedman–Diaconis width 2·IQR·n^(−1/3) (the smaller of the two splits'),\n"
           "# kept between %d and %d bins over the range; values spread less than\n"
-          "# flat_rel·max(1, |value|) are one value, drawn as one bar.\n"
-          "min_bins = %d; max_bins = %d\n"
+          "# flat_rel·max(1, |value|) are one value, drawn as one bar.  Values beyond\n"
+          "# Tukey's far-out fences Q1 − fence·IQR, Q3 + fence·IQR (the widest of the\n"
+          "# splits') are not binned but counted in a label (one image with a 459-nat gap\n"
+          "# would otherwise squeeze a thousand others into one bar).\n"
+          "min_bins = %d; max_bins = %d; fence = %.17g\n"
           "flat_rel = %.17g; flat_half = %.17g; spike_frac = %.17g\n",
-          HIST_MIN_BINS, HIST_MAX_BINS, HIST_MIN_BINS, HIST_MAX_BINS, HIST_FLAT_REL,
-          HIST_FLAT_HALF, HIST_SPIKE_FRAC);
+          HIST_MIN_BINS, HIST_MAX_BINS, HIST_MIN_BINS, HIST_MAX_BINS, HIST_FENCE,
+          HIST_FLAT_REL, HIST_FLAT_HALF, HIST_SPIKE_FRAC);
   fputs("# acc: count, sum and range of the finite values (NaN marks a missing gap).\n"
         "acc(v) = v == v ? (n = n + 1, sum = sum + v, lo = (lo == lo && lo <= v) ? lo : v, "
         "\\\n                  hi = (hi == hi && hi >= v) ? hi : v, 0) : 0\n"
         "fd(q1, q3, n) = 2 * (q3 - q1) / n**(1.0 / 3)\n"
+        "# fences: widen [f_lo, f_hi] to a split's fences (none while its IQR is 0);\n"
+        "# inside: within them, or no fences; acc_in: the range of the values inside,\n"
+        "# the count and the farthest of those outside.\n"
+        "fences(q1, q3) = q3 > q1 ? (f_lo = (f_lo == f_lo && f_lo <= q1 - fence * (q3 - q1)) "
+        "\\\n  ? f_lo : q1 - fence * (q3 - q1), f_hi = (f_hi == f_hi && f_hi >= q3 + fence * "
+        "(q3 - q1)) \\\n  ? f_hi : q3 + fence * (q3 - q1), 0) : 0\n"
+        "inside(v) = v == v && (f_lo != f_lo || (v >= f_lo && v <= f_hi))\n"
+        "acc_in(v) = v != v ? 0 : inside(v) ? (lo = (lo == lo && lo <= v) ? lo : v, \\\n"
+        "  hi = (hi == hi && hi >= v) ? hi : v, 0) \\\n"
+        "  : (n_out = n_out + 1, far = (far == far && abs(far) >= abs(v)) ? far : v, 0)\n"
         "bin(x) = lo + bw * (floor((x - lo) / bw) + 0.5)\n",
         fp);
   fputs(key_below, fp);

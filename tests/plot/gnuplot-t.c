@@ -185,7 +185,7 @@ render(const char *gnuplot, const char *stem)
 int
 main(void)
 {
-  plan(45);
+  plan(47);
   ok(mkdtemp(dir) != NULL, "temporary directory");
   ok(infb_plot_style(dir) == GSL_SUCCESS, "style written");
 
@@ -298,9 +298,31 @@ main(void)
          0,
      "gap histograms: written");
   ok(has("gaphist-e.gp", "# ---------------- amortisation gap (column 8)\n"
-                         "n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\nset xrange [*:*]\n"
+                         "n = 0; sum = 0; lo = NaN; hi = NaN; bw = NaN\n"
+                         "f_lo = NaN; f_hi = NaN; n_out = 0; far = NaN\nset xrange [*:*]\n"
                          "set yrange [*:*]\n"),
      "gap histograms: the ranges are reset before the second panel's stats");
+
+  /* An outlier far beyond the others (as one test image's 459-nat amortisation gap) is
+   * left out of the bins and named in a label; the panels without one have no label. */
+  write_gaps("gaps-o-train.tsv", 0);
+  {
+    static const char *const cols[10] = {
+        "index",  "log_px",            "elbo_qstar",       "elbo_qstar_numeric",
+        "elbo_qstar_numeric_mc_se",    "elbo_q",           "approximation_gap",
+        "amortization_gap", "inference_gap", "qstar_steps"};
+    double rows[12 * 10];
+    for (int i = 0; i < 12; i++) {
+      double a = 3 + 0.5 * i, b = i == 5 ? 459.25 : 2 + 0.3 * i;
+      double r[10] = {i, -100, -100 - a, -100 - a, 0.1, -100 - a - b, a, b, a + b, 100};
+      memcpy(rows + 10 * i, r, sizeof r);
+    }
+    infb_tsv_write(dir, "gaps-o-test.tsv", "synthetic gaps, one outlier", 10, cols, 12, NULL,
+                   rows);
+  }
+  ok(infb_plot_gaphist_write(dir, "gaphist-o", "gaps-o-train.tsv", "gaps-o-test.tsv", "e", 1) ==
+         0,
+     "gap histograms with an outlier: written");
 
   /* Rendering. */
   const char *gp = getenv("GNUPLOT");
@@ -311,9 +333,23 @@ main(void)
   if (gp && *gp && access(gp, X_OK) == 0) {
     for (size_t i = 0; i < nstems; i++)
       ok(render(gp, stems[i]), "gnuplot renders %s.gp without a warning", stems[i]);
+    /* The outlier's label, read off gnuplot's text terminal. */
+    char cmd2[1024];
+    snprintf(cmd2, sizeof cmd2,
+             "cd '%s' && '%s' -e \"set terminal dumb size 240,60\" gaphist-o.gp > gaphist-o.txt "
+             "2>&1 && '%s' -e \"set terminal dumb size 240,60\" gaphist-e.gp > gaphist-e.txt "
+             "2>&1",
+             dir, gp, gp);
+    int rc = system(cmd2);
+    const char *txt = rc == 0 ? slurp("gaphist-o.txt") : "";
+    int labelled = strstr(txt, "1 point outside") != NULL && strstr(txt, "459.2 nats") != NULL;
+    txt = rc == 0 ? slurp("gaphist-e.txt") : "not shown";
+    ok(labelled && strstr(txt, "not shown") == NULL,
+       "gap histogram: the outlier (459.25) is left out and named in a label; no label "
+       "without one");
   } else {
-    for (size_t i = 0; i < nstems; i++)
-      skip("GNUPLOT not set: %s.gp not rendered", stems[i]);
+    for (size_t i = 0; i < nstems + 1; i++)
+      skip("GNUPLOT not set: %s not rendered", i < nstems ? stems[i] : "gaphist-o");
   }
 
   char cmd[300];
