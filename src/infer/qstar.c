@@ -84,8 +84,6 @@ draw_eps(gsl_rng *r, size_t K, size_t S, double *E)
     E[q] = gsl_ran_gaussian_ziggurat(r, 1.0);
 }
 
-/* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point;
- * σ into sg (K). */
 #if QSTAR_HAVE_AVX512
 /* sg[0..8·⌊K/8⌋) = e^{lv/2} by SLEEF (1 ulp, as libm's exp); returns the count done. */
 __attribute__((target("avx2,fma,avx512f"))) static size_t
@@ -117,6 +115,8 @@ use_avx512(void)
 #endif
 }
 
+/* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point;
+ * σ into sg (K). */
 static void
 reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E, double *Z,
         double *sg)
