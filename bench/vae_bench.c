@@ -26,7 +26,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -103,9 +102,7 @@ main(int argc, char **argv)
   infb_cli_blas_kernels(argv); /* as infbench does: OpenBLAS's kernels for this CPU */
   gsl_set_error_handler(infb_error_gsl_handler);
   infb_blas_set_threads(split ? 1 : (int)threads);
-  int blk = strcmp(blocking, "on") == 0 ||
-            (strcmp(blocking, "auto") == 0 && infb_blas_has_small_kernels(infb_blas_corename()));
-  infb_blas_set_blocking(blk ? block_cols : 0, blk ? block_depth : 0);
+  infb_blas_apply_blocking(blocking, block_cols, block_depth);
   const size_t D = 784;
   infb_vae_arch arch = {.D = D, .K = K, .nenc = 2, .ndec = 2, .act = INFB_ACT_ELU};
   arch.enc_hidden[0] = arch.enc_hidden[1] = H;
@@ -230,7 +227,7 @@ main(int argc, char **argv)
   printf("infbench blas-kernels threads=%s %s\n", tl, infb_blas_corename());
   size_t nc, kc;
   infb_blas_blocking(&nc, &kc);
-  printf("infbench gemm-blocks threads=%s %zu %zu\n", tl, nc, kc == SIZE_MAX ? 0 : kc);
+  printf("infbench gemm-blocks threads=%s %zu %zu\n", tl, nc, kc);
   printf("infbench peak-rss threads=%s %.1f MiB\n", tl, (double)ru.ru_maxrss / 1024.0);
   infb_vae_free_f32(v);
   gsl_rng_free(r);

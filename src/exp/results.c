@@ -5,8 +5,6 @@
 #include "core/error.h"
 #include "linalg/blas.h"
 
-#include <stdint.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +79,7 @@ infb_results_program(void)
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[I, I]}", "name", PACKAGE_NAME,
                    "version", PACKAGE_VERSION, "gsl", gsl_version, "blas", infb_blas_config(),
                    "blas_kernels", infb_blas_corename(), "blas_threads", infb_blas_threads(),
-                   "gemm_blocks", (json_int_t)nc,
-                   (json_int_t)(kc == SIZE_MAX ? 0 : kc));
+                   "gemm_blocks", (json_int_t)nc, (json_int_t)kc);
 }
 
 const char *

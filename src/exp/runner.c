@@ -856,14 +856,10 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   int split = strcmp(type, "vae") == 0 &&
               strcmp(infb_config_get(cfg, "experiment", "parallel"), "split") == 0;
   infb_blas_set_threads(split ? 1 : (int)infb_config_int(cfg, "experiment", "threads"));
-  /* Small sgemms in blocks (linalg/blas.h): on, or auto for kernels that have the
-   * small-matrix paths. */
-  const char *blk = infb_config_get(cfg, "experiment", "gemm_blocking");
-  int blocking = strcmp(blk, "on") == 0 ||
-                 (strcmp(blk, "auto") == 0 && infb_blas_has_small_kernels(infb_blas_corename()));
-  size_t nc = blocking ? (size_t)infb_config_int(cfg, "experiment", "gemm_block_cols") : 0;
-  size_t kc = blocking ? (size_t)infb_config_int(cfg, "experiment", "gemm_block_depth") : 0;
-  infb_blas_set_blocking(nc, kc);
+  /* Small sgemms in blocks (linalg/blas.h). */
+  infb_blas_apply_blocking(infb_config_get(cfg, "experiment", "gemm_blocking"),
+                           (size_t)infb_config_int(cfg, "experiment", "gemm_block_cols"),
+                           (size_t)infb_config_int(cfg, "experiment", "gemm_block_depth"));
   if (strcmp(type, "lingauss") == 0 || strcmp(type, "vae") == 0)
     return infb_run_latent(cfg, opt, res);
   c.model = strcmp(type, "logreg") == 0 ? INFB_MODEL_LOGREG : INFB_MODEL_LINREG;

@@ -97,24 +97,6 @@ exp_half_avx512(size_t K, const double *lv, double *sg)
 }
 #endif
 
-/* Whether σ = e^{lv/2} goes through SLEEF's AVX-512 exp (decided once). */
-static int
-use_avx512(void)
-{
-#if QSTAR_HAVE_AVX512
-  static int have = -1;
-  int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-  if (h < 0) {
-    __builtin_cpu_init();
-    h = __builtin_cpu_supports("avx512f") != 0;
-    __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-  }
-  return h;
-#else
-  return 0;
-#endif
-}
-
 /* The reparameterisation z_s = μ + σ⊙ε_s, σ = exp(lv/2), for the S rows of one point;
  * σ into sg (K). */
 static void
@@ -123,7 +105,7 @@ reparam(size_t K, size_t S, const double *mu, const double *lv, const double *E,
 {
   size_t k0 = 0;
 #if QSTAR_HAVE_AVX512
-  if (use_avx512())
+  if (__builtin_cpu_supports("avx512f")) /* libgcc's CPU model, set before main */
     k0 = exp_half_avx512(K, lv, sg);
 #endif
   for (size_t k = k0; k < K; k++)

@@ -5,7 +5,6 @@
 #include "core/error.h"
 
 #include <limits.h>
-#include <stdint.h>
 #include <gsl/gsl_cblas.h>
 
 #include <string.h>
@@ -42,7 +41,7 @@ void
 infb_blas_set_blocking(size_t nc, size_t kc)
 {
   block_nc = nc;
-  block_kc = nc ? (kc ? kc : SIZE_MAX) : 0;
+  block_kc = nc ? kc : 0;
 }
 
 void
@@ -64,6 +63,21 @@ infb_blas_has_small_kernels(const char *core)
   return 0;
 }
 
+void
+infb_blas_apply_blocking(const char *mode, size_t nc, size_t kc)
+{
+  int on = mode && (strcmp(mode, "on") == 0 ||
+                    (strcmp(mode, "auto") == 0 && infb_blas_has_small_kernels(infb_blas_corename())));
+  infb_blas_set_blocking(on ? nc : 0, on ? kc : 0);
+}
+
+/* The depth of a block for inner dimension k (all of it without depth blocks). */
+static size_t
+depth_block(size_t k)
+{
+  return block_kc && block_kc < k ? block_kc : k;
+}
+
 /* Whether the no-transpose call m×n×k goes in blocks (see blas.h). */
 static int
 blocked(size_t m, size_t n, size_t k)
@@ -71,8 +85,7 @@ blocked(size_t m, size_t n, size_t k)
   if (block_nc == 0 || m == 0 || n == 0 || k == 0)
     return 0;
   double mnk = (double)m * (double)n * (double)k;
-  double bnk = (double)m * (double)(n < block_nc ? n : block_nc) *
-               (double)(k < block_kc ? k : block_kc);
+  double bnk = (double)m * (double)(n < block_nc ? n : block_nc) * (double)depth_block(k);
   return mnk > INFB_BLAS_SMALL_MNK && bnk <= INFB_BLAS_SMALL_MNK &&
          openblas_get_num_threads() == 1;
 }
@@ -92,10 +105,11 @@ infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha, co
   if (m == 0 || n == 0)
     return GSL_SUCCESS;
   if (infb_blas_blocks(transa, transb, m, n, k)) {
+    const size_t kd = depth_block(k);
     for (size_t j0 = 0; j0 < n; j0 += block_nc) {
       size_t nb = n - j0 < block_nc ? n - j0 : block_nc;
-      for (size_t l0 = 0; l0 < k; l0 += block_kc) {
-        size_t kb = k - l0 < block_kc ? k - l0 : block_kc;
+      for (size_t l0 = 0; l0 < k; l0 += kd) {
+        size_t kb = k - l0 < kd ? k - l0 : kd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nb, (int)kb, alpha,
                     A + l0, (int)lda, B + l0 * ldb + j0, (int)ldb, l0 ? 1.0f : beta, C + j0,
                     (int)ldc);

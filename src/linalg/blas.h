@@ -27,8 +27,8 @@ int infb_sgemm(int transa, int transb, size_t m, size_t n, size_t k, float alpha
  * OpenBLAS thread as a sequence of gemms on column blocks of nc and depth blocks of kc,
  * accumulating the depth blocks into C (the same C up to float rounding of the sum's
  * order; deterministic for a given setting).  Every other call goes to OpenBLAS whole.
- * nc = 0 turns blocking off (the default); kc = 0 means no depth blocks.  The setting is process-wide: set it before
- * gemms run on other threads. */
+ * nc = 0 turns blocking off (the default); kc = 0 means no depth blocks.  The setting is
+ * process-wide: set it before gemms run on other threads. */
 #define INFB_BLAS_SMALL_MNK 1000000.0
 void infb_blas_set_blocking(size_t nc, size_t kc);
 /* The current setting; either pointer may be NULL. */
@@ -40,6 +40,10 @@ int infb_blas_blocks(int transa, int transb, size_t m, size_t n, size_t k);
  * the AVX-512 sets named above, which have the small-matrix kernels that blocking serves
  * (measured: bench/RESULTS.md). */
 int infb_blas_has_small_kernels(const char *core);
+/* The blocking of a `gemm_blocking` setting: mode "on" sets (nc, kc); "auto" sets them when
+ * OpenBLAS's current kernel set has the small-matrix kernels, else turns blocking off, as
+ * does any other mode ("off"). */
+void infb_blas_apply_blocking(const char *mode, size_t nc, size_t kc);
 
 /* y (length m, or n when trans) = alpha·op(A)·x + beta·y, A m×n row-major (lda ≥ n). */
 int infb_dgemv(int trans, size_t m, size_t n, double alpha, const double *A, size_t lda,
