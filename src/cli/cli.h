@@ -26,13 +26,18 @@ void infb_cli_print_report(const struct json_t *results);
 int infb_cli_render_dir(const char *dir, const char *format, int quiet);
 
 /* OpenBLAS picks its kernels when it is loaded, from OPENBLAS_CORETYPE or its own CPU
- * detection, which falls back to generic SSE3 kernels on CPUs it does not know (see
- * infb_blas_better_coretype).  Then this re-executes the program (/proc/self/exe, the same
- * argv) once with the better core type in the environment; call it first in main().  The
- * user's own OPENBLAS_CORETYPE always wins, and INFBENCH_BLAS_CORETYPE=keep turns this
- * off.  Returns only when nothing is to be done or the re-execution failed (then the
- * process goes on with OpenBLAS's choice). */
+ * detection, which falls back to generic SSE3 kernels on CPUs it does not know.  When
+ * infb_blas_choose_coretype (linalg/blas.h) advises a better set for this CPU, OpenBLAS's
+ * choice and the environment, this re-executes the program (/proc/self/exe, the same
+ * argv) once with OPENBLAS_CORETYPE set to it and INFBENCH_BLAS_CHOSEN_OVER to OpenBLAS's
+ * own choice; call it first in main().  The user's own OPENBLAS_CORETYPE always wins, and
+ * INFBENCH_BLAS_CORETYPE=keep turns this off.  Returns only when nothing is to be done or
+ * the re-execution failed (then the process goes on with OpenBLAS's choice). */
 void infb_cli_blas_kernels(char **argv);
+/* One line (no newline) into buf: the kernel set in use and who chose it — "X (chosen by
+ * infbench over OpenBLAS's Y)", "X (OPENBLAS_CORETYPE=Z)" or "X (OpenBLAS's own choice;
+ * infbench's advice: A|none)", A being what infbench would choose without keep. */
+void infb_cli_blas_describe(char *buf, size_t size);
 
 /* "infbench: " + message on stderr. */
 void infb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -54,8 +54,10 @@ main(int argc, char **argv)
     return EXIT_OK;
   }
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-    printf("%s %s\nGSL %s\nBLAS %s\n", PACKAGE_NAME, PACKAGE_VERSION, gsl_version,
-           infb_blas_config());
+    char kernels[256];
+    infb_cli_blas_describe(kernels, sizeof kernels);
+    printf("%s %s\nGSL %s\nBLAS %s\nBLAS kernels: %s\n", PACKAGE_NAME, PACKAGE_VERSION,
+           gsl_version, infb_blas_config(), kernels);
     return EXIT_OK;
   }
   if (strcmp(cmd, "run") == 0)

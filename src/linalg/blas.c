@@ -178,20 +178,34 @@ infb_blas_corename(void)
   return openblas_get_corename();
 }
 
-const char *
-infb_blas_better_coretype(void)
+unsigned
+infb_blas_cpu_features(void)
 {
-  const char *core = openblas_get_corename();
-  if (!core || strcmp(core, "Prescott") != 0)
-    return NULL;
+  unsigned f = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return "Haswell";
+  f |= __builtin_cpu_supports("avx2") ? INFB_CPU_AVX2 : 0;
+  f |= __builtin_cpu_supports("fma") ? INFB_CPU_FMA : 0;
+  f |= __builtin_cpu_supports("avx512f") ? INFB_CPU_AVX512F : 0;
+  f |= __builtin_cpu_supports("avx512cd") ? INFB_CPU_AVX512CD : 0;
+  f |= __builtin_cpu_supports("avx512bw") ? INFB_CPU_AVX512BW : 0;
+  f |= __builtin_cpu_supports("avx512dq") ? INFB_CPU_AVX512DQ : 0;
+  f |= __builtin_cpu_supports("avx512vl") ? INFB_CPU_AVX512VL : 0;
 #endif
+  return f;
+}
+
+const char *
+infb_blas_choose_coretype(const char *core, unsigned features, const char *env_core,
+                          const char *mode)
+{
+  if (env_core || (mode && strcmp(mode, "keep") == 0))
+    return NULL;
+  if (!core || strcmp(core, "Prescott") != 0)
+    return NULL;
+  if ((features & INFB_CPU_AVX512_SKX) == INFB_CPU_AVX512_SKX)
+    return "SkylakeX";
+  if ((features & (INFB_CPU_AVX2 | INFB_CPU_FMA)) == (INFB_CPU_AVX2 | INFB_CPU_FMA))
+    return "Haswell";
   return NULL;
 }

@@ -60,13 +60,39 @@ void infb_blas_set_threads(int n);
 
 /* The kernel set OpenBLAS chose at load time (openblas_get_corename), e.g. "SkylakeX". */
 const char *infb_blas_corename(void);
-/* The kernel set that would serve this CPU better than OpenBLAS's choice, or NULL when its
- * choice is right.  OpenBLAS ≤ 0.3.21 (Debian 12) does not know Intel's newer server models
- * (e.g. family 6 model 207) and falls back to its generic SSE3 "Prescott" kernels, about
- * 5× slower here; this returns "SkylakeX" when OpenBLAS chose "Prescott" and the CPU has
- * AVX-512 F, CD, BW, DQ and VL, "Haswell" when it has AVX2 and FMA, else NULL.  OpenBLAS
- * reads its choice from the environment (OPENBLAS_CORETYPE) only when it is loaded, so
- * acting on this means re-executing the program (src/cli/main.c does). */
-const char *infb_blas_better_coretype(void);
+/* The CPU features that decide which of OpenBLAS's kernel sets can run: bits of
+ * infb_blas_cpu_features() and the `features` argument of infb_blas_choose_coretype. */
+enum {
+  INFB_CPU_AVX2 = 1u << 0,
+  INFB_CPU_FMA = 1u << 1,
+  INFB_CPU_AVX512F = 1u << 2,
+  INFB_CPU_AVX512CD = 1u << 3,
+  INFB_CPU_AVX512BW = 1u << 4,
+  INFB_CPU_AVX512DQ = 1u << 5,
+  INFB_CPU_AVX512VL = 1u << 6
+};
+/* Every AVX-512 subset that OpenBLAS's SkylakeX kernels use. */
+#define INFB_CPU_AVX512_SKX                                                                \
+  (INFB_CPU_AVX512F | INFB_CPU_AVX512CD | INFB_CPU_AVX512BW | INFB_CPU_AVX512DQ |          \
+   INFB_CPU_AVX512VL)
+/* This CPU's features (cpuid through GCC's __builtin_cpu_supports; 0 off x86-64). */
+unsigned infb_blas_cpu_features(void);
+
+/* The kernel choice, a pure function of its inputs (so it is tested with injected ones):
+ * the kernel set to re-execute the program with, or NULL to keep OpenBLAS's.
+ *   core      the set OpenBLAS chose at load time (infb_blas_corename(); NULL allowed);
+ *   features  the CPU's INFB_CPU_* bits (infb_blas_cpu_features());
+ *   env_core  the environment's OPENBLAS_CORETYPE (NULL when unset): a set one chose
+ *             oneself always wins, so any value gives NULL;
+ *   mode      the environment's INFBENCH_BLAS_CORETYPE (NULL when unset): "keep" gives
+ *             NULL, anything else is the default, "auto".
+ * OpenBLAS ≤ 0.3.21 (Debian 12) does not know Intel's newer server models (e.g. family 6
+ * model 207, Emerald Rapids) and falls back to its generic SSE3 "Prescott" kernels, about
+ * 5× slower; over that fallback only, this returns "SkylakeX" when the CPU has every
+ * subset of INFB_CPU_AVX512_SKX, "Haswell" when it has AVX2 and FMA, else NULL.  OpenBLAS
+ * reads OPENBLAS_CORETYPE only when it is loaded, so acting on this means re-executing
+ * the program (src/cli/kernels.c does). */
+const char *infb_blas_choose_coretype(const char *core, unsigned features, const char *env_core,
+                                      const char *mode);
 
 #endif

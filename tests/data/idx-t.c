@@ -508,7 +508,7 @@ test_labels(void)
  * 28×28, 10 balanced classes (6000 / 1000 per class); the first training label is 9
  * ("ankle boot"), as listed in the data set's README. */
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist/"
-enum { NREAL = 15 };
+enum { NREAL = 13 };
 
 static void
 count_classes(const infb_idx *lab, size_t per_class, const char *what)
@@ -548,7 +548,6 @@ test_fashion(void)
      "train images: 60000 × 28 × 28");
   ok(lb && lb->n == 60000 && lb->item == 1, "train labels: 60000");
   diag("full training images read in %.3f s", t_full);
-  ok(t_full < 2.0, "the 47 MB training images read in under 2 s (%.3f s)", t_full);
   if (im && lb) {
     is_int(GSL_SUCCESS, infb_idx_check_labels(im, lb, 10), "train labels: all < 10, n matches");
     count_classes(lb, 6000, "train");
@@ -566,8 +565,6 @@ test_fashion(void)
      "max_items 1000: 1000 images of 784 bytes");
   ok(head && im && memcmp(head->data, im->data, 1000 * 784) == 0,
      "max_items 1000: the first 1000 images of the full read");
-  ok(t_head < 0.25 && t_head < t_full, "max_items 1000 stops early: %.4f s (full: %.3f s)",
-     t_head, t_full);
   infb_idx_free(head);
   infb_idx_free(im);
   infb_idx_free(lb);
@@ -593,7 +590,7 @@ test_fashion(void)
 int
 main(void)
 {
-  plan(156);
+  plan(154);
   if (!mkdtemp(tmpdir)) {
     diag("cannot make a temporary directory: %s", strerror(errno));
     return 1;
