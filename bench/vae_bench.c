@@ -60,7 +60,7 @@ main(int argc, char **argv)
   size_t threads = 1, K = 50, H = 200, B = 100, steps = 50, iwae_k = 5000, iwae_points = 4;
   size_t qpoints = 100, qsamples = 1, qsteps = 50, repeat = 5, block_rows = INFB_VAE_BLOCK_ROWS;
   const char *work = "train,iwae,qstar,sgemm";
-  int split = 0; /* --split: the VAE's own threads (vae_set_threads), OpenBLAS on one */
+  int split = 0; /* --split: the VAE's own threads (vae_set_parts), OpenBLAS on one */
   const char *blocking = "auto"; /* --gemm-blocking: as [experiment] gemm_blocking */
   size_t block_cols = 32, block_depth = 128;
   static const struct option longopts[] = {
@@ -114,7 +114,7 @@ main(int argc, char **argv)
     check(GSL_ENOMEM, "allocation");
   check(infb_vae_init_f32(v, r), "init");
   if (split)
-    check(infb_vae_set_threads_f32(v, threads), "threads");
+    check(infb_vae_set_parts_f32(v, threads), "threads");
   check(infb_vae_set_block_rows_f32(v, block_rows), "block rows");
   /* The thread setting as printed: T (OpenBLAS's threads) or T+split (the VAE's). */
   char tl[32];

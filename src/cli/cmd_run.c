@@ -11,6 +11,7 @@
 #include "exp/runner.h"
 #include "exp/runshared.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -108,9 +109,9 @@ show_progress(void *ctx, const char *what, size_t done, size_t total)
 }
 
 static const char usage_text[] =
-    "usage: infbench run FILE.ini [-o DIR] [--set SECTION.KEY=VALUE]... [--plot] [--quiet]\n"
-    "                    [--force] [--stop-after STAGE]\n"
-    "       infbench run --resume DIR [--stop-after STAGE] [--plot] [--quiet]\n"
+    "usage: infbench run FILE.ini [-o DIR] [--set SECTION.KEY=VALUE]... [--threads N]\n"
+    "                    [--plot] [--quiet] [--force] [--stop-after STAGE]\n"
+    "       infbench run --resume DIR [--threads N] [--stop-after STAGE] [--plot] [--quiet]\n"
     "\n"
     "Run the experiment: fit every estimator of [estimators] run, print the comparison\n"
     "table and write config.ini, results.json, TSV tables and gnuplot scripts to the run\n"
@@ -118,6 +119,10 @@ static const char usage_text[] =
     "\n"
     "  -o, --output DIR              run directory (refused if it exists, unless --force)\n"
     "  -s, --set SECTION.KEY=VALUE   override a key of the file (repeatable)\n"
+    "  -j, --threads N               threads to run on (1 to 64; default [experiment]\n"
+    "                                threads): not part of the config's hash, the\n"
+    "                                results do not depend on it, and a run resumes\n"
+    "                                on any thread count\n"
     "  -p, --plot                    render the figures with gnuplot (PNG and SVG)\n"
     "  -q, --quiet                   print nothing but errors\n"
     "  -f, --force                   reuse an existing run directory\n"
@@ -162,7 +167,8 @@ print_failures(const json_t *results)
  * *finished set (and *cfg NULL) when the run ended.  Prints its own errors and returns an
  * exit status. */
 static int
-load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *finished)
+load_resumed(const char *dir, const char *threads_set, infb_run_dir_info *info,
+             infb_config **cfg, int *finished)
 {
   *cfg = NULL;
   *finished = 0;
@@ -194,6 +200,9 @@ load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *f
     free(path);
     return EXIT_USAGE;
   }
+  /* A run recorded before the execution settings were left out of the hash. */
+  if (strcmp(hex, info->hash) != 0 && infb_config_hash_with_exec(c, hex) != GSL_SUCCESS)
+    hex[0] = '\0';
   if (strcmp(hex, info->hash) != 0) {
     infb_cli_error("--resume: the configuration in %s (sha256 %.12s) no longer matches the one "
                    "the run recorded (sha256 %.12s): it was edited, or this infbench resolves "
@@ -222,6 +231,22 @@ load_resumed(const char *dir, infb_run_dir_info *info, infb_config **cfg, int *f
     free(path);
     return EXIT_RUNFAIL;
   }
+  if (threads_set) { /* --threads: an execution setting, outside the hash */
+    char **more = realloc(sets, (nsets + 2) * sizeof *sets);
+    char *dup = more ? strdup(threads_set) : NULL;
+    if (more)
+      sets = more;
+    if (!dup) {
+      infb_cli_error("out of memory");
+      infb_strlist_free(sets);
+      infb_config_free(c);
+      free(source_dir);
+      free(path);
+      return EXIT_RUNFAIL;
+    }
+    sets[nsets++] = dup;
+    sets[nsets] = NULL;
+  }
   if (nsets) {
     infb_config_free(c);
     c = infb_cli_load_config(path, sets, nsets);
@@ -245,18 +270,32 @@ infb_cmd_run(int argc, char **argv)
       {"plot", no_argument, NULL, 'p'},         {"quiet", no_argument, NULL, 'q'},
       {"force", no_argument, NULL, 'f'},        {"resume", required_argument, NULL, 'r'},
       {"stop-after", required_argument, NULL, 'S'},
+      {"threads", required_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   char **sets = calloc((size_t)argc, sizeof *sets);
   size_t nsets = 0;
   const char *outdir = NULL, *resume = NULL;
   int plot = 0, quiet = 0, force = 0, stop_after = INFB_STAGE_ALL, ch;
+  char threads_set[64] = ""; /* --threads N as "experiment.threads=N" */
   if (!sets) {
     infb_cli_error("out of memory");
     return EXIT_RUNFAIL;
   }
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "o:s:pqfr:S:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "o:s:pqfr:S:j:h", longopts, NULL)) != -1) {
     switch (ch) {
+    case 'j': {
+      char *end;
+      errno = 0;
+      long t = strtol(optarg, &end, 10);
+      if (errno || end == optarg || *end || t < 1 || t > 64) {
+        infb_cli_error("--threads: '%s' is not a thread count from 1 to 64", optarg);
+        free(sets);
+        return EXIT_USAGE;
+      }
+      snprintf(threads_set, sizeof threads_set, "experiment.threads=%ld", t);
+      break;
+    }
     case 'o':
       outdir = optarg;
       break;
@@ -318,7 +357,7 @@ infb_cmd_run(int argc, char **argv)
   memset(&info, 0, sizeof info);
   if (resume) {
     int finished = 0;
-    int code = load_resumed(resume, &info, &cfg, &finished);
+    int code = load_resumed(resume, *threads_set ? threads_set : NULL, &info, &cfg, &finished);
     if (code != EXIT_OK || finished) {
       if (finished && !quiet)
         printf("%s: the run finished; nothing to resume\n", resume);
@@ -328,6 +367,8 @@ infb_cmd_run(int argc, char **argv)
     }
     outdir = resume;
   } else {
+    if (*threads_set) /* after the --set options, so it wins over a --set of threads */
+      sets[nsets++] = threads_set;
     cfg = infb_cli_load_config(argv[optind], sets, nsets);
   }
   free(sets);

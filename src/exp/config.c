@@ -1335,8 +1335,9 @@ cmp_key(const void *a, const void *b)
   return strcmp((*(const infb_key *const *)a)->name, (*(const infb_key *const *)b)->name);
 }
 
-char *
-infb_config_canonical(const infb_config *c)
+/* The canonical text, with or without the execution settings (infb_key.exec). */
+static char *
+canonical(const infb_config *c, int with_exec)
 {
   /* The sections: every section of the table, then each variant section named. */
   size_t nsec = 0;
@@ -1375,7 +1376,8 @@ infb_config_canonical(const infb_config *c)
     sb_puts(&b, "]\n");
     for (size_t i = 0; i < nk; i++) {
       const char *v = infb_config_get(c, secs[s], keys[i]->name);
-      if (!v || (c->recorded && !lookup(c, secs[s], keys[i]->name)))
+      if (!v || (c->recorded && !lookup(c, secs[s], keys[i]->name)) ||
+          (keys[i]->exec && !with_exec))
         continue;
       sb_puts(&b, keys[i]->name);
       sb_puts(&b, " =");
@@ -1401,13 +1403,32 @@ infb_config_set_recorded(infb_config *c)
   c->recorded = 1;
 }
 
-int
-infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX])
+char *
+infb_config_canonical(const infb_config *c)
 {
-  char *text = infb_config_canonical(c);
+  return canonical(c, 1);
+}
+
+/* SHA-256 of the canonical text, with or without the execution settings. */
+static int
+hash(const infb_config *c, int with_exec, char hex[INFB_SHA256_HEX])
+{
+  char *text = canonical(c, with_exec);
   if (!text)
     return GSL_ENOMEM;
   infb_sha256_hex(text, strlen(text), hex);
   free(text);
   return GSL_SUCCESS;
+}
+
+int
+infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX])
+{
+  return hash(c, 0, hex);
+}
+
+int
+infb_config_hash_with_exec(const infb_config *c, char hex[INFB_SHA256_HEX])
+{
+  return hash(c, 1, hex);
 }

@@ -102,7 +102,12 @@ char *infb_config_canonical(const infb_config *c);
  * recorded, while an edited value, a removed line or an added non-default key still
  * changes the hash. */
 void infb_config_set_recorded(infb_config *c);
-/* SHA-256 of the canonical text, as hex. */
+/* SHA-256 of the canonical text less the execution settings (infb_key.exec: the thread
+ * count), as hex: two runs with the same hash compute the same numbers. */
 int infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX]);
+/* SHA-256 of the whole canonical text, execution settings included: the hash that runs
+ * recorded before the execution settings were left out (infbench run --resume accepts
+ * a recorded run by either). */
+int infb_config_hash_with_exec(const infb_config *c, char hex[INFB_SHA256_HEX]);
 
 #endif

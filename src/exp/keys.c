@@ -14,7 +14,9 @@
 #define NORANGE 0.0, 0.0, 0    /* not numeric */
 
 /* One entry: {section, name, type, default, required, min, max, min_open, choices, help}. */
-#define KEY(...) {__VA_ARGS__}
+#define KEY(...) {__VA_ARGS__, 0}
+/* An execution setting: how to run, never what is computed, so not hashed. */
+#define EXEC_KEY(...) {__VA_ARGS__, 1}
 
 /* The solver controls shared by the estimator sections. */
 #define SOLVER(sec)                                                                        \
@@ -35,12 +37,19 @@ const infb_key infb_keys[] = {
     KEY("experiment", "name", INFB_KEY_STRING, NULL, 0, NORANGE, NULL,
         "experiment name (default: the INI file's base name without .ini)"),
     KEY("experiment", "parallel", INFB_KEY_ENUM, "split", 0, NORANGE, "split|blas",
-        "how a vae run uses its threads: split each pass by points over the threads, "
-        "each gemm single-threaded (split), or leave them to OpenBLAS (blas)"),
+        "how a vae run uses its threads: split each pass into [experiment] parts that the "
+        "threads run, each gemm single-threaded (split: bit-identical on any thread count), "
+        "or leave them to OpenBLAS (blas: results differ between thread counts by rounding)"),
     KEY("experiment", "seed", INFB_KEY_INT, NULL, 1, 0.0, NOMAX, 0, NULL,
         "master random seed (required)"),
-    KEY("experiment", "threads", INFB_KEY_INT, "1", 0, 1.0, 64.0, 0, NULL,
-        "threads: OpenBLAS's, or the VAE's own (see parallel)"),
+    EXEC_KEY("experiment", "threads", INFB_KEY_INT, "1", 0, 1.0, 64.0, 0, NULL,
+             "threads (the default of run --threads; an execution setting, not hashed): "
+             "they run a VAE's parts and q*'s per-point work (parallel = split), or "
+             "OpenBLAS's gemms (parallel = blas); results do not depend on them"),
+    KEY("experiment", "parts", INFB_KEY_INT, "2", 0, 1.0, 64.0, 0, NULL,
+        "parts every VAE pass and q*'s points are cut into, whatever the threads: the most "
+        "threads a VAE run can use (parallel = split); results depend on it, "
+        "never on threads"),
     KEY("experiment", "gemm_blocking", INFB_KEY_ENUM, "auto", 0, NORANGE, "auto|on|off",
         "run small single-threaded sgemms in column and depth blocks for OpenBLAS's "
         "unpacked small-matrix kernels: auto (on for its AVX-512 kernel sets), on, off"),

@@ -30,6 +30,8 @@ typedef struct infb_key {
   int min_open;         /* nonzero: the range excludes min (e.g. "positive") */
   const char *choices;  /* ENUM / DOUBLE_OR words, '|'-separated */
   const char *help;     /* one line for `list keys` and the man page */
+  int exec;             /* nonzero: an execution setting (threads), left out of the
+                           config's hash so that a run resumes with other values */
 } infb_key;
 
 extern const infb_key infb_keys[];

@@ -439,6 +439,8 @@ qstar_options(const lctx *c, const lentry *e, infb_qstar_options *o)
   o->eval_samples = (size_t)infb_config_int(c->cfg, sec, "eval_samples");
   o->batch_points = (size_t)infb_config_int(c->cfg, sec, "batch_points");
   o->seed = c->seed;
+  /* Per-point work split over the threads (the VAE's gap report sets its own). */
+  o->threads = (size_t)infb_config_int(c->cfg, "experiment", "threads");
 }
 
 /* ------------------------------------------------------------------ fitting */
@@ -738,9 +740,12 @@ fit_vae(lctx *c, lentry *e)
   e->vae = infb_vae_alloc_f32(&arch, o.batch, o.samples);
   if (!e->vae)
     return GSL_ENOMEM;
+  /* Split: the fixed parts, run by the threads (so the numbers do not depend on them). */
   if (strcmp(infb_config_get(cfg, "experiment", "parallel"), "split") == 0 &&
-      (st = infb_vae_set_threads_f32(e->vae, (size_t)infb_config_int(cfg, "experiment",
-                                                                      "threads"))))
+      ((st = infb_vae_set_parts_f32(e->vae, (size_t)infb_config_int(cfg, "experiment",
+                                                                       "parts"))) ||
+       (st = infb_vae_set_run_threads_f32(
+            e->vae, (size_t)infb_config_int(cfg, "experiment", "threads")))))
     return st;
   snprintf(fit->note, sizeof fit->note, "VAE %zu-%zu...-%zu encoder, Bernoulli decoder%s",
            arch.D, arch.enc_hidden[0], arch.K,

@@ -852,10 +852,13 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   c.cfg = cfg;
   c.opt = opt;
   const char *type = infb_config_get(cfg, "model", "type");
-  /* A vae run splitting its passes itself runs every gemm on one thread. */
-  int split = strcmp(type, "vae") == 0 &&
-              strcmp(infb_config_get(cfg, "experiment", "parallel"), "split") == 0;
-  infb_blas_set_threads(split ? 1 : (int)infb_config_int(cfg, "experiment", "threads"));
+  /* Every gemm on one thread, so that no result depends on the thread count (OpenBLAS
+   * splits a threaded gemm by its threads), except in a vae run that leaves its threads
+   * to OpenBLAS (parallel = blas).  A vae run splitting its passes (split) and the
+   * latent models' q* run the threads themselves, on fixed parts. */
+  int blas = strcmp(type, "vae") == 0 &&
+             strcmp(infb_config_get(cfg, "experiment", "parallel"), "blas") == 0;
+  infb_blas_set_threads(blas ? (int)infb_config_int(cfg, "experiment", "threads") : 1);
   /* Small sgemms in blocks (linalg/blas.h). */
   infb_blas_apply_blocking(infb_config_get(cfg, "experiment", "gemm_blocking"),
                            (size_t)infb_config_int(cfg, "experiment", "gemm_block_cols"),

@@ -32,7 +32,11 @@ infb_run_root(const infb_config *cfg)
   if (!root)
     return NULL;
   json_object_set_new(root, "schema_version", json_integer(INFB_RESULTS_SCHEMA));
-  json_object_set_new(root, "program", infb_results_program());
+  json_t *program = infb_results_program();
+  if (program) /* the execution's threads: provenance, like the versions */
+    json_object_set_new(program, "threads",
+                        json_integer((json_int_t)infb_config_int(cfg, "experiment", "threads")));
+  json_object_set_new(root, "program", program);
   json_object_set_new(root, "config",
                       json_pack("{s:s, s:I, s:s, s:s}", "hash", hex, "seed",
                                 (json_int_t)infb_config_int(cfg, "experiment", "seed"), "name",
@@ -191,7 +195,7 @@ infb_run_write_config(const infb_config *cfg, const char *dir)
   fprintf(af->fp,
           "# infbench resolved configuration (every default filled in, canonical form)\n"
           "# sha256: %s\n# program: %s\n# threads: %d\n# seed: %ld\n# source: %s\n",
-          hex, infb_results_program_line(), infb_blas_threads(),
+          hex, infb_results_program_line(), (int)infb_config_int(cfg, "experiment", "threads"),
           infb_config_int(cfg, "experiment", "seed"), infb_config_file(cfg));
   if (base)
     fprintf(af->fp, "# base: %s\n", base);

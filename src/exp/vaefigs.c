@@ -880,7 +880,7 @@ fig_posterior(figctx *f)
     QM[i] = qo.init_given ? MU[i] : 0.0;
     QV[i] = qo.init_given ? LV[i] : 0.0;
   }
-  qo.threads = infb_vae_threads_f32(f->v); /* as the gap report */
+  qo.threads = infb_vae_run_threads_f32(f->v); /* as the gap report */
   infb_vae_decoder_bind(dec, Q, in->X[s]);  /* Xd is its double copy */
   infb_decoder dd = infb_vae_decoder_ops(dec);
   if ((st = infb_qstar_optimize(&dd, &qo, Q, Xd, in->first_index[s], QM, QV, qp)))

@@ -249,7 +249,7 @@ infb_vae_decoder_alloc(struct infb_vae_f32 *v, size_t cap)
   if (!d)
     return NULL;
   *d = (vae_dec){.v = v, .D = arch->D, .K = arch->K, .cap = cap ? cap : 1,
-                 .parts = infb_vae_threads_f32(v)};
+                 .parts = infb_vae_parts_f32(v)};
   const size_t rows = d->parts * d->cap;
   d->X = infb_malloc(rows * d->D, sizeof *d->X);
   d->Z = infb_malloc(rows * d->K, sizeof *d->Z);
@@ -500,7 +500,8 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   size_t B = o->qstar.batch_points ? o->qstar.batch_points : 1;
   size_t S = o->qstar.samples > 64 ? o->qstar.samples : 64;
   infb_vae_f32 *v = infb_vae_alloc_f32(arch, B, S);
-  if (v && infb_vae_set_threads_f32(v, infb_vae_threads_f32(vtrain))) { /* as trained */
+  if (v && (infb_vae_set_parts_f32(v, infb_vae_parts_f32(vtrain)) || /* as trained */
+            infb_vae_set_run_threads_f32(v, infb_vae_run_threads_f32(vtrain)))) {
     infb_vae_free_f32(v);
     v = NULL;
   }
@@ -565,7 +566,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
 
   /* L[q*], numerically. */
   infb_qstar_options qo = o->qstar;
-  qo.threads = infb_vae_threads_f32(v); /* q*'s per-point work split as the VAE's passes */
+  qo.threads = infb_vae_run_threads_f32(v); /* q*'s parts run as the VAE's passes */
   qo.init_given = o->qstar_init_encoder && has_q;
   if (!qo.init_given)
     for (size_t i = 0; i < n * K; i++)

@@ -146,7 +146,7 @@ struct infb_vae_f32;
 /* A frozen VAE decoder as the double-precision decoder of infer/qstar.h: rows are
  * converted to float and run through v's decoder in chunks of cap rows (cap ≤ v's
  * max_batch·max_samples), with buffers allocated here once.  With v's threads at T > 1
- * (vae_set_threads, before this call) it has T independent parts (infb_decoder.fn_part:
+ * (vae_set_parts, before this call) it has T independent parts (infb_decoder.fn_part:
  * part t on v's worker t, with buffers of its own).  Frozen means a snapshot: the forward
  * passes read a transposed copy of v's decoder weights taken here (vae_decoder_transpose:
  * no-transpose gemms), the backward passes v's weights, so v's parameters must not change

@@ -566,7 +566,7 @@ report(run_ctx *c)
  * threads of its own; part 0 runs on the calling thread and reports progress, also after
  * its own points are done, until every part is. */
 static int
-run_points(run_ctx *c, opt_ws *w, size_t lo, size_t hi, int part, size_t T)
+run_points(run_ctx *c, opt_ws *w, size_t lo, size_t hi, int part, size_t T, int reporter)
 {
   const infb_decoder *dec = c->dec;
   const infb_qstar_options *opt = c->opt;
@@ -638,7 +638,7 @@ run_points(run_ctx *c, opt_ws *w, size_t lo, size_t hi, int part, size_t T)
           slot_move(w, j, nslot);
       }
     }
-    if (part <= 0 && (st = report(c)))
+    if (reporter && (st = report(c)))
       goto done;
   }
 done:
@@ -647,8 +647,17 @@ done:
   if (st)
     __atomic_store_n(&c->halt, 1, __ATOMIC_RELAXED);
   __atomic_sub_fetch(&c->running, 1, __ATOMIC_RELAXED);
-  /* Part 0 is the calling thread: it keeps reporting until the other parts are done. */
-  while (part == 0 && !st && __atomic_load_n(&c->running, __ATOMIC_RELAXED) > 0) {
+  return st;
+}
+
+/* The calling thread, its own parts done, keeps reporting until every part is (or one
+ * asked all to stop). */
+static int
+report_until_done(run_ctx *c)
+{
+  int st = GSL_SUCCESS;
+  while (!st && !__atomic_load_n(&c->halt, __ATOMIC_RELAXED) &&
+         __atomic_load_n(&c->running, __ATOMIC_RELAXED) > 0) {
     struct timespec ts = {0, PROGRESS_POLL_NS};
     nanosleep(&ts, NULL);
     st = report(c);
@@ -656,18 +665,25 @@ done:
   return st;
 }
 
-/* The parts a step of q* splits into: threads > 1 and a decoder with independent parts
- * (fn_part), at most one per slot; else 1. */
+/* The parts q* splits its points into: a decoder's independent parts (fn_part), at most
+ * one per slot; else 1.  Not the thread count: the parts, and so every point's decoder
+ * calls, are the same whatever the threads that run them. */
 static size_t
-nparts(const infb_decoder *dec, const infb_qstar_options *opt, size_t B)
+nparts(const infb_decoder *dec, size_t B)
+{
+  if (!dec->fn_part || dec->parts < 2 || B < 2)
+    return 1;
+  return dec->parts < B ? dec->parts : B;
+}
+
+/* The threads that run P parts. */
+static size_t
+part_threads(const infb_qstar_options *opt, size_t P)
 {
 #ifdef _OPENMP
-  if (!dec->fn_part || dec->parts < 2 || opt->threads < 2 || B < 2)
-    return 1;
-  size_t P = opt->threads < dec->parts ? opt->threads : dec->parts;
-  return P < B ? P : B;
+  return opt->threads < P ? opt->threads : P;
 #else
-  (void)dec, (void)opt, (void)B;
+  (void)opt, (void)P;
   return 1;
 #endif
 }
@@ -700,7 +716,7 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
   if (!X || !MU || !LV || !out)
     return INFB_ERROR(GSL_EINVAL, "q*: NULL argument");
   const size_t D = dec->D, K = dec->K, S = opt->samples;
-  const size_t B = opt->batch_points < n ? opt->batch_points : n, P = nparts(dec, opt, B);
+  const size_t B = opt->batch_points < n ? opt->batch_points : n, P = nparts(dec, B);
   opt_ws w;
   opt_ws *pw = NULL;
   part_result *res = NULL;
@@ -730,25 +746,29 @@ infb_qstar_optimize(const infb_decoder *dec, const infb_qstar_options *opt, size
       out[i].stop = INFB_QSTAR_MAX_STEPS;
     }
   } else if (P == 1) {
-    st = run_points(&c, &w, 0, n, -1, opt->threads);
+    st = run_points(&c, &w, 0, n, -1, opt->threads, 1);
     if (st == HALTED)
       st = c.progress_st;
     if (st)
       goto done;
   } else {
-#pragma omp parallel num_threads(P)
+    /* Thread `tid` of T runs parts tid, tid + T, …; the calling thread (0) reports. */
+    const size_t T = part_threads(opt, P);
+#pragma omp parallel num_threads(T) if(T > 1)
     {
 #ifdef _OPENMP
-      const size_t p = (size_t)omp_get_thread_num();
+      const size_t tid = (size_t)omp_get_thread_num();
 #else
-      const size_t p = 0;
+      const size_t tid = 0;
 #endif
-      if (p < P) {
-        int s = run_points(&c, &pw[p], share(n, p, P), share(n, p + 1, P), (int)p, 1);
+      for (size_t p = tid; p < P; p += T) {
+        int s = run_points(&c, &pw[p], share(n, p, P), share(n, p + 1, P), (int)p, 1, tid == 0);
         res[p].st = s;
         if (s && s != HALTED)
           snprintf(res[p].msg, sizeof res[p].msg, "%s", infb_error_message());
       }
+      if (tid == 0)
+        (void)report_until_done(&c); /* a stop it asks for is c.progress_st */
     }
     /* An error of a part's own (the first in part order) on the caller's thread, else
      * the progress callback's stop. */

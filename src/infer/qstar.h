@@ -62,15 +62,16 @@ typedef struct infb_qstar_options {
   void *progress_ctx;  /* passed to progress */
   size_t threads;      /* 1 to INFB_QSTAR_MAX_THREADS (OpenMP).  With a decoder of
                         * independent parts (fn_part): the points split into
-                        * min(threads, parts, batch) contiguous shares, each optimised on
-                        * its own thread through its share of the batch's slots, with no
-                        * barrier between steps; the calling thread runs share 0 and calls
+                        * P = min(parts, batch) contiguous shares (parts, not threads, set
+                        * P), each optimised through its share of the batch's slots with no
+                        * barrier between steps; min(threads, P) threads run them, thread t
+                        * the shares t, t + threads, …, and the calling thread calls
                         * progress.  Otherwise the per-point work of a step (noise,
                         * reparameterisation, gradient reduction, Adam, stopping rule) is
                         * split over the threads and the decoder called once per step, from
-                        * the calling thread.  Every point has its own stream, so the
-                        * results do not depend on the threads when the decoder's value for
-                        * a row does not depend on the other rows of the call. */
+                        * the calling thread.  Every point has its own stream and the
+                        * decoder calls of a share do not depend on the threads, so the
+                        * results are bit-identical for any thread count. */
 } infb_qstar_options;
 
 /* The most threads infb_qstar_options.threads takes. */

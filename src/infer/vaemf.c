@@ -225,7 +225,7 @@ infb_vaemf_alloc(infb_vae_f32 *v, size_t N, const float *X, const infb_vaemf_opt
   const size_t D = t->D, K = t->K, B = t->B, R = t->B * t->S;
   t->adam = infb_adam_alloc_f32(t->nd, o->train.beta1, o->train.beta2, o->train.eps);
   if (t->adam) /* Adam's update split as the VAE's passes are */
-    infb_adam_set_threads_f32(t->adam, infb_vae_threads_f32(v));
+    infb_adam_set_threads_f32(t->adam, infb_vae_run_threads_f32(v));
   t->MU = infb_calloc(N * K, sizeof *t->MU);
   t->LV = infb_calloc(N * K, sizeof *t->LV);
   t->M = infb_calloc(N * 2 * K, sizeof *t->M);

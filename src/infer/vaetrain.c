@@ -138,7 +138,7 @@ infb_vaetrain_alloc(infb_vae_f32 *v, size_t N, const float *X, const infb_vaetra
   infb_vae_params_f32(v, &t->np);
   t->adam = infb_adam_alloc_f32(t->np, o->beta1, o->beta2, o->eps);
   if (t->adam) /* Adam's update split as the VAE's passes are */
-    infb_adam_set_threads_f32(t->adam, infb_vae_threads_f32(v));
+    infb_adam_set_threads_f32(t->adam, infb_vae_run_threads_f32(v));
   t->perm = infb_malloc(N, sizeof *t->perm);
   t->Xb = infb_malloc(t->B, t->D * sizeof *t->Xb);
   t->E = infb_malloc(t->B * o->samples, t->K * sizeof *t->E);
@@ -253,7 +253,7 @@ infb_vaetrain_epoch(infb_vaetrain *t, double *train_elbo)
   size_t counted = 0;
   for (size_t start = 0, step = 0; start < N; start += t->B, step++) {
     const size_t B = N - start < t->B ? N - start : t->B;
-    const size_t T = infb_vae_threads_f32(t->v);
+    const size_t T = infb_vae_run_threads_f32(t->v);
 #pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
     for (size_t i = 0; i < B; i++)
       memcpy(t->Xb + i * D, Xs + t->perm[start + i] * D, D * sizeof *t->Xb);
@@ -264,7 +264,7 @@ infb_vaetrain_epoch(infb_vaetrain *t, double *train_elbo)
     if ((st = infb_vae_elbo_f32(t->v, B, t->Xb, S, t->E, beta, 1, &sum)))
       goto done;
     const int loss_ok = isfinite(sum) != 0;
-    const int grad_ok = decay_and_check(np, theta, grad, lambda_N, infb_vae_threads_f32(t->v));
+    const int grad_ok = decay_and_check(np, theta, grad, lambda_N, infb_vae_run_threads_f32(t->v));
     if (!loss_ok || !grad_ok) {
       if (t->o.nonfinite == INFB_NONFINITE_ABORT) {
         st = INFB_ERROR(GSL_EDOM,

@@ -61,10 +61,12 @@ struct INFB_NN(vae) {
   double *dwork;
   double *lw;           /* per-row log-weights, rows */
   double *acc;          /* per-point accumulators or a second row buffer, 2·rows */
-  /* Threads (vae_set_threads): workers[t − 1] runs part t of a pass; each is a full
+  /* Parts (vae_set_parts): workers[t − 1] runs part t of a pass; each is a full
    * network whose parameters are this one's slab (shared, not owned) and whose
-   * gradient slab and workspaces are its own. */
+   * gradient slab and workspaces are its own.  run_threads (vae_set_run_threads; 0: one
+   * per part) OpenMP threads run the parts. */
   size_t nthreads;
+  size_t run_threads;
   struct INFB_NN(vae) **workers;
   int shared_params; /* a worker: params belong to the owner */
 };
@@ -545,13 +547,21 @@ INFB_NN(vae_layout)(const INFB_NN(vae) *v, size_t *count)
   return v->layout;
 }
 
+/* The threads that run P parts: run_threads (one per part when 0), at most P. */
+static size_t
+run_threads(const INFB_NN(vae) *v, size_t P)
+{
+  size_t T = v->run_threads ? v->run_threads : v->nthreads;
+  return T < P ? T : (P ? P : 1);
+}
+
 void
 INFB_NN(vae_zero_grad)(INFB_NN(vae) *v)
 {
   /* Split over the threads, as the passes: a serial pass over the slab every training
    * step would leave the other threads waiting. */
   infb_real *restrict g = v->grads;
-  const size_t n = v->np, T = v->nthreads;
+  const size_t n = v->np, T = run_threads(v, v->nthreads);
 #pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
   for (size_t i = 0; i < n; i++)
     g[i] = 0;
@@ -567,13 +577,13 @@ INFB_NN(vae_arch)(const INFB_NN(vae) *v)
 
 /* Workers are made without workers of their own, sharing the owner's parameter slab. */
 int
-INFB_NN(vae_set_threads)(INFB_NN(vae) *v, size_t T)
+INFB_NN(vae_set_parts)(INFB_NN(vae) *v, size_t T)
 {
   if (v->shared_params)
     return INFB_ERROR(GSL_EINVAL, "vae threads: a worker network cannot have workers");
-  if (T == 0 || T > INFB_VAE_MAX_THREADS)
+  if (T == 0 || T > INFB_VAE_MAX_PARTS)
     return INFB_ERROR(GSL_EINVAL, "vae threads: %zu threads (1 to %d)", T,
-                      INFB_VAE_MAX_THREADS);
+                      INFB_VAE_MAX_PARTS);
   if (T == v->nthreads)
     return GSL_SUCCESS;
   INFB_NN(vae) **w = T > 1 ? infb_calloc(T - 1, sizeof *w) : NULL;
@@ -614,9 +624,25 @@ INFB_NN(vae_set_block_rows)(INFB_NN(vae) *v, size_t rows)
 }
 
 size_t
-INFB_NN(vae_threads)(const INFB_NN(vae) *v)
+INFB_NN(vae_parts)(const INFB_NN(vae) *v)
 {
   return v->nthreads;
+}
+
+int
+INFB_NN(vae_set_run_threads)(INFB_NN(vae) *v, size_t T)
+{
+  if (T > INFB_VAE_MAX_PARTS)
+    return INFB_ERROR(GSL_EINVAL, "vae run threads: %zu threads (at most %d)", T,
+                      INFB_VAE_MAX_PARTS);
+  v->run_threads = T;
+  return GSL_SUCCESS;
+}
+
+size_t
+INFB_NN(vae_run_threads)(const INFB_NN(vae) *v)
+{
+  return run_threads(v, v->nthreads);
 }
 
 /* The network that runs part t of a pass (part 0: v itself). */
@@ -640,10 +666,12 @@ part_lo(size_t n, size_t t, size_t T)
   return n * t / T;
 }
 
-/* Runs the loop body once per part, part t on thread t (OpenMP; in order on one thread
- * without it).  The body must only touch part t's worker and rows. */
+/* Runs the loop body once per part t < T, on run_threads(v, T) OpenMP threads (in order
+ * on one thread without them).  The body must only touch part t's worker and rows, so
+ * what a part computes does not depend on the thread that runs it.  Expects `v` and `T`
+ * in scope (the pragma names them). */
 #define FOR_PARTS(T)                                                                   \
-  _Pragma("omp parallel for num_threads(T) schedule(static, 1) if(T > 1)")            \
+  _Pragma("omp parallel for num_threads(run_threads(v, T)) schedule(static, 1) if(run_threads(v, T) > 1)") \
   for (size_t t = 0; t < (T); t++)
 
 /* The first failing part's status; its message was raised on its own thread, so it is
@@ -717,7 +745,7 @@ INFB_NN(vae_encode)(INFB_NN(vae) *v, size_t B, const infb_real *X, infb_real *MU
   if (st)
     return st;
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
@@ -799,8 +827,8 @@ INFB_NN(vae_elbo)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S,
   if (!(beta >= 0.0 && beta <= 1.0))
     return INFB_ERROR(GSL_EDOM, "vae elbo: beta = %g is outside [0, 1]", beta);
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
-  int sts[INFB_VAE_MAX_THREADS];
-  double sums[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
+  double sums[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
@@ -863,7 +891,7 @@ INFB_NN(vae_elbo_points)(INFB_NN(vae) *v, size_t B, const infb_real *X, size_t S
   if (st)
     return st;
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
@@ -900,7 +928,7 @@ decoder_loglik_parts(INFB_NN(vae) *v, const infb_real *WT, size_t R, const infb_
   if (st)
     return st;
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
@@ -999,7 +1027,7 @@ INFB_NN(vae_decoder_train)(INFB_NN(vae) *v, size_t R, const infb_real *X, const 
   if (st)
     return st;
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
@@ -1037,7 +1065,7 @@ INFB_NN(vae_decode)(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real *P)
   if (st)
     return st;
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, R);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(R, t, T), hi = part_lo(R, t + 1, T);
@@ -1122,7 +1150,7 @@ INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real
   if (!MU != !LV)
     return INFB_ERROR(GSL_EINVAL, "vae iwae: MU and LV must be both given or both NULL");
   const size_t D = v->arch.D, K = v->arch.K, T = nparts(v, B);
-  int sts[INFB_VAE_MAX_THREADS];
+  int sts[INFB_VAE_MAX_PARTS];
   FOR_PARTS(T)
   {
     size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
@@ -1185,7 +1213,7 @@ INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,
       const size_t mc = m - j0 < cs ? m - j0 : cs;
       for (size_t q = 0; q < mc * D; q++)
         Ld[q] = v->LG[j0 * D + q];
-      int sts[INFB_VAE_MAX_THREADS];
+      int sts[INFB_VAE_MAX_PARTS];
       FOR_PARTS(T)
       {
         size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);

@@ -24,8 +24,8 @@
 #include "nn/mlp.h"
 
 /* The architecture of a VAE. */
-/* The most threads a VAE splits its passes over (vae_set_threads). */
-#define INFB_VAE_MAX_THREADS 64
+/* The most parts a VAE splits its passes into (vae_set_parts). */
+#define INFB_VAE_MAX_PARTS 64
 /* The default of vae_set_block_rows: a tuning parameter, not a result.  1024 rows of 784
  * float logits are 3.2 MB; on the bench machine (bench/RESULTS.md) 1000-row blocks were
  * a few per cent faster than 256 or 5000 (the gemm's efficiency against the logits'
@@ -69,18 +69,23 @@ void INFB_NN(vae_free)(INFB_NN(vae) *v); /* NULL is a no-op */
 /* U(±1/√fan_in) for every weight and bias (the protocol), encoder then decoder. */
 int INFB_NN(vae_init)(INFB_NN(vae) *v, gsl_rng *rng);
 
-/* Threads: every pass below (_quadrature: its dot products) is split into T parts by points (or
- * rows), part t run on thread t (OpenMP) by a worker copy of the network that shares
- * this one's parameter slab and has its own workspaces and gradient slab; backward passes
- * then add the workers' gradients into this network's slab.  Each gemm stays
- * single-threaded: set OpenBLAS to one thread (infb_blas_set_threads) when T > 1.
- * Results are deterministic for a given T and differ between values of T only by rounding
- * (sums split over parts, gemms over other row counts; IWAE uses the same draws, each
- * point having its own stream).  T from 1 (the
- * default; no workers) to INFB_VAE_MAX_THREADS; the workers cost T − 1 times the
- * workspaces.  GSL_EINVAL for a T out of range, GSL_ENOMEM. */
-int INFB_NN(vae_set_threads)(INFB_NN(vae) *v, size_t T);
-size_t INFB_NN(vae_threads)(const INFB_NN(vae) *v);
+/* Parts: every pass below (_quadrature: its dot products) is split into P parts by points
+ * (or rows), part t computed by a worker copy of the network that shares this one's
+ * parameter slab and has its own workspaces and gradient slab; backward passes then add
+ * the workers' gradients into this network's slab in part order.  The parts are run by
+ * the run threads (vae_set_run_threads), never more than P; what a part computes does not
+ * depend on the thread that runs it, so the results depend on P (sums split over parts,
+ * gemms over other row counts) but are bit-identical for any number of run threads.
+ * Each gemm stays single-threaded: set OpenBLAS to one thread (infb_blas_set_threads)
+ * when P > 1.  P from 1 (the default; no workers) to INFB_VAE_MAX_PARTS; the workers
+ * cost P − 1 times the workspaces.  GSL_EINVAL for a P out of range, GSL_ENOMEM. */
+int INFB_NN(vae_set_parts)(INFB_NN(vae) *v, size_t P);
+size_t INFB_NN(vae_parts)(const INFB_NN(vae) *v);
+/* The OpenMP threads that run the parts: T ≤ INFB_VAE_MAX_PARTS (GSL_EINVAL beyond), 0
+ * (the default) for one per part.  vae_run_threads: the threads a pass of all P parts
+ * uses, min(T, P). */
+int INFB_NN(vae_set_run_threads)(INFB_NN(vae) *v, size_t T);
+size_t INFB_NN(vae_run_threads)(const INFB_NN(vae) *v);
 /* IWAE (vae_iwae) decodes its points × samples rows in blocks of at most `rows` rows
  * (default INFB_VAE_BLOCK_ROWS), so that each block's logits are still in cache when the
  * likelihood reads them; the results do not depend on it beyond rounding of the gemms.
@@ -146,7 +151,7 @@ int INFB_NN(vae_decoder_transpose)(const INFB_NN(vae) *v, infb_real *WT);
 int INFB_NN(vae_decoder_loglik_rows_t)(INFB_NN(vae) *v, const infb_real *WT, size_t R,
                                        const infb_real *X, const size_t *xrow,
                                        const infb_real *Z, double *logp, infb_real *G);
-/* As _decoder_loglik_rows, computed by part `part` (0 ≤ part < vae_threads(v), else
+/* As _decoder_loglik_rows, computed by part `part` (0 ≤ part < vae_parts(v), else
  * GSL_EINVAL) of v's threads alone: on that part's own buffers, with no threads of its
  * own, so calls for distinct parts may run concurrently (the parameters are shared and only
  * read).  q* runs its points in independent shares this way (infer/qstar.h). */
@@ -193,7 +198,7 @@ int INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_
  *   out[i] = ln Σ_ab p(x_i|z_ab) N(z_ab; 0, I) h²;
  * the decoder runs once per cell for all B points (any B ≥ 1: pass them all at once), and
  * the x·l terms of all points and cells are dgemms in double, split by points over the
- * threads (vae_set_threads).  Unlike the other passes it allocates, once per call, double
+ * threads (vae_set_parts).  Unlike the other passes it allocates, once per call, double
  * copies of X and of 256 cells' logits and B × 256 doubles of products.  GSL_EINVAL when
  * K ≠ 2, n = 0 or L is not finite and positive; GSL_ENOMEM. */
 int INFB_NN(vae_quadrature)(INFB_NN(vae) *v, size_t B, const infb_real *X, double L,

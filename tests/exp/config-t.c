@@ -90,6 +90,29 @@ load(infb_config *c, const char *path, char *msg)
   return st;
 }
 
+/* Read a fixture, apply the --set assignments, resolve. */
+static int
+load_sets(infb_config *c, const char *name, char **sets, size_t n, char *msg)
+{
+  msg[0] = '\0';
+  int st = infb_config_read(c, path_fixture(name), msg, MSG);
+  for (size_t i = 0; !st && i < n; i++)
+    st = infb_config_set(c, sets[i], msg, MSG);
+  if (st == GSL_SUCCESS)
+    st = infb_config_resolve(c, msg, MSG);
+  return st;
+}
+
+/* A copy of text without the first occurrence of line ("\nkey = v\n" keeps one "\n"). */
+static char *
+without_line(const char *text, const char *line)
+{
+  char *copy = infb_strdup(text), *at = copy ? strstr(copy, line) : NULL;
+  if (at)
+    memmove(at + 1, at + strlen(line), strlen(at + strlen(line)) + 1);
+  return copy;
+}
+
 static infb_config *
 load_good(const char *name)
 {
@@ -562,8 +585,30 @@ test_canonical(void)
   infb_config_hash(a, ha);
   infb_config_hash(b, hb);
   is_string(ha, hb, "... and the same hash");
+  char *noexec = without_line(ca, "\nthreads = 1\n");
+  infb_sha256_hex(noexec ? noexec : "", noexec ? strlen(noexec) : 0, hx);
+  is_string(hx, ha, "the hash is the SHA-256 of the canonical text less the thread count");
   infb_sha256_hex(ca, strlen(ca), hx);
-  is_string(hx, ha, "the hash is the SHA-256 of the canonical text");
+  infb_config_hash_with_exec(a, hb);
+  is_string(hx, hb, "hash_with_exec is the SHA-256 of the whole canonical text");
+  free(noexec);
+  {
+    char *sets[] = {"experiment.threads=3"}, *psets[] = {"experiment.parts=3"};
+    infb_config *t3 = infb_config_alloc(), *p3 = infb_config_alloc();
+    char m1[MSG], m2[MSG], ht[INFB_SHA256_HEX] = "", hp[INFB_SHA256_HEX] = "";
+    int lt = load_sets(t3, "good-order-a.ini", sets, 1, m1) == GSL_SUCCESS;
+    int lp = load_sets(p3, "good-order-a.ini", psets, 1, m2) == GSL_SUCCESS;
+    infb_config_hash(t3, ht);
+    infb_config_hash(p3, hp);
+    char *ct = lt ? infb_config_canonical(t3) : NULL;
+    ok(lt && lp && strcmp(ht, ha) == 0 && ct && strstr(ct, "\nthreads = 3\n") &&
+           strcmp(hp, ha) != 0,
+       "threads = 3 keeps the hash (an execution setting, still in the canonical text); "
+       "parts = 3 changes it");
+    free(ct);
+    infb_config_free(t3);
+    infb_config_free(p3);
+  }
   ok(strlen(ha) == 64 && strspn(ha, "0123456789abcdef") == 64,
      "hash is 64 lowercase hex digits");
 
@@ -585,7 +630,7 @@ test_canonical(void)
   const char *exp = strstr(ca, "[experiment]\n");
   static const char want_exp[] = "[experiment]\ndescription =\ngemm_block_cols = 32\n"
                                  "gemm_block_depth = 128\ngemm_blocking = auto\nname = order\n"
-                                 "parallel = split\nseed = 5\nthreads = 1\n";
+                                 "parallel = split\nparts = 2\nseed = 5\nthreads = 1\n";
   ok(exp && strncmp(exp, want_exp, sizeof want_exp - 1) == 0,
      "keys sorted by name within [experiment]");
 
@@ -676,7 +721,9 @@ test_recorded(void)
   }
   memmove(line + 1, line + strlen("\ngrid = 200\n"), strlen(line + strlen("\ngrid = 200\n")) + 1);
   char old[INFB_SHA256_HEX], full[INFB_SHA256_HEX], h[INFB_SHA256_HEX];
-  infb_sha256_hex(ca, strlen(ca), old); /* the recording infbench's hash */
+  char *hashed = without_line(ca, "\nthreads = 1\n"); /* the hash leaves threads out */
+  infb_sha256_hex(hashed ? hashed : "", hashed ? strlen(hashed) : 0, old); /* the recording's */
+  free(hashed);
   infb_config_hash(a, full);
   char tmp[4096];
   const char *dir = getenv("TMPDIR");
@@ -726,7 +773,7 @@ main(void)
 {
   load_messages();
   /* table, fixtures, basic, syntax, variants, set, sweeps, canonical, free(NULL) */
-  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 15 + 37 + 7 + 15 + 4 + 1);
+  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 17 + 37 + 7 + 15 + 4 + 1);
 
   test_table();
   test_fixtures();

@@ -744,9 +744,9 @@ test_quadrature(void)
     }
     ok(worst <= 1e-9, "quadrature on a 6x6 grid equals the direct sum over cells of "
                       "decoder_loglik + ln N(z) (worst %.2g)", worst);
-    st = infb_vae_set_threads_f64(v, 2);
+    st = infb_vae_set_parts_f64(v, 2);
     st |= infb_vae_quadrature_f64(v, QN, X, QL, QC, qt);
-    st |= infb_vae_set_threads_f64(v, 1);
+    st |= infb_vae_set_parts_f64(v, 1);
     for (size_t i = 0; i < QN; i++)
       wthr = fmax(wthr, fabs(qt[i] - qc[i]));
     ok(st == 0 && wthr <= 1e-12, "quadrature on 2 threads equals 1 thread's (worst %.2g)", wthr);
@@ -1090,7 +1090,7 @@ test_threads(void)
   int set_ok = 1, elbo_ok = 1, dec_ok = 1, misc_ok = 1, iwae_ok = 1;
   double worst = 0;
   for (size_t T = 2; T <= 3; T++) {
-    set_ok &= infb_vae_set_threads_f64(v, T) == GSL_SUCCESS && infb_vae_threads_f64(v) == T;
+    set_ok &= infb_vae_set_parts_f64(v, T) == GSL_SUCCESS && infb_vae_parts_f64(v) == T;
     double sum = 0, lp[NP], G[NP * KK], iw[NP], se[NP], pt[NP];
     /* Accumulation: the slab starts at 1, so the result is 1 + gradient. */
     for (size_t j = 0; j < np; j++)
@@ -1160,7 +1160,7 @@ test_threads(void)
   free(WT);
   ok(part_ok, "decoder_loglik_part: each of 2 and 3 parts, run concurrently, gives the "
               "ln p(x|z) and dz of decoder_loglik_rows; part T is GSL_EINVAL");
-  ok(set_ok, "vae_set_threads 2, 3: accepted and reported");
+  ok(set_ok, "vae_set_parts 2, 3: accepted and reported");
   ok(elbo_ok, "elbo on 2 and 3 threads: the sum and the ACCUMULATED gradient equal 1 thread's "
               "within %g (worst %.2g)", DIRECT_TOL, worst);
   ok(dec_ok, "decoder_train on 2 and 3 threads: ln p(x|z), dz and the decoder gradient equal "
@@ -1176,11 +1176,11 @@ test_threads(void)
   int moved = 1;
   for (size_t i = 0; i < NP; i++)
     moved &= lpa[i] != lp1[i];
-  ok(moved, "every part sees a parameter change made after vae_set_threads (shared slab)");
-  ok(infb_vae_set_threads_f64(v, 0) == GSL_EINVAL &&
-         infb_vae_set_threads_f64(v, INFB_VAE_MAX_THREADS + 1) == GSL_EINVAL &&
-         infb_vae_set_threads_f64(v, 1) == GSL_SUCCESS && infb_vae_threads_f64(v) == 1,
-     "vae_set_threads: 0 and too many are refused; back to 1");
+  ok(moved, "every part sees a parameter change made after vae_set_parts (shared slab)");
+  ok(infb_vae_set_parts_f64(v, 0) == GSL_EINVAL &&
+         infb_vae_set_parts_f64(v, INFB_VAE_MAX_PARTS + 1) == GSL_EINVAL &&
+         infb_vae_set_parts_f64(v, 1) == GSL_SUCCESS && infb_vae_parts_f64(v) == 1,
+     "vae_set_parts: 0 and too many are refused; back to 1");
   for (size_t i = 0; i < NP; i++)
     gsl_rng_free(rs[i]);
   free(g1);
