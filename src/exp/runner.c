@@ -596,14 +596,18 @@ run_entry(run_ctx *c, entry *e, size_t k)
 
 /* ------------------------------------------------------------------ outputs */
 
-/* Comparison table and weights in original units. */
+/* Comparison table and weights in original units.  Numbers only, no timings (those are
+ * provenance, in results.json): the tables are the same on any thread count. */
 static int
 write_tables(run_ctx *c)
 {
   const size_t n = c->nentries, p = c->train->p;
   const char *cols[] = {"estimator", "train_loglik", "test_loglik", "log_evidence", "elbo",
-                        "gap", "lambda", "alpha", "beta", "seconds"};
-  double *rows = infb_malloc(n * 9, sizeof *rows);
+                        "gap", "lambda", "alpha", "beta"};
+  static const char *fields[] = {"train_loglik", "test_loglik", "log_evidence", "elbo", "gap",
+                                 "lambda", "alpha", "beta"};
+  enum { NFIELDS = sizeof fields / sizeof *fields };
+  double *rows = infb_malloc(n * NFIELDS, sizeof *rows);
   const char **labels = infb_calloc(n + 1, sizeof *labels);
   double *wrows = infb_malloc((p + 1) * (n ? n : 1), sizeof *wrows);
   const char **wlabels = infb_calloc(p + 1, sizeof *wlabels);
@@ -611,16 +615,14 @@ write_tables(run_ctx *c)
   int st = GSL_ENOMEM;
   if (!rows || !labels || !wrows || !wlabels || !wcols)
     goto done;
-  static const char *fields[] = {"train_loglik", "test_loglik", "log_evidence", "elbo", "gap",
-                                 "lambda", "alpha", "beta", "seconds"};
   wcols[0] = "feature";
   for (size_t k = 0; k < n; k++) {
     json_t *o = json_object_get(c->ests, c->entries[k].name);
     labels[k] = c->entries[k].name;
     wcols[k + 1] = c->entries[k].name;
-    for (size_t f = 0; f < 9; f++) {
+    for (size_t f = 0; f < NFIELDS; f++) {
       json_t *v = json_object_get(o, fields[f]);
-      rows[k * 9 + f] = json_is_number(v) ? json_number_value(v) : NAN;
+      rows[k * NFIELDS + f] = json_is_number(v) ? json_number_value(v) : NAN;
     }
     json_t *w = json_object_get(o, "weights");
     for (size_t j = 0; j < p; j++) {
@@ -634,7 +636,7 @@ write_tables(run_ctx *c)
     wlabels[j] = c->train->names[j];
   wlabels[p] = "(intercept)";
   st = infb_tsv_write(c->dir, "estimators.tsv",
-                      "comparison: log-likelihoods are per observation (nats)", 9, cols, n,
+                      "comparison: log-likelihoods are per observation (nats)", NFIELDS, cols, n,
                       labels, rows);
   if (!st && n > 0)
     st = infb_tsv_write(c->dir, "weights.tsv", "weights in original units", n, wcols, p + 1,

@@ -24,3 +24,22 @@ run_cmd() {
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/infbench-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fixtures="$top_srcdir/tests/fixtures"
+# results_numbers DIR: DIR/results.json less its provenance block (infbench(1), FILES):
+# the "program" object and every timing ("seconds", "evaluation_seconds").  What remains
+# must be identical on any thread count and after --resume.
+results_numbers() {
+  awk '/^  "program": \{/ { skip = 1 } skip { if (/^  \},?$/) skip = 0; next }
+       /"(seconds|evaluation_seconds)":/ { next } { print }' "$1/results.json"
+}
+# same_run DIR1 DIR2: status 0 when the two run directories hold the same numbers:
+# results_numbers equal, and every other output (TSV tables, scripts, checkpoints) equal
+# byte for byte (config.ini names the threads; stages/ holds timings).
+same_run() {
+  [ "$(results_numbers "$1")" = "$(results_numbers "$2")" ] || return 1
+  for f in "$1"/*; do
+    b=$(basename "$f")
+    case $b in config.ini|results.json|stages) continue ;; esac
+    cmp -s "$f" "$2/$b" || { diag "$b differs between $1 and $2"; return 1; }
+  done
+  [ "$(ls "$1" | sort)" = "$(ls "$2" | sort)" ]
+}
