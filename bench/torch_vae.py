@@ -8,8 +8,18 @@ K-200-200-784 Bernoulli decoder, ELU), float32, CPU, measured on the same worklo
           (the decoder frozen, gradients w.r.t. the per-point (mu, log sigma^2) only)
 
 Prints one line per measurement, "torch WORKLOAD threads=T value UNIT", the median of
---repeat runs, and the peak resident memory.  Run by bench/run; needs Debian's
-python3-torch under /usr/bin/python3.
+--repeat runs, and the peak resident memory.  Run by bench/run, which gives both sides
+the same shape options (the names are vae_bench's); needs Debian's python3-torch under
+/usr/bin/python3.
+
+Nothing infbench does is withheld: the same shapes and rows per gemm (IWAE decodes
+--block-rows rows per call, as vae_bench does), Adam with foreach=True (PyTorch's
+multi-tensor update: one call per step, not one per parameter tensor), gradients reset
+by dropping them (zero_grad(set_to_none=True), as PyTorch 2 does by default) rather than
+by a memset, and IWAE under torch.inference_mode().  bench/run tries every torch and
+OpenBLAS thread count and takes the best.  Not mirrored: infbench's --split (points
+divided over the cores, each part with single-threaded gemms) has no in-process PyTorch
+form; PyTorch's threads divide each op instead.
 """
 import argparse
 import math
@@ -51,7 +61,7 @@ class VAE(nn.Module):
         kl = 0.5 * (torch.exp(lv) + mu * mu - 1.0 - lv).sum(-1)
         return ll - kl
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def iwae(self, x, k, chunk):
         h = self.enc(x)
         mu, lv = h[:, : self.K], h[:, self.K :]
@@ -90,6 +100,8 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--iwae-k", type=int, default=5000)
     p.add_argument("--iwae-points", type=int, default=4)
+    # IWAE's rows per decoder pass: vae_bench's --block-rows (INFB_VAE_BLOCK_ROWS)
+    p.add_argument("--block-rows", type=int, default=1024)
     p.add_argument("--qstar-points", type=int, default=100)
     p.add_argument("--qstar-samples", type=int, default=1)
     p.add_argument("--qstar-steps", type=int, default=50)
@@ -104,11 +116,11 @@ def main():
     work = a.workloads.split(",")
 
     if "train" in work:
-        opt = torch.optim.Adam(vae.parameters(), lr=1e-3, eps=1e-4)
+        opt = torch.optim.Adam(vae.parameters(), lr=1e-3, eps=1e-4, foreach=True)
 
         def train():
             for _ in range(a.steps):
-                opt.zero_grad()
+                opt.zero_grad(set_to_none=True)
                 loss = -vae.elbo(x).mean()
                 loss.backward()
                 opt.step()
@@ -119,8 +131,8 @@ def main():
 
     if "iwae" in work:
         xi = x[: a.iwae_points]
-        vae.iwae(xi, 100, 100)
-        t = median_time(lambda: vae.iwae(xi, a.iwae_k, 1000), a.repeat)
+        vae.iwae(xi, a.iwae_k, a.block_rows)  # warm-up, as vae_bench's first run
+        t = median_time(lambda: vae.iwae(xi, a.iwae_k, a.block_rows), a.repeat)
         print(f"torch iwae threads={a.threads} k={a.iwae_k} {a.iwae_points / t:.2f} points/s")
 
     if "qstar" in work:
@@ -129,12 +141,12 @@ def main():
         xq = (torch.rand(a.qstar_points, D) > 0.5).float()
         mu = torch.zeros(a.qstar_points, a.latent, requires_grad=True)
         lv = torch.zeros(a.qstar_points, a.latent, requires_grad=True)
-        opt = torch.optim.Adam([mu, lv], lr=1e-3)
+        opt = torch.optim.Adam([mu, lv], lr=1e-3, foreach=True)
         S = a.qstar_samples
 
         def qstar():
             for _ in range(a.qstar_steps):
-                opt.zero_grad()
+                opt.zero_grad(set_to_none=True)
                 eps = torch.randn(a.qstar_points, S, a.latent)
                 z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * eps
                 ll = vae.log_px_given_z(xq.unsqueeze(1), vae.dec(z)).mean(1)

@@ -7,10 +7,14 @@
  *   qstar   per-point q* point-steps per second, S samples per step: infbench's own
  *           optimiser (infer/qstar.h) on the frozen decoder, as the gap report runs it
  *   sgemm   GFLOP/s of cblas_sgemm on 2048×2048 matrices
+ *   peak    the machine's float32 FMA peak on T threads (bench/peak.h; not in the default
+ *           list: bench/run measures it once per thread count)
  *
- * Prints "infbench WORKLOAD threads=T value UNIT" lines and the peak resident memory of
+ * Prints "infbench WORKLOAD threads=T value UNIT" lines, the peak resident memory of
  * the VAE workloads (taken before the sgemm reference, whose three 16 MiB matrices are
- * not part of any workload PyTorch runs).
+ * not part of any workload PyTorch runs), and for each VAE workload its FLOP per unit
+ * ("infbench flops WORKLOAD [samples=S] n FLOP/unit", see flop_counts), from which
+ * bench/run computes the fraction of the peak.
  * Data are random binary images: speed does not depend on their content. */
 #include <config.h>
 #include "core/clock.h"
@@ -22,6 +26,7 @@
 #include "infer/gapeval.h"
 #include "infer/qstar.h"
 #include "cli/cli.h"
+#include "peak.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -45,6 +50,43 @@ median(double *t, size_t n)
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* The FLOP of the workloads, from the network's shapes: gemms only, 2·m·n·k each (the
+ * activations, the likelihood, the noise and Adam are not counted: bench/RESULTS.md).
+ * A dense layer n_in → n_out on m rows costs 2·m·n_in·n_out forward, as much again for
+ * its weight gradient and as much for its input gradient; sums over the layers of the
+ * encoder [D, H…, 2K] and the decoder [K, H…, D] of n_in·n_out are enc and dec. */
+typedef struct flop_counts {
+  double train; /* per training example: forward, weight gradients everywhere, input
+                 * gradients everywhere but the encoder's first layer (x needs none) */
+  double iwae;  /* per point: the encoder forward once, the decoder forward k times */
+  double qstar; /* per point-step: the decoder forward and its input gradient (the
+                 * weights are frozen), S times */
+} flop_counts;
+
+static flop_counts
+count_flops(const infb_vae_arch *a, size_t iwae_k, size_t S)
+{
+  double enc = 0, dec = 0, first = 0; /* first: the encoder's first layer */
+  size_t in = a->D;
+  for (size_t l = 0; l <= a->nenc; l++) {
+    size_t out = l < a->nenc ? a->enc_hidden[l] : 2 * a->K;
+    enc += (double)in * (double)out;
+    first = l == 0 ? enc : first;
+    in = out;
+  }
+  in = a->K;
+  for (size_t l = 0; l <= a->ndec; l++) {
+    size_t out = l < a->ndec ? a->dec_hidden[l] : a->D;
+    dec += (double)in * (double)out;
+    in = out;
+  }
+  flop_counts f;
+  f.train = 2 * (enc + dec) + 2 * (enc + dec) + 2 * (enc - first + dec);
+  f.iwae = 2 * enc + 2 * (double)iwae_k * dec;
+  f.qstar = 4 * (double)S * dec;
+  return f;
+}
+
 static void
 check(int st, const char *what)
 {
@@ -62,6 +104,8 @@ main(int argc, char **argv)
   const char *work = "train,iwae,qstar,sgemm";
   int split = 0; /* --split: the VAE's own threads (vae_set_parts), OpenBLAS on one */
   const char *blocking = "auto"; /* --gemm-blocking: as [experiment] gemm_blocking */
+  const char *peak_isa = "auto"; /* --peak-isa: the peak's vector unit, or the CPU's widest */
+  double peak_seconds = 0.25;    /* --peak-seconds: the length of one timed peak run */
   size_t block_cols = 32, block_depth = 128;
   static const struct option longopts[] = {
       {"threads", required_argument, NULL, 't'},   {"latent", required_argument, NULL, 'K'},
@@ -74,6 +118,8 @@ main(int argc, char **argv)
       {"gemm-blocking", required_argument, NULL, 'g'},
       {"gemm-block-cols", required_argument, NULL, 'c'},
       {"gemm-block-depth", required_argument, NULL, 'd'},
+      {"peak-isa", required_argument, NULL, 'P'},
+      {"peak-seconds", required_argument, NULL, 'T'},
       {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -96,6 +142,8 @@ main(int argc, char **argv)
     case 'g': blocking = optarg; break;
     case 'c': block_cols = v; break;
     case 'd': block_depth = v; break;
+    case 'P': peak_isa = optarg; break;
+    case 'T': peak_seconds = strtod(optarg, NULL); break;
     default: return 2;
     }
   }
@@ -103,10 +151,38 @@ main(int argc, char **argv)
   gsl_set_error_handler(infb_error_gsl_handler);
   infb_blas_set_threads(split ? 1 : (int)threads);
   infb_blas_apply_blocking(blocking, block_cols, block_depth);
+  if (strstr(work, "peak")) {
+    /* The peak's own threads (pthreads), not OpenBLAS's or the VAE's: T of them. */
+    infb_peak_cpu cpu;
+    infb_peak_cpu_detect(&cpu);
+    infb_peak_isa isa = infb_peak_choose(&cpu);
+    if (strcmp(peak_isa, "auto") != 0) {
+      if (infb_peak_isa_parse(peak_isa, &isa)) {
+        fprintf(stderr, "vae_bench: --peak-isa: %s\n", infb_error_message());
+        return 2;
+      }
+      if (!infb_peak_runs_on(isa, &cpu)) {
+        fprintf(stderr, "vae_bench: --peak-isa: this CPU cannot run the %s kernel\n",
+                peak_isa);
+        return 2;
+      }
+    }
+    double gf, sum;
+    check(infb_peak_measure(isa, threads, peak_seconds, repeat, &gf, &sum), "peak");
+    printf("infbench peak threads=%zu isa=%s lanes=%zu %s %.1f GFLOP/s\n", threads,
+           infb_peak_isa_name(isa), infb_peak_lanes(isa),
+           infb_peak_fused(isa) ? "fma" : "mul+add", gf);
+    if (!isfinite(sum)) /* the accumulators are the loop's observable result */
+      check(GSL_ESANITY, "peak accumulators");
+  }
+  if (!strstr(work, "train") && !strstr(work, "iwae") && !strstr(work, "qstar") &&
+      !strstr(work, "sgemm"))
+    return 0;
   const size_t D = 784;
   infb_vae_arch arch = {.D = D, .K = K, .nenc = 2, .ndec = 2, .act = INFB_ACT_ELU};
   arch.enc_hidden[0] = arch.enc_hidden[1] = H;
   arch.dec_hidden[0] = arch.dec_hidden[1] = H;
+  const flop_counts fl = count_flops(&arch, iwae_k, qsamples);
   size_t rows = qpoints * qsamples > B ? qpoints * qsamples : B;
   infb_vae_f32 *v = infb_vae_alloc_f32(&arch, rows, 1000);
   gsl_rng *r = infb_rng_stream(1, "bench", 0);
@@ -145,6 +221,7 @@ main(int argc, char **argv)
     }
     printf("infbench train threads=%s %.1f examples/s\n", tl,
            (double)(steps * B) / median(t, repeat));
+    printf("infbench flops train %.0f FLOP/example\n", fl.train);
     infb_adam_free_f32(adam);
   }
 
@@ -163,6 +240,7 @@ main(int argc, char **argv)
     }
     printf("infbench iwae threads=%s k=%zu %.2f points/s\n", tl, iwae_k,
            (double)iwae_points / median(t, repeat));
+    printf("infbench flops iwae k=%zu %.0f FLOP/point\n", iwae_k, fl.iwae);
     free(rngs);
     free(out);
   }
@@ -197,6 +275,7 @@ main(int argc, char **argv)
     }
     printf("infbench qstar threads=%s samples=%zu %.1f point-steps/s\n", tl, qsamples,
            (double)(qpoints * qsteps) / median(t, repeat));
+    printf("infbench flops qstar samples=%zu %.0f FLOP/point-step\n", qsamples, fl.qstar);
     infb_vae_decoder_free(dec);
     free(Xd);
     free(MU);
