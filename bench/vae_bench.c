@@ -147,7 +147,7 @@ main(int argc, char **argv)
     default: return 2;
     }
   }
-  infb_cli_blas_kernels(argv); /* as infbench does: OpenBLAS's kernels for this CPU */
+  infb_cli_exec_setup(argv); /* as infbench does: OpenBLAS's kernels, OpenMP's waiting */
   gsl_set_error_handler(infb_error_gsl_handler);
   infb_blas_set_threads(split ? 1 : (int)threads);
   infb_blas_apply_blocking(blocking, block_cols, block_depth);

@@ -25,15 +25,27 @@ void infb_cli_print_report(const struct json_t *results);
  * 1 when gnuplot is missing or failed (messages printed). */
 int infb_cli_render_dir(const char *dir, const char *format, int quiet);
 
-/* OpenBLAS picks its kernels when it is loaded, from OPENBLAS_CORETYPE or its own CPU
- * detection, which falls back to generic SSE3 kernels on CPUs it does not know.  When
- * infb_blas_choose_coretype (linalg/blas.h) advises a better set for this CPU, OpenBLAS's
- * choice and the environment, this re-executes the program (/proc/self/exe, the same
- * argv) once with OPENBLAS_CORETYPE set to it and INFBENCH_BLAS_CHOSEN_OVER to OpenBLAS's
- * own choice; call it first in main().  The user's own OPENBLAS_CORETYPE always wins, and
- * INFBENCH_BLAS_CORETYPE=keep turns this off.  Returns only when nothing is to be done or
- * the re-execution failed (then the process goes on with OpenBLAS's choice). */
-void infb_cli_blas_kernels(char **argv);
+/* The libraries read their settings from the environment once, when they are loaded, so
+ * this sets them by re-executing the program (/proc/self/exe, the same argv) once; call it
+ * first in main().  It returns only when nothing is to be done or the re-execution failed
+ * (then the process goes on as it is).  Two settings:
+ * - OpenBLAS picks its kernels from OPENBLAS_CORETYPE or its own CPU detection, which
+ *   falls back to generic SSE3 kernels on CPUs it does not know.  When
+ *   infb_blas_choose_coretype (linalg/blas.h) advises a better set for this CPU, OpenBLAS's
+ *   choice and the environment, OPENBLAS_CORETYPE is set to it and
+ *   INFBENCH_BLAS_CHOSEN_OVER to OpenBLAS's own choice.  The user's own OPENBLAS_CORETYPE
+ *   always wins, and INFBENCH_BLAS_CORETYPE=keep turns this off.
+ * - OpenMP's threads spin at the end of each parallel region before they sleep; on a
+ *   machine where another process is busy, a spinning thread takes the core its partner
+ *   needs (VAE training on 2 threads ran 5-20x slower).  OMP_WAIT_POLICY is set to
+ *   infb_cli_wait_policy's answer (and INFBENCH_OMP_WAIT_SET with it). */
+void infb_cli_exec_setup(char **argv);
+/* The wait policy infbench sets, a pure function of the environment's OMP_WAIT_POLICY and
+ * GOMP_SPINCOUNT (NULL when unset): "passive" when neither is set, else NULL (the user's
+ * setting is kept). */
+const char *infb_cli_wait_policy(const char *env_policy, const char *env_spincount);
+/* One line (no newline): the wait policy in force and who set it. */
+void infb_cli_wait_describe(char *buf, size_t size);
 /* One line (no newline) into buf: the kernel set in use and who chose it — "X (chosen by
  * infbench over OpenBLAS's Y)", "X (OPENBLAS_CORETYPE=Z)" or "X (OpenBLAS's own choice;
  * infbench's advice: A|none)", A being what infbench would choose without keep. */

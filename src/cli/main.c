@@ -41,7 +41,7 @@ infb_cli_error(const char *fmt, ...)
 int
 main(int argc, char **argv)
 {
-  infb_cli_blas_kernels(argv);
+  infb_cli_exec_setup(argv);
   /* The library reports through statuses; GSL must never abort the program. */
   gsl_set_error_handler(infb_error_gsl_handler);
   if (argc < 2) {
@@ -54,10 +54,11 @@ main(int argc, char **argv)
     return EXIT_OK;
   }
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-    char kernels[256];
+    char kernels[256], wait[256];
     infb_cli_blas_describe(kernels, sizeof kernels);
-    printf("%s %s\nGSL %s\nBLAS %s\nBLAS kernels: %s\n", PACKAGE_NAME, PACKAGE_VERSION,
-           gsl_version, infb_blas_config(), kernels);
+    infb_cli_wait_describe(wait, sizeof wait);
+    printf("%s %s\nGSL %s\nBLAS %s\nBLAS kernels: %s\nOpenMP wait policy: %s\n",
+           PACKAGE_NAME, PACKAGE_VERSION, gsl_version, infb_blas_config(), kernels, wait);
     return EXIT_OK;
   }
   if (strcmp(cmd, "run") == 0)

@@ -2,7 +2,7 @@
 # The command line: commands, exit statuses, outputs present and consistent, nothing
 # half-written, reproducibility, failure isolation, plotting.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 62
+plan 65
 
 run_cmd --version
 ok $rc "--version exits 0"
@@ -36,6 +36,16 @@ else
   ok $? "infbench re-executes itself with the kernels it advises ($keep; then $auto)"
   skip "the environment leaves OPENBLAS_CORETYPE unset: nothing of the user's to respect"
 fi
+# OpenMP's wait policy: passive unless the environment sets one (setting it here is fine:
+# it is infbench's own decision, not the machine's).
+w=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$INFBENCH" --version 2>&1 | grep '^OpenMP wait')
+is "OpenMP wait policy: passive (set by infbench)" "$w" "OpenMP's threads wait passively by default"
+w=$(env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active "$INFBENCH" --version 2>&1 | grep '^OpenMP wait')
+is "OpenMP wait policy: the environment's (OMP_WAIT_POLICY=active, GOMP_SPINCOUNT=unset)" "$w" \
+   "the environment's OMP_WAIT_POLICY is kept"
+w=$(env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 "$INFBENCH" --version 2>&1 | grep '^OpenMP wait')
+is "OpenMP wait policy: the environment's (OMP_WAIT_POLICY=unset, GOMP_SPINCOUNT=1000)" "$w" \
+   "so is its GOMP_SPINCOUNT"
 run_cmd --help
 ok $rc "--help exits 0"
 for c in run check list plot; do
