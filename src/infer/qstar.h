@@ -12,8 +12,10 @@
  * (the KL term in closed form).  The ELBO estimate per step is mean_s ln p(x|z) − KL.
  * ε is drawn with gsl_ran_gaussian_ziggurat, sample-major (for s, for k), S·K draws per
  * step; a point's trajectory depends only on its own x, start, stream and the options,
- * never on the other points of the batch (bit for bit, provided the decoder's value for a
- * row does not depend on the other rows of the call). */
+ * and on the decoder's values for its rows, which (linalg/blas.h, the row contract)
+ * depend on the calls they are made in: those are the same for a given share of points
+ * (infb_qstar_options.threads), so the results are the same bit for bit on any thread
+ * count, and equal a lone point's wherever the decoder computes each row alone. */
 #ifndef INFB_INFER_QSTAR_H
 #define INFB_INFER_QSTAR_H
 

@@ -1,6 +1,25 @@
 /* Thin checked wrappers over CBLAS (row-major, sizes as size_t).  Every gemm in infbench
  * goes through here; the CBLAS behind them is OpenBLAS (tests/linalg/blas-t proves it).
- * We include GSL's <gsl/gsl_cblas.h>, never OpenBLAS's <cblas.h>. */
+ * We include GSL's <gsl/gsl_cblas.h>, never OpenBLAS's <cblas.h>.
+ *
+ * The row contract (what reproducibility across threads, ranks and resumptions rests on).
+ * A row of a gemm's result is a function of its own row of A, of B, of the kernels and
+ * blocking in force, of the call's shape (m, n, k) and of the row's position in the call
+ * — and of nothing else.  Shape and position both matter, so a fixed tile size alone is
+ * not enough: OpenBLAS takes another path below m·n·k = INFB_BLAS_SMALL_MNK, and within
+ * one shape its Haswell and Zen kernels compute rows 0-5 and 6-11 of every 12-row panel,
+ * and a short last panel, in different orders (measured: a row repeated down a 16-, 50-
+ * or 64-row call takes 3 distinct values; Prescott's and Sandybridge's took one).  So:
+ *   - Every batch of work is cut into pieces that are a function of the work alone (its
+ *     points, the config's parts; never the thread count, a rank, the timing or which
+ *     neighbours are still running), and each piece makes the same sequence of calls,
+ *     rows in the same places, whoever runs it.  Threads and ranks choose who runs a
+ *     piece, never what is in it.
+ *   - Sums over pieces (gradients, a reduction over points) are taken in piece order.
+ *   - Work that must not depend even on the batch (a point's result whatever the points
+ *     beside it) puts that point's rows alone in its calls, at fixed positions.
+ * The VAE's [experiment] parts (nn/vae.h) and q*'s shares (infer/qstar.h) are such pieces;
+ * tests/cli/threads-t.sh checks every model's outputs on 1, 2 and 3 threads. */
 #ifndef INFB_LINALG_BLAS_H
 #define INFB_LINALG_BLAS_H
 

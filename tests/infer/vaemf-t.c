@@ -10,6 +10,7 @@
 #include "infer/qstar.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "linalg/blas.h"
 #include "tap/basic.h"
 
 #include <math.h>
@@ -741,10 +742,87 @@ test_snapshot(const float *X)
   gsl_rng_free(r);
 }
 
+/* q* through the VAE's decoder adapter is bit-identical on 1, 2 and 3 threads (issue "any
+ * machine" §4: it differed on 16-24 of 29 points by up to 5e-7 nats): a 3-part network
+ * of the protocol's width (784 pixels, 200 hidden: a part's rows × 784 × 200 are above
+ * OpenBLAS's small-matrix bound, so gemm blocking engages when on), points stopping at
+ * different steps so that the rows per call shrink, gemm blocking on and off. */
+static void
+test_qstar_threads(void)
+{
+  enum { NQ = 24, DQ = 784, KQ = 3, HQ = 200 };
+  infb_vae_arch a;
+  memset(&a, 0, sizeof a);
+  a.D = DQ;
+  a.K = KQ;
+  a.ndec = 1;
+  a.dec_hidden[0] = HQ;
+  a.act = INFB_ACT_ELU;
+  infb_qstar_options qo;
+  infb_qstar_options_default(&qo);
+  qo.samples = 4;
+  qo.lr = 0.05;
+  qo.max_steps = 60;
+  qo.check_every = 5;
+  qo.patience = 1;
+  qo.eval_samples = 20;
+  qo.batch_points = 12;
+  qo.seed = 11;
+  infb_vae_f32 *v = infb_vae_alloc_f32(&a, qo.batch_points, qo.samples);
+  gsl_rng *r = infb_rng_stream(5, "test/qstar-threads", 0);
+  float *Xf = malloc(NQ * DQ * sizeof *Xf);
+  double *Xd = malloc(NQ * DQ * sizeof *Xd);
+  double M1[NQ * KQ], L1[NQ * KQ], M[NQ * KQ], L[NQ * KQ];
+  infb_qstar_point p1[NQ], p[NQ];
+  int st = !v || !Xf || !Xd || infb_vae_init_f32(v, r) || infb_vae_set_parts_f32(v, 3);
+  for (size_t j = 0; !st && j < (size_t)NQ * DQ; j++)
+    Xd[j] = Xf[j] = gsl_rng_uniform(r) < 0.3 ? 1.0f : 0.0f;
+  int threads = infb_blas_threads();
+  infb_blas_set_threads(1);
+  for (int b = 0; b < 2; b++) {
+    infb_blas_set_blocking(b ? 32 : 0, b ? 128 : 0);
+    /* a part's rows: 12 points / 3 parts × 4 samples */
+    int engaged = b == infb_blas_blocks(0, 0, 16, DQ, HQ);
+    int same = !st, stops = 1;
+    for (size_t T = 1; !st && T <= 3; T++) {
+      infb_vae_decoder *d = infb_vae_decoder_alloc(v, qo.batch_points * qo.samples);
+      infb_decoder ops = d ? infb_vae_decoder_ops(d) : (infb_decoder){0};
+      qo.threads = T;
+      same &= d && infb_vae_set_run_threads_f32(v, T) == GSL_SUCCESS &&
+              infb_qstar_optimize(&ops, &qo, NQ, Xd, 0, T == 1 ? M1 : M, T == 1 ? L1 : L,
+                                  T == 1 ? p1 : p) == GSL_SUCCESS;
+      infb_vae_decoder_free(d);
+      if (T == 1) {
+        size_t lo = p1[0].steps, hi = p1[0].steps;
+        for (size_t i = 1; i < NQ; i++) {
+          lo = p1[i].steps < lo ? p1[i].steps : lo;
+          hi = p1[i].steps > hi ? p1[i].steps : hi;
+        }
+        stops = lo < hi;
+        continue;
+      }
+      for (size_t i = 0; i < NQ; i++)
+        same &= p[i].elbo == p1[i].elbo && p[i].elbo_mc_se == p1[i].elbo_mc_se &&
+                p[i].steps == p1[i].steps && p[i].stop == p1[i].stop;
+      for (size_t q = 0; q < (size_t)NQ * KQ; q++)
+        same &= M[q] == M1[q] && L[q] == L1[q];
+    }
+    ok(same && engaged && stops,
+       "q* through the VAE adapter (3 parts, 24 points stopping at different steps), gemm "
+       "blocking %s: 2 and 3 threads equal 1 thread bit for bit", b ? "on" : "off");
+  }
+  infb_blas_set_blocking(0, 0);
+  infb_blas_set_threads(threads);
+  infb_vae_free_f32(v);
+  gsl_rng_free(r);
+  free(Xf);
+  free(Xd);
+}
+
 int
 main(void)
 {
-  plan(54);
+  plan(56);
   float *X = malloc(NPTS * DPIX * sizeof *X);
   make_data(X);
   test_decoder_train_fd();
@@ -758,6 +836,7 @@ main(void)
   test_gapeval(v, X);
   test_bind(v, X);
   test_snapshot(X);
+  test_qstar_threads();
   infb_vae_free_f32(v);
   free(X);
   return test_done();
