@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 msgs="$fixtures/bad-messages.txt"
 nbad=$(grep -c '	' "$msgs")
-plan $((nbad * 3 + 29))
+plan $((nbad * 3 + 33))
 
 # Config errors, from the fixtures' table: "bad-x.ini<TAB>message with FILE for the path".
 tab=$(printf '\t')
@@ -28,6 +28,15 @@ is 2 "$rc" "--set without = exits 2"
 run_cmd check "$tmp/missing.ini"
 is 2 "$rc" "a missing config file exits 2"
 is "$tmp/missing.ini: cannot open: No such file or directory" "$err" "and says so"
+
+# An empty directory name is a usage error (-o '' once overflowed make_parents' copy of
+# the name by starting at its second byte).
+run_cmd run "$fixtures/run-small.ini" -o '' --quiet
+is 2 "$rc" "run -o '': exit 2"
+is "infbench: --output: the directory name is empty" "$err" "run -o '': the message"
+run_cmd run --resume '' --quiet
+is 2 "$rc" "run --resume '': exit 2"
+is "infbench: --resume: the directory name is empty" "$err" "run --resume '': the message"
 
 # Data errors: exit 1, the file and the record named, nothing created.
 data_case() { # data_case INI CSV PATTERN DESCRIPTION
