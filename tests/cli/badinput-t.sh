@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 msgs="$fixtures/bad-messages.txt"
 nbad=$(grep -c '	' "$msgs")
-plan $((nbad * 3 + 33))
+plan $((nbad * 3 + 35))
 
 # Config errors, from the fixtures' table: "bad-x.ini<TAB>message with FILE for the path".
 tab=$(printf '\t')
@@ -28,6 +28,13 @@ is 2 "$rc" "--set without = exits 2"
 run_cmd check "$tmp/missing.ini"
 is 2 "$rc" "a missing config file exits 2"
 is "$tmp/missing.ini: cannot open: No such file or directory" "$err" "and says so"
+
+# A config file is read up to 1 MiB: an endless one is a config error, not an
+# allocation that grows until memory runs out.
+run_cmd check /dev/zero
+is 2 "$rc" "check /dev/zero: exit 2"
+is "/dev/zero: is larger than 1 MiB (1048576 bytes), the most a configuration file may hold" \
+  "$err" "check /dev/zero: the message"
 
 # An empty directory name is a usage error (-o '' once overflowed make_parents' copy of
 # the name by starting at its second byte).
