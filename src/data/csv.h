@@ -10,7 +10,8 @@
  * (NULL: every column but the target), in the order they will appear in the dataset.
  * Every cell used must be a finite number (strict parsing: "1e", "nan", "" are errors).
  *
- * Returns a new dataset (source = path), or NULL with the error raised (INFB_EDATA) and a
+ * Returns a new dataset (source = path, line = each row's record number as in the
+ * messages below), or NULL with the error raised (INFB_EDATA) and a
  * message that names the file and the record:
  *   "PATH: cannot open: No such file or directory"
  *   "PATH: line 7: 3 fields, but the header has 4"

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 msgs="$fixtures/bad-messages.txt"
 nbad=$(grep -c '	' "$msgs")
-plan $((nbad * 3 + 35))
+plan $((nbad * 3 + 38))
 
 # Config errors, from the fixtures' table: "bad-x.ini<TAB>message with FILE for the path".
 tab=$(printf '\t')
@@ -57,6 +57,12 @@ data_case run-linreg-csv.ini run-text.csv "run-text.csv: line 3, column 'x': 'ab
 data_case run-linreg-csv.ini run-empty.csv 'run-empty.csv: no data rows' "no rows"
 data_case run-linreg-csv.ini nonexistent.csv 'nonexistent.csv: cannot open: No such file or directory' "missing data file"
 data_case run-logreg.ini run-badtarget.csv "run-badtarget.csv: line 4: target 'y' is 0.5; logreg needs 0 or 1" "target not 0/1"
+run_cmd run "$fixtures/run-linreg-csv.ini" --set data.train=run-huge.csv --set data.standardize=yes \
+  -o "$tmp/d"
+is 1 "$rc" "1e308 in a standardised feature: exit 1"
+is "infbench: $fixtures/run-huge.csv: line 4, column 'x': 1e+308 makes the column's standard deviation overflow; rescale the column or set standardize = no" \
+  "$err" "1e308 in a standardised feature: the message names the file, line and column"
+[ ! -e "$tmp/d" ]; ok $? "1e308 in a standardised feature: no output directory"
 data_case run-logreg.ini run-oneclass.csv "target 'y' has a single class (all 1)" "single class"
 run_cmd run "$fixtures/run-linreg-csv.ini" --set data.train=run-text.csv -o "$tmp/d"
 echo "$err" | grep -q '^infbench: ' ; ok $? "data errors are prefixed with infbench:"

@@ -78,7 +78,7 @@ test_good(void)
   ok(d != NULL, "csv-good.csv reads with target 'progression'");
   if (!d) {
     diag("%s", infb_error_message());
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 13; k++)
       skip("csv-good.csv did not read");
     return;
   }
@@ -94,6 +94,8 @@ test_good(void)
   ok(d->X[3 * 4 + 0] == 24 && d->X[3 * 4 + 2] == 25.3, "csv-good.csv: row 4 age 24, bmi 25.3");
   ok(d->y[0] == 151 && d->y[1] == 75 && d->y[2] == 141 && d->y[3] == 206,
      "csv-good.csv: targets 151,75,141,206");
+  ok(d->line && d->line[0] == 2 && d->line[1] == 3 && d->line[2] == 4 && d->line[3] == 5,
+     "csv-good.csv: the rows' lines are 2, 3, 4, 5");
   infb_dataset_free(d);
 
   /* Selection and order: features as listed, not as in the file. */
@@ -133,6 +135,7 @@ test_formats(void)
   d = infb_csv_read(path_fixture("csv-crlf.csv"), "b", NULL);
   ok(d && d->n == 2 && d->X[0] == 1 && d->X[1] == 3 && d->y[1] == 4,
      "csv-crlf.csv: CRLF line ends and a trailing blank line give 2 rows");
+  ok(d && d->line && d->line[0] == 2 && d->line[1] == 3, "csv-crlf.csv: on lines 2 and 3");
   infb_dataset_free(d);
   d = infb_csv_read(path_fixture("csv-no-final-newline.csv"), "b", NULL);
   ok(d && d->n == 2 && d->X[1] == 3 && d->y[1] == 4,
@@ -268,7 +271,7 @@ test_real(void)
 int
 main(void)
 {
-  plan(13 + 10 + 2 * 21 + 1 + 15 + 1);
+  plan(14 + 11 + 2 * 21 + 1 + 15 + 1);
   test_good();
   test_formats();
   test_errors();
