@@ -324,12 +324,19 @@ parse_file(reader *rd, FILE *f)
 infb_dataset *
 infb_csv_read(const char *path, const char *target, char *const *features)
 {
-  reader rd = {.path = path, .target = target, .features = features};
   FILE *f = fopen(path, "rb");
   if (!f)
     INFB_ERROR_NULL(INFB_EDATA, "%s: cannot open: %s", path, strerror(errno));
-  int status = parse_file(&rd, f);
+  infb_dataset *d = infb_csv_read_stream(f, path, target, features);
   fclose(f);
+  return d;
+}
+
+infb_dataset *
+infb_csv_read_stream(FILE *f, const char *path, const char *target, char *const *features)
+{
+  reader rd = {.path = path, .target = target, .features = features};
+  int status = parse_file(&rd, f);
   if (!status && rd.record == 0)
     status = INFB_ERROR(INFB_EDATA, "%s: empty file", path);
   else if (!status && rd.n == 0)

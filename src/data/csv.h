@@ -2,6 +2,7 @@
 #ifndef INFB_DATA_CSV_H
 #define INFB_DATA_CSV_H
 
+#include <stdio.h>
 #include "data/dataset.h"
 
 /* Read the CSV file at path.  The first record is the header (column names, which must be
@@ -32,5 +33,11 @@
  * ignored, and a leading UTF-8 byte-order mark is dropped.  Unused columns are not
  * parsed. */
 infb_dataset *infb_csv_read(const char *path, const char *target, char *const *features);
+
+/* The same from the open stream f, read from its current position to its end (not
+ * closed); path names it in messages and becomes the dataset's source.  f may be any
+ * stream (a pipe, fmemopen's memory). */
+infb_dataset *infb_csv_read_stream(FILE *f, const char *path, const char *target,
+                                   char *const *features);
 
 #endif

@@ -1,5 +1,6 @@
 /* Tests of src/data/csv.c: reading, column selection and order, quoting, line ends, every
  * error message exactly, and the two real data sets under experiments/data/. */
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include "config.h"
 #include "tap/basic.h"
 #include "core/error.h"
@@ -204,6 +205,30 @@ test_errors(void)
   infb_dataset_free(d);
 }
 
+/* infb_csv_read_stream on memory (fmemopen): the rows, and messages naming the name. */
+static void
+test_stream(void)
+{
+  char good[] = "a,b\n1,2\n\n3,4\n";
+  FILE *f = fmemopen(good, strlen(good), "rb");
+  infb_dataset *d = f ? infb_csv_read_stream(f, "mem.csv", "b", NULL) : NULL;
+  ok(d && d->n == 2 && d->p == 1 && d->X[1] == 3 && d->y[1] == 4 &&
+         strcmp(d->source, "mem.csv") == 0 && d->line[1] == 3,
+     "read_stream: 2 rows from memory, source mem.csv, the second on line 3");
+  infb_dataset_free(d);
+  if (f)
+    fclose(f);
+  char bad[] = "a,b\n1,2\nx,4\n";
+  f = fmemopen(bad, strlen(bad), "rb");
+  infb_error_clear();
+  d = f ? infb_csv_read_stream(f, "mem.csv", "b", NULL) : NULL;
+  ok(d == NULL, "read_stream: a text cell is refused");
+  is_string("mem.csv: line 3, column 'a': 'x' is not a number", infb_error_message(),
+            "read_stream: the message names the given name");
+  if (f)
+    fclose(f);
+}
+
 /* The real data sets: counts, names and first rows as in experiments/data/README.md, the
  * first rows checked against sklearn's source files (diabetes_data_raw.csv.gz line 1:
  * "59 2 32.1 101.0 157 93.2 38.0 4.0 4.8598 87", target 151; breast_cancer.csv line 2:
@@ -271,10 +296,11 @@ test_real(void)
 int
 main(void)
 {
-  plan(14 + 11 + 2 * 21 + 1 + 15 + 1);
+  plan(14 + 11 + 2 * 21 + 1 + 3 + 15 + 1);
   test_good();
   test_formats();
   test_errors();
+  test_stream();
   test_real();
   infb_dataset_free(NULL);
   ok(1, "infb_dataset_free(NULL) is a no-op");
