@@ -334,6 +334,13 @@ infb_cmd_run(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
+  /* An empty name is no directory (and "" would be mkdir'ed as a relative path). */
+  const char *empty = outdir && !*outdir ? "--output" : resume && !*resume ? "--resume" : NULL;
+  if (empty) {
+    infb_cli_error("%s: the directory name is empty", empty);
+    free(sets);
+    return EXIT_USAGE;
+  }
   if (resume) {
     const char *bad = nsets ? "--set" : outdir ? "--output" : force ? "--force" : NULL;
     if (bad || optind != argc) {

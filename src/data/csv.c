@@ -41,6 +41,7 @@ typedef struct reader {
 
   /* Data. */
   double *X, *y;
+  size_t *line;             /* per row: its record number */
   size_t n, cap;
 } reader;
 
@@ -199,6 +200,10 @@ grow_rows(reader *rd)
   if (!X)
     return fail_nomem(rd);
   rd->X = X;
+  size_t *line = realloc(rd->line, cap * sizeof *line);
+  if (!line)
+    return fail_nomem(rd);
+  rd->line = line;
   if (rd->has_target) {
     double *y = realloc(rd->y, cap * sizeof *y);
     if (!y)
@@ -239,6 +244,7 @@ take_row(reader *rd)
     else
       rd->X[rd->n * rd->p + rd->role[c]] = v;
   }
+  rd->line[rd->n] = rd->record;
   rd->n++;
   return GSL_SUCCESS;
 }
@@ -274,6 +280,7 @@ reader_free(reader *rd)
   free(rd->feat_col);
   free(rd->X);
   free(rd->y);
+  free(rd->line);
 }
 
 /* Feed the file to libcsv.  Returns a status (raised). */
@@ -317,12 +324,19 @@ parse_file(reader *rd, FILE *f)
 infb_dataset *
 infb_csv_read(const char *path, const char *target, char *const *features)
 {
-  reader rd = {.path = path, .target = target, .features = features};
   FILE *f = fopen(path, "rb");
   if (!f)
     INFB_ERROR_NULL(INFB_EDATA, "%s: cannot open: %s", path, strerror(errno));
-  int status = parse_file(&rd, f);
+  infb_dataset *d = infb_csv_read_stream(f, path, target, features);
   fclose(f);
+  return d;
+}
+
+infb_dataset *
+infb_csv_read_stream(FILE *f, const char *path, const char *target, char *const *features)
+{
+  reader rd = {.path = path, .target = target, .features = features};
+  int status = parse_file(&rd, f);
   if (!status && rd.record == 0)
     status = INFB_ERROR(INFB_EDATA, "%s: empty file", path);
   else if (!status && rd.n == 0)
@@ -337,6 +351,9 @@ infb_csv_read(const char *path, const char *target, char *const *features)
     double *X = realloc(rd.X, rd.n * rd.p * sizeof *X);
     d->X = X ? X : rd.X;
     rd.X = NULL;
+    size_t *line = realloc(rd.line, rd.n * sizeof *line);
+    d->line = line ? line : rd.line;
+    rd.line = NULL;
     if (rd.has_target) {
       double *y = realloc(rd.y, rd.n * sizeof *y);
       d->y = y ? y : rd.y;

@@ -2,6 +2,7 @@
 #ifndef INFB_DATA_CSV_H
 #define INFB_DATA_CSV_H
 
+#include <stdio.h>
 #include "data/dataset.h"
 
 /* Read the CSV file at path.  The first record is the header (column names, which must be
@@ -10,7 +11,8 @@
  * (NULL: every column but the target), in the order they will appear in the dataset.
  * Every cell used must be a finite number (strict parsing: "1e", "nan", "" are errors).
  *
- * Returns a new dataset (source = path), or NULL with the error raised (INFB_EDATA) and a
+ * Returns a new dataset (source = path, line = each row's record number as in the
+ * messages below), or NULL with the error raised (INFB_EDATA) and a
  * message that names the file and the record:
  *   "PATH: cannot open: No such file or directory"
  *   "PATH: line 7: 3 fields, but the header has 4"
@@ -31,5 +33,11 @@
  * ignored, and a leading UTF-8 byte-order mark is dropped.  Unused columns are not
  * parsed. */
 infb_dataset *infb_csv_read(const char *path, const char *target, char *const *features);
+
+/* The same from the open stream f, read from its current position to its end (not
+ * closed); path names it in messages and becomes the dataset's source.  f may be any
+ * stream (a pipe, fmemopen's memory). */
+infb_dataset *infb_csv_read_stream(FILE *f, const char *path, const char *target,
+                                   char *const *features);
 
 #endif

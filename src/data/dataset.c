@@ -23,6 +23,7 @@ infb_dataset_free(infb_dataset *d)
   free(d->y);
   free(d->target);
   free(d->source);
+  free(d->line);
   free(d);
 }
 
@@ -118,7 +119,8 @@ infb_dataset_rows(const infb_dataset *d, const size_t *rows, size_t nrows)
       return NULL;
     }
   if (replace_string(&out->target, d->target) != GSL_SUCCESS ||
-      replace_string(&out->source, d->source) != GSL_SUCCESS) {
+      replace_string(&out->source, d->source) != GSL_SUCCESS ||
+      (d->line && !(out->line = infb_malloc(nrows ? nrows : 1, sizeof *out->line)))) {
     infb_dataset_free(out);
     return NULL;
   }
@@ -127,6 +129,8 @@ infb_dataset_rows(const infb_dataset *d, const size_t *rows, size_t nrows)
       memcpy(out->X + k * d->p, d->X + rows[k] * d->p, d->p * sizeof *d->X);
     if (d->y)
       out->y[k] = d->y[rows[k]];
+    if (d->line)
+      out->line[k] = d->line[rows[k]];
   }
   return out;
 }
@@ -198,6 +202,33 @@ infb_dataset_split(const infb_dataset *d, double test_fraction, gsl_rng *r,
   return status;
 }
 
+/* Column j's mean m or sd is not finite: name the value that made it so, the one
+ * furthest from m (the largest in magnitude when m itself overflowed). */
+static int
+overflow_error(const infb_dataset *d, size_t j, double m, const char *name)
+{
+  const char *src = d->source ? d->source : "dataset";
+  size_t worst = 0;
+  double far = -1.0;
+  for (size_t i = 0; i < d->n; i++) {
+    double x = d->X[i * d->p + j], a = isfinite(m) ? fabs(x - m) : fabs(x);
+    if (a > far) {
+      far = a;
+      worst = i;
+    }
+  }
+  char row[64];
+  if (d->line)
+    snprintf(row, sizeof row, "line %zu", d->line[worst]);
+  else
+    snprintf(row, sizeof row, "row %zu", worst + 1);
+  return INFB_ERROR(INFB_EDATA,
+                    "%s: %s, column '%s': %g makes the column's %s overflow; rescale the "
+                    "column or set standardize = no",
+                    src, row, name, d->X[worst * d->p + j],
+                    isfinite(m) ? "standard deviation" : "mean");
+}
+
 int
 infb_dataset_moments(const infb_dataset *d, double *mean, double *sd)
 {
@@ -222,10 +253,13 @@ infb_dataset_moments(const infb_dataset *d, double *mean, double *sd)
       ss += dv * dv;
     }
     double v = sqrt(ss / (double)n);
+    const char *name = d->names && d->names[j] ? d->names[j] : "?";
+    if (!isfinite(m) || !isfinite(v))
+      return overflow_error(d, j, m, name);
     if (constant || v == 0.0)
       return INFB_ERROR(INFB_EDATA,
                         "%s: feature '%s' is constant; drop it or set standardize = no", src,
-                        d->names && d->names[j] ? d->names[j] : "?");
+                        name);
     mean[j] = m;
     sd[j] = v;
   }

@@ -14,10 +14,12 @@ typedef struct infb_dataset {
   char **names;  /* p feature names (owned) */
   char *target;  /* target name (owned), NULL when y is NULL */
   char *source;  /* where the rows came from, for messages: a path or "synthetic" */
+  size_t *line;  /* n record numbers in the source file, for messages ("line L" of the CSV
+                    reader, its header being line 1), or NULL (synthetic rows) */
 } infb_dataset;
 
 /* A dataset of n×p zeros (y too when with_y), names "x1".."xp", target "y" when with_y,
- * source "synthetic".  NULL (error raised) on allocation failure. */
+ * source "synthetic", line NULL.  NULL (error raised) on allocation failure. */
 infb_dataset *infb_dataset_alloc(size_t n, size_t p, int with_y);
 /* NULL is a no-op. */
 void infb_dataset_free(infb_dataset *d);
@@ -28,7 +30,7 @@ int infb_dataset_set_target(infb_dataset *d, const char *s);
 int infb_dataset_set_source(infb_dataset *d, const char *s);
 
 /* A new dataset made of rows[0..nrows) of d, in that order (indices < d->n).  Names,
- * target and source are copied.  NULL on allocation failure, or (GSL_EINVAL raised) for
+ * target, source and the rows' line numbers are copied.  NULL on allocation failure, or (GSL_EINVAL raised) for
  * an index ≥ d->n. */
 infb_dataset *infb_dataset_rows(const infb_dataset *d, const size_t *rows, size_t nrows);
 
@@ -48,6 +50,11 @@ int infb_dataset_split(const infb_dataset *d, double test_fraction, gsl_rng *r,
  * caller.  A constant column (all values equal, or sd == 0) fails with INFB_EDATA naming
  * the feature and d->source:
  *   "SOURCE: feature 'x2' is constant; drop it or set standardize = no"
+ * and so does a column whose mean or sd overflows (values near DBL_MAX, whose squares or
+ * sums are infinite), naming the row furthest from the mean (the largest in magnitude
+ * when the mean overflowed) by its line (d->line; "row I", counted from 1, without):
+ *   "SOURCE: line 7, column 'x2': 1e+308 makes the column's standard deviation overflow;
+ *    rescale the column or set standardize = no"    (or "the column's mean")
  * n == 0 fails with INFB_EDATA ("SOURCE: no rows to compute feature moments from"). */
 int infb_dataset_moments(const infb_dataset *d, double *mean, double *sd);
 /* X[:,j] ← (X[:,j] − mean[j]) / sd[j] in place. */

@@ -1,11 +1,12 @@
 /* IDX files (the MNIST format: big-endian magic 0x0000 08 NN — unsigned bytes, NN
  * dimensions — then NN big-endian 32-bit sizes, then the data), plain or gzip-compressed
- * (zlib's gzread reads both), and the binarisations of the VAE protocol. */
+ * (detected from the content), and the binarisations of the VAE protocol. */
 #ifndef INFB_DATA_IDX_H
 #define INFB_DATA_IDX_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <gsl/gsl_rng.h>
 
 typedef struct infb_idx {
@@ -17,16 +18,21 @@ typedef struct infb_idx {
   char *source;      /* the path, for messages */
 } infb_idx;
 
-/* Read the IDX file at path (".gz" or plain; detected from content), keeping at most
- * max_items items (0: all).  expect_ndims (1, 2 or 3; 1 for labels, 3 for images) must
- * match the file.  Sizes must be non-zero and their product must fit size_t.  With
- * max_items below the file's item count, reading stops after the kept items (so the
- * rest of the file, its trailing bytes and the gzip checksum are not examined); n and
- * dims[0] are then the kept count.  On failure returns NULL and raises INFB_EDATA with
- * one of these messages (PATH is the path as given; N, M... are numbers):
+/* Read the IDX file at path (gzip when it starts with gzip's magic bytes 1F 8B, else
+ * plain), keeping at most max_items items (0: all).  expect_ndims (1, 2 or 3; 1 for
+ * labels, 3 for images) must match the file.  Sizes must be non-zero and their product
+ * must fit size_t.  The sizes are not trusted for memory: the data buffer is sized by the
+ * file's length (plain) or grows as the data arrive (gzip), so a header claiming more
+ * than the file holds is reported as truncated.  A gzip file may hold several members
+ * (concatenated, as gzip(1) allows); any other byte after the last is an error, as
+ * trailing bytes of a plain file are.  With max_items below the file's item count, reading
+ * stops after the kept items (so the rest of the file, its trailing bytes and the gzip
+ * checksum are not examined); n and dims[0] are then the kept count.  On failure returns
+ * NULL and raises INFB_EDATA with one of these messages (PATH is the path as given; N,
+ * M... are numbers):
  *   "PATH: cannot open (<strerror>)"                  open failed
  *   "PATH: cannot read (<reason>)"                    read error (e.g. a directory)
- *   "PATH: is empty"                                  zero bytes
+ *   "PATH: is empty"                                  zero bytes (or a gzip file of none)
  *   "PATH: is truncated: N bytes of header expected, M read"   magic or sizes cut short
  *   "PATH: not an IDX file (magic 0x0102ABCD)"        bytes 0-1 not zero or unknown type
  *   "PATH: holds 16-bit data; only unsigned bytes are supported"  (type 0x0B; likewise
@@ -34,14 +40,23 @@ typedef struct infb_idx {
  *   "PATH: has 1 dimension, expected 3"               ("has 3 dimensions, expected 1")
  *   "PATH: has size 0 in dimension 2 of 3"            (dimensions counted from 1)
  *   "PATH: is too large (sizes 4294967295 x 4294967295 x 4294967295 overflow size_t)"
- *   "PATH: is truncated: 47040000 bytes of data expected, 1000 read"  (expected: the
- *        kept items' bytes; a gzip stream cut short is reported the same way)
+ *   "PATH: is truncated in item 3 of 60000: 47040000 bytes of data expected, 1600 read"
+ *        (the first incomplete item, counted from 1, of the header's count; expected:
+ *        the kept items' bytes; a gzip stream cut short is reported the same way)
  *   "PATH: is corrupt (gzip: <zlib message>)"         e.g. "incorrect data check";
  *        also "unexpected end of file" when the data are complete but the stream is not
  *   "PATH: has trailing data (N bytes)"               bytes after the data (all items read;
- *        "1 byte")
+ *        "1 byte"); in a gzip file, inflated bytes after the data
+ *   "PATH: has trailing data after the gzip stream (N bytes)"   bytes after the last
+ *        gzip member that do not start another
  * GSL_EINVAL for path NULL or expect_ndims outside 1..3; GSL_ENOMEM when out of memory. */
 infb_idx *infb_idx_read(const char *path, size_t expect_ndims, size_t max_items);
+
+/* The same from the open stream f, read from its current position to its end (not
+ * closed); path names it in messages and becomes x->source.  f may be any stream (a pipe,
+ * fmemopen's memory). */
+infb_idx *infb_idx_read_stream(FILE *f, const char *path, size_t expect_ndims,
+                               size_t max_items);
 void infb_idx_free(infb_idx *x); /* NULL is a no-op */
 
 /* The three conversions below read only x->n, x->item and x->data, so a copy of x with

@@ -810,16 +810,18 @@ handler(void *user, const char *section, const char *name, const char *value)
   return ok;
 }
 
-/* The whole file in memory (NUL-terminated).  NULL with errno set on failure. */
+/* The whole file in memory (NUL-terminated), at most INFB_CONFIG_MAX_BYTES + 1 bytes of
+ * it (*len tells whether there was more).  NULL with errno set on failure. */
 static char *
 slurp(FILE *f, size_t *len)
 {
+  const size_t most = INFB_CONFIG_MAX_BYTES + 1;
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
   if (!buf)
     return NULL;
   for (;;) {
-    if (n + 1 >= cap) {
+    if (n + 1 >= cap && cap <= most) {
       char *p = realloc(buf, cap * 2);
       if (!p) {
         free(buf);
@@ -829,10 +831,13 @@ slurp(FILE *f, size_t *len)
       buf = p;
       cap *= 2;
     }
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
+    size_t want = cap - n - 1;
+    if (want > most - n)
+      want = most - n;
+    size_t got = want ? fread(buf + n, 1, want, f) : 0;
     n += got;
     if (got == 0) {
-      if (ferror(f)) {
+      if (want && ferror(f)) {
         int saved = errno ? errno : EIO;
         free(buf);
         errno = saved;
@@ -846,8 +851,9 @@ slurp(FILE *f, size_t *len)
   return buf;
 }
 
-int
-infb_config_read(infb_config *c, const char *path, char *msg, size_t cap)
+/* Take path as the config's file; one file per config. */
+static int
+take_file(infb_config *c, const char *path, char *msg, size_t cap)
 {
   if (c->have_file) {
     say(msg, cap, "%s: a configuration reads one file (already read %s)", path, c->file);
@@ -861,29 +867,25 @@ infb_config_read(infb_config *c, const char *path, char *msg, size_t cap)
   free(c->file);
   c->file = file;
   c->have_file = 1;
+  return GSL_SUCCESS;
+}
 
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    say(msg, cap, "%s: cannot open: %s", path, strerror(errno));
+/* Parse the file's text (the config's file already taken). */
+static int
+parse_text(infb_config *c, const char *path, const char *text, size_t len, char *msg,
+           size_t cap)
+{
+  if (len > INFB_CONFIG_MAX_BYTES) {
+    say(msg, cap, "%s: is larger than %zu MiB (%zu bytes), the most a configuration file may "
+        "hold", path, INFB_CONFIG_MAX_BYTES >> 20, INFB_CONFIG_MAX_BYTES);
     return INFB_ECONFIG;
   }
-  size_t len = 0;
-  errno = 0;
-  char *buf = slurp(f, &len);
-  int saved = errno;
-  fclose(f);
-  if (!buf) {
-    say(msg, cap, "%s: cannot read: %s", path, strerror(saved));
-    return saved == ENOMEM ? GSL_ENOMEM : INFB_ECONFIG;
-  }
-
   parse_state st;
   memset(&st, 0, sizeof st);
   st.c = c;
-  st.buf = buf;
+  st.buf = text;
   st.len = len;
   int ret = ini_parse_stream(reader, &st, handler, &st);
-  free(buf);
   free(st.section);
   free(st.key);
   if (st.nomem || ret == -2) {
@@ -898,6 +900,39 @@ infb_config_read(infb_config *c, const char *path, char *msg, size_t cap)
     return INFB_ECONFIG;
   }
   return GSL_SUCCESS;
+}
+
+int
+infb_config_read(infb_config *c, const char *path, char *msg, size_t cap)
+{
+  int status = take_file(c, path, msg, cap);
+  if (status)
+    return status;
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    say(msg, cap, "%s: cannot open: %s", path, strerror(errno));
+    return INFB_ECONFIG;
+  }
+  size_t len = 0;
+  errno = 0;
+  char *buf = slurp(f, &len);
+  int saved = errno;
+  fclose(f);
+  if (!buf) {
+    say(msg, cap, "%s: cannot read: %s", path, strerror(saved));
+    return saved == ENOMEM ? GSL_ENOMEM : INFB_ECONFIG;
+  }
+  status = parse_text(c, path, buf, len, msg, cap);
+  free(buf);
+  return status;
+}
+
+int
+infb_config_read_text(infb_config *c, const char *path, const char *text, size_t len,
+                      char *msg, size_t cap)
+{
+  int status = take_file(c, path, msg, cap);
+  return status ? status : parse_text(c, path, text, len, msg, cap);
 }
 
 /* ------------------------------------------------------------------ --set */

@@ -34,6 +34,10 @@ typedef struct infb_config infb_config;
 
 /* The most points a sweep LO..HI/N may have. */
 #define INFB_CONFIG_SWEEP_MAX 100000
+/* The most bytes a configuration file may hold (1 MiB; the committed experiments hold a
+ * few KiB).  A longer file, or one that never ends (/dev/zero), is refused after reading
+ * one byte more than this. */
+#define INFB_CONFIG_MAX_BYTES ((size_t)1 << 20)
 
 /* An empty configuration.  NULL on allocation failure. */
 infb_config *infb_config_alloc(void);
@@ -44,8 +48,16 @@ void infb_config_free(infb_config *c);
  * and values that fail their type or range are errors.  Returns GSL_SUCCESS, or
  * INFB_ECONFIG with msg set (e.g. "exp.ini:7: [map] lambda: '1e' is not a number",
  * "exp.ini:3: unknown key 'lamda' in [map]", "exp.ini: cannot open: No such file or
- * directory").  Read one file per config. */
+ * directory", "exp.ini: is larger than 1 MiB (1048576 bytes), the most a configuration
+ * file may hold" beyond INFB_CONFIG_MAX_BYTES).  Read one file per config. */
 int infb_config_read(infb_config *c, const char *path, char *msg, size_t cap);
+
+/* Parse len bytes of text (not NUL-terminated; NUL bytes are errors) as the contents of
+ * the INI file path, exactly as infb_config_read would after reading that file: messages
+ * name path, and PATH keys resolve against its directory.  The same limit and statuses
+ * (text longer than INFB_CONFIG_MAX_BYTES is refused).  Read one file per config. */
+int infb_config_read_text(infb_config *c, const char *path, const char *text, size_t len,
+                          char *msg, size_t cap);
 
 /* Apply an override "SECTION.KEY=VALUE" (SECTION may be a variant "map:strong"); the
  * value is validated like a file's.  INFB_ECONFIG with msg on error. */

@@ -65,7 +65,7 @@ check_targets(const run_ctx *c, const infb_dataset *d)
     double y = d->y[i];
     if (y != 0.0 && y != 1.0)
       return INFB_ERROR(INFB_EDATA, "%s: line %zu: target '%s' is %g; logreg needs 0 or 1",
-                        d->source, i + 2, d->target, y);
+                        d->source, d->line ? d->line[i] : i + 2, d->target, y);
   }
   return GSL_SUCCESS;
 }

@@ -50,15 +50,16 @@ infb_run_root(const infb_config *cfg)
   return root;
 }
 
-/* Create the missing parent directories of path (as mkdir -p on its dirname). */
+/* Create the missing parent directories of path (as mkdir -p on its dirname).  A
+ * leading '/' is the root, not a parent to create. */
 static int
 make_parents(const char *path)
 {
   char *p = infb_strdup(path);
   if (!p)
     return GSL_ENOMEM;
-  for (char *s = p + 1; *s; s++) {
-    if (*s != '/')
+  for (char *s = p; *s; s++) {
+    if (*s != '/' || s == p)
       continue;
     *s = '\0';
     if (mkdir(p, 0777) != 0 && errno != EEXIST) {
@@ -108,6 +109,8 @@ infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **di
 {
   char *dir;
   *dirp = NULL;
+  if (opt->outdir && opt->outdir[0] == '\0')
+    return INFB_ERROR(INFB_ECONFIG, "the run directory's name is empty");
   if (opt->outdir) {
     dir = infb_strdup(opt->outdir);
   } else {

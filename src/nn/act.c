@@ -13,8 +13,9 @@
 
 /* SLEEF's AVX2 declarations need the AVX2 target switched on while the header is read;
  * only the function marked ACT_AVX2 uses them, after the run-time check (the rest of the
- * library stays baseline x86-64; the same pattern as nn/vae.c). */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * library stays baseline x86-64; the same pattern as nn/vae.c).  clang ignores GCC's
+ * target pragma: built by clang (the fuzz targets), the scalar loops run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ACT_HAVE_AVX2 1
 #include <immintrin.h>
 #pragma GCC push_options

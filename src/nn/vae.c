@@ -20,8 +20,9 @@
 
 /* SLEEF's AVX2 declarations are guarded by __AVX__ / __AVX2__: the header is read with the
  * AVX2 target switched on, and only the functions marked VAE_AVX2 use them, after a run-time
- * check of the CPU (the rest of the library stays baseline x86-64). */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * check of the CPU (the rest of the library stays baseline x86-64).  clang ignores GCC's
+ * target pragma: built by clang (the fuzz targets), the scalar paths run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VAE_HAVE_AVX2 1
 #include <immintrin.h>
 #pragma GCC push_options

@@ -1,5 +1,6 @@
 /* Tests of src/data/csv.c: reading, column selection and order, quoting, line ends, every
  * error message exactly, and the two real data sets under experiments/data/. */
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include "config.h"
 #include "tap/basic.h"
 #include "core/error.h"
@@ -78,7 +79,7 @@ test_good(void)
   ok(d != NULL, "csv-good.csv reads with target 'progression'");
   if (!d) {
     diag("%s", infb_error_message());
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 13; k++)
       skip("csv-good.csv did not read");
     return;
   }
@@ -94,6 +95,8 @@ test_good(void)
   ok(d->X[3 * 4 + 0] == 24 && d->X[3 * 4 + 2] == 25.3, "csv-good.csv: row 4 age 24, bmi 25.3");
   ok(d->y[0] == 151 && d->y[1] == 75 && d->y[2] == 141 && d->y[3] == 206,
      "csv-good.csv: targets 151,75,141,206");
+  ok(d->line && d->line[0] == 2 && d->line[1] == 3 && d->line[2] == 4 && d->line[3] == 5,
+     "csv-good.csv: the rows' lines are 2, 3, 4, 5");
   infb_dataset_free(d);
 
   /* Selection and order: features as listed, not as in the file. */
@@ -133,6 +136,7 @@ test_formats(void)
   d = infb_csv_read(path_fixture("csv-crlf.csv"), "b", NULL);
   ok(d && d->n == 2 && d->X[0] == 1 && d->X[1] == 3 && d->y[1] == 4,
      "csv-crlf.csv: CRLF line ends and a trailing blank line give 2 rows");
+  ok(d && d->line && d->line[0] == 2 && d->line[1] == 3, "csv-crlf.csv: on lines 2 and 3");
   infb_dataset_free(d);
   d = infb_csv_read(path_fixture("csv-no-final-newline.csv"), "b", NULL);
   ok(d && d->n == 2 && d->X[1] == 3 && d->y[1] == 4,
@@ -199,6 +203,30 @@ test_errors(void)
   infb_dataset *d = infb_csv_read(path_fixture("csv-strict.csv"), NULL, L("a", NULL));
   ok(d && d->n == 1 && d->X[0] == 1, "csv-strict.csv with only column 'a' reads");
   infb_dataset_free(d);
+}
+
+/* infb_csv_read_stream on memory (fmemopen): the rows, and messages naming the name. */
+static void
+test_stream(void)
+{
+  char good[] = "a,b\n1,2\n\n3,4\n";
+  FILE *f = fmemopen(good, strlen(good), "rb");
+  infb_dataset *d = f ? infb_csv_read_stream(f, "mem.csv", "b", NULL) : NULL;
+  ok(d && d->n == 2 && d->p == 1 && d->X[1] == 3 && d->y[1] == 4 &&
+         strcmp(d->source, "mem.csv") == 0 && d->line[1] == 3,
+     "read_stream: 2 rows from memory, source mem.csv, the second on line 3");
+  infb_dataset_free(d);
+  if (f)
+    fclose(f);
+  char bad[] = "a,b\n1,2\nx,4\n";
+  f = fmemopen(bad, strlen(bad), "rb");
+  infb_error_clear();
+  d = f ? infb_csv_read_stream(f, "mem.csv", "b", NULL) : NULL;
+  ok(d == NULL, "read_stream: a text cell is refused");
+  is_string("mem.csv: line 3, column 'a': 'x' is not a number", infb_error_message(),
+            "read_stream: the message names the given name");
+  if (f)
+    fclose(f);
 }
 
 /* The real data sets: counts, names and first rows as in experiments/data/README.md, the
@@ -268,10 +296,11 @@ test_real(void)
 int
 main(void)
 {
-  plan(13 + 10 + 2 * 21 + 1 + 15 + 1);
+  plan(14 + 11 + 2 * 21 + 1 + 3 + 15 + 1);
   test_good();
   test_formats();
   test_errors();
+  test_stream();
   test_real();
   infb_dataset_free(NULL);
   ok(1, "infb_dataset_free(NULL) is a no-op");

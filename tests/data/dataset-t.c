@@ -73,6 +73,14 @@ test_rows(void)
   ok(s && strcmp(s->names[0], "up") == 0 && s->names[0] != d->names[0] &&
          strcmp(s->source, "numbered") == 0 && strcmp(s->target, "y") == 0,
      "rows: names, target and source are copies");
+  ok(s && s->line == NULL, "rows of rows without line numbers have none");
+  infb_dataset_free(s);
+  d->line = malloc(5 * sizeof *d->line);
+  for (size_t i = 0; i < 5; i++)
+    d->line[i] = 10 + 3 * i;
+  s = infb_dataset_rows(d, pick, 3);
+  ok(s && s->line && s->line[0] == 22 && s->line[1] == 10 && s->line[2] == 22,
+     "rows {4, 0, 4} of rows on lines 10, 13, ..., 22: lines 22, 10, 22");
   infb_dataset_free(s);
   size_t bad[] = {1, 5};
   s = infb_dataset_rows(d, bad, 2);
@@ -242,6 +250,38 @@ test_moments(void)
             infb_error_message(), "message names the feature and the source");
   infb_dataset_free(d);
 
+  /* Values near DBL_MAX: (1e308 − mean)² overflows, so the sd would be +inf and the
+   * standardised column all zeros (map and bayes then gave it a weight of exactly 0).
+   * An error naming the row furthest from the mean instead; 1e150 (squares 1e300) is
+   * fine. */
+  d = infb_dataset_alloc(3, 2, 0);
+  const double H[] = {1, 1, 1e150, 1e308, -1e150, 2};
+  memcpy(d->X, H, sizeof H);
+  infb_error_clear();
+  ok(infb_dataset_moments(d, mean, sd) == INFB_EDATA, "1e308 in column x2 fails with INFB_EDATA");
+  is_string("synthetic: row 2, column 'x2': 1e+308 makes the column's standard deviation "
+            "overflow; rescale the column or set standardize = no",
+            infb_error_message(), "message names the source, the row, the column and the value");
+  d->X[3] = 1e150;
+  ok(infb_dataset_moments(d, mean, sd) == GSL_SUCCESS && isfinite(sd[0]) && isfinite(sd[1]) &&
+         sd[0] > 1e149,
+     "values of 1e150 (squares 1e300) give finite moments");
+  /* Two values of 1.5e308 overflow the sum itself: the mean is +inf.  The largest value
+   * is named, by its line when the rows carry one. */
+  const double M[] = {1.5e308, 1, 1.5e308, 2, -1, 3};
+  memcpy(d->X, M, sizeof M);
+  d->line = malloc(3 * sizeof *d->line);
+  d->line[0] = 4;
+  d->line[1] = 7;
+  d->line[2] = 9;
+  infb_dataset_set_source(d, "data/big.csv");
+  infb_error_clear();
+  ok(infb_dataset_moments(d, mean, sd) == INFB_EDATA, "a mean of +inf fails with INFB_EDATA");
+  is_string("data/big.csv: line 4, column 'x1': 1.5e+308 makes the column's mean overflow; "
+            "rescale the column or set standardize = no",
+            infb_error_message(), "message names the line of the first largest value");
+  infb_dataset_free(d);
+
   d = infb_dataset_alloc(0, 2, 0);
   ok(infb_dataset_moments(d, mean, sd) == INFB_EDATA, "moments of 0 rows fail with INFB_EDATA");
   is_string("synthetic: no rows to compute feature moments from", infb_error_message(),
@@ -252,7 +292,7 @@ test_moments(void)
 int
 main(void)
 {
-  plan(11 + 5 + 21 + 12 + 1);
+  plan(11 + 7 + 21 + 17 + 1);
   test_alloc();
   test_rows();
   test_split();

@@ -216,11 +216,11 @@ test_read(void)
   const char *tg = write_gz("short.idx.gz", b, len);
   check_read(tp, 3, 3, "plain file holding 3 of 5 items, max_items 3");
   check_read(tg, 2, 2, "gzipped file holding 3 of 5 items, max_items 2");
-  expect_error(tp, 3, 4, "is truncated: 24 bytes of data expected, 18 read",
+  expect_error(tp, 3, 4, "is truncated in item 4 of 5: 24 bytes of data expected, 18 read",
                "plain file holding 3 of 5 items, max_items 4 (4·6 bytes wanted)");
-  expect_error(tp, 3, 0, "is truncated: 30 bytes of data expected, 18 read",
+  expect_error(tp, 3, 0, "is truncated in item 4 of 5: 30 bytes of data expected, 18 read",
                "plain file holding 3 of 5 items (5·6 bytes wanted)");
-  expect_error(tg, 3, 0, "is truncated: 30 bytes of data expected, 18 read",
+  expect_error(tg, 3, 0, "is truncated in item 4 of 5: 30 bytes of data expected, 18 read",
                "complete gzip stream of an IDX file holding 3 of 5 items");
   free(b);
 
@@ -346,8 +346,8 @@ test_gzip_damage(int smooth)
   ok(produced > 16 && produced < len,
      "%s images: reference: the cut stream inflates to %zu of %zu bytes", kind, produced, len);
   const char *p = write_plain(NAME("cut.idx.gz"), comp, cut);
-  snprintf(tail, sizeof tail, "is truncated: %zu bytes of data expected, %zu read", bytes,
-           produced - 16);
+  snprintf(tail, sizeof tail, "is truncated in item %zu of %d: %zu bytes of data expected, %zu read",
+           (produced - 16) / (R * C) + 1, N, bytes, produced - 16);
   expect_error(p, 3, 0, tail, WHAT("gzip file cut in the middle"));
   x = infb_idx_read(p, 3, 10);
   ok(x && x->n == 10 && memcmp(x->data, pix, 10 * R * C) == 0,
@@ -399,6 +399,108 @@ test_gzip_damage(int smooth)
   free(pix);
 #undef NAME
 #undef WHAT
+}
+
+/* Headers that claim more than the file holds, and bytes after a gzip stream.  A
+ * 16-byte file claiming 2^30 images of 28x28 once made the reader allocate 841 813 590 016
+ * bytes ("out of memory"); the data buffer is now sized by what arrives.  A gzip stream
+ * followed by other bytes was accepted (zlib's gz layer skips them) while a plain file
+ * with trailing bytes was not: both are refused now. */
+static void
+test_lies_and_trails(void)
+{
+  size_t len;
+  const uint32_t dlie[3] = {0x40000000u, 28, 28};
+  uint8_t *b = idx_bytes(0x08, 3, dlie, NULL, 0, 0, &len);
+  const char *p = write_plain("lie.idx", b, len);
+  const char *g = write_gz("lie.idx.gz", b, len);
+  expect_error(p, 3, 0,
+               "is truncated in item 1 of 1073741824: 841813590016 bytes of data expected, 0 read",
+               "a 16-byte file claiming 2^30 images of 28x28");
+  expect_error(g, 3, 0,
+               "is truncated in item 1 of 1073741824: 841813590016 bytes of data expected, 0 read",
+               "a gzip file of 16 bytes claiming 2^30 images of 28x28");
+  expect_error(g, 3, 1000, "is truncated in item 1 of 1073741824: 784000 bytes of data expected, 0 read",
+               "the same, max_items 1000");
+  free(b);
+  /* Three images of 2x3 under a header claiming 2^30: the fourth is the first missing. */
+  const uint32_t dlie5[3] = {0x40000000u, R5, C5};
+  b = idx_bytes(0x08, 3, dlie5, pix5, 3 * ITEM5, 0, &len);
+  g = write_gz("lie3.idx.gz", b, len);
+  expect_error(g, 3, 0,
+               "is truncated in item 4 of 1073741824: 6442450944 bytes of data expected, 18 read",
+               "a gzip file of 3 images claiming 2^30");
+  free(b);
+
+  /* Bytes after the gzip stream. */
+  b = idx_bytes(0x08, 3, dims5, pix5, sizeof pix5, 0, &len);
+  const char *gz = write_gz("whole.idx.gz", b, len);
+  size_t clen;
+  uint8_t *comp = slurp(gz, &clen);
+  uint8_t *more = malloc(2 * clen + 8);
+  memcpy(more, comp, clen);
+  memcpy(more + clen, "abc", 3);
+  p = write_plain("garbage3.idx.gz", more, clen + 3);
+  expect_error(p, 3, 0, "has trailing data after the gzip stream (3 bytes)",
+               "a gzip file followed by 3 bytes 'abc'");
+  check_read(p, 2, 2, "a gzip file followed by 3 bytes, max_items 2 (the end is not examined)");
+  more[clen] = 0x1F;
+  p = write_plain("garbage1.idx.gz", more, clen + 1);
+  expect_error(p, 3, 0, "has trailing data after the gzip stream (1 byte)",
+               "a gzip file followed by the byte 0x1F");
+  memset(more + clen, 0, 8);
+  p = write_plain("zeros.idx.gz", more, clen + 8);
+  expect_error(p, 3, 0, "has trailing data after the gzip stream (8 bytes)",
+               "a gzip file followed by 8 zero bytes");
+  /* A second member is part of the stream (gzip(1) writes such files with cat). */
+  memcpy(more + clen, comp, clen);
+  p = write_plain("twice.idx.gz", more, 2 * clen);
+  expect_error(p, 3, 0, "has trailing data (46 bytes)",
+               "two gzip members of the whole file: the second's 46 bytes trail the data");
+  /* A second member's magic with nothing after it: the stream is cut. */
+  memcpy(more + clen, "\x1f\x8b\x08\x00", 4);
+  p = write_plain("cutmember.idx.gz", more, clen + 4);
+  expect_error(p, 3, 0, "is corrupt (gzip: unexpected end of file)",
+               "a gzip file followed by the start of another member");
+  free(more);
+  free(comp);
+  /* The file split across two members reads as one. */
+  const char *g1 = write_gz("part1.idx.gz", b, 20);
+  const char *g2 = write_gz("part2.idx.gz", b + 20, len - 20);
+  size_t l1, l2;
+  uint8_t *c1 = slurp(g1, &l1), *c2 = slurp(g2, &l2);
+  uint8_t *cat = malloc(l1 + l2 + 4);
+  memcpy(cat, c1, l1);
+  memcpy(cat + l1, c2, l2);
+  p = write_plain("members.idx.gz", cat, l1 + l2);
+  check_read(p, 0, N5, "an IDX file split across two gzip members");
+  p = write_plain("members-cut.idx.gz", cat, l1);
+  expect_error(p, 3, 0, "is truncated in item 1 of 5: 30 bytes of data expected, 4 read",
+               "the first of the two members alone");
+  free(cat);
+  free(c1);
+  free(c2);
+
+  /* From memory (fmemopen), plain and gzipped; the name is the source. */
+  FILE *f = fmemopen(b, len, "rb");
+  infb_idx *x = f ? infb_idx_read_stream(f, "mem.idx", 3, 0) : NULL;
+  ok(x && x->n == N5 && x->item == ITEM5 && memcmp(x->data, pix5, sizeof pix5) == 0 &&
+         strcmp(x->source, "mem.idx") == 0,
+     "read_stream on fmemopen's plain bytes: 5 images, source mem.idx");
+  infb_idx_free(x);
+  if (f)
+    fclose(f);
+  comp = slurp(gz, &clen);
+  f = fmemopen(comp, clen - 1, "rb");
+  infb_error_clear();
+  x = f ? infb_idx_read_stream(f, "mem.idx.gz", 3, 0) : NULL;
+  ok(x == NULL, "read_stream on a gzip stream missing its last byte is refused");
+  is_string("mem.idx.gz: is corrupt (gzip: unexpected end of file)", infb_error_message(),
+            "read_stream: the message names the given name");
+  if (f)
+    fclose(f);
+  free(comp);
+  free(b);
 }
 
 static void
@@ -590,7 +692,7 @@ test_fashion(void)
 int
 main(void)
 {
-  plan(154);
+  plan(154 + 33);
   if (!mkdtemp(tmpdir)) {
     diag("cannot make a temporary directory: %s", strerror(errno));
     return 1;
@@ -599,6 +701,7 @@ main(void)
   test_header_errors();
   test_gzip_damage(0);
   test_gzip_damage(1);
+  test_lies_and_trails();
   test_binarize();
   test_labels();
   test_fashion();

@@ -768,12 +768,99 @@ test_recorded(void)
   infb_config_free(a);
 }
 
+/* ------------------------------------------------------------------ the size limit */
+
+/* A valid config padded with comment lines to exactly len bytes (len ≥ its length + 2);
+ * malloc'd, NUL-terminated. */
+static char *
+padded_config(size_t len)
+{
+  static const char head[] = "[experiment]\nseed = 5\n[data]\nsource = synthetic\n"
+                             "[model]\ntype = linreg\n[estimators]\nrun = mle\n";
+  char *t = malloc(len + 1);
+  size_t n = strlen(head);
+  memcpy(t, head, n);
+  while (n < len) {
+    size_t line = len - n < 101 ? len - n : 101; /* "#xxx...x\n", at most 101 bytes */
+    t[n] = '#';
+    memset(t + n + 1, 'x', line - 1);
+    t[n + line - 1] = '\n';
+    n += line;
+  }
+  t[len] = '\0';
+  return t;
+}
+
+/* A file of INFB_CONFIG_MAX_BYTES reads; one byte more, or an endless file, is refused
+ * with the file named (infbench check /dev/zero once doubled its buffer until memory ran
+ * out). */
+static void
+test_size(void)
+{
+  char msg[MSG], want[MSG], tmp[4096];
+  const char *dir = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/config-t-size-%ld.ini", dir && *dir ? dir : "/tmp",
+           (long)getpid());
+  is_int(1048576, (long long)INFB_CONFIG_MAX_BYTES, "the limit is 1 MiB");
+
+  char *t = padded_config(INFB_CONFIG_MAX_BYTES);
+  infb_config *c = infb_config_alloc();
+  int st = write_file(tmp, t) == 0 ? load(c, tmp, msg) : -1;
+  ok(st == GSL_SUCCESS && infb_config_int(c, "experiment", "seed") == 5,
+     "a file of exactly 1048576 bytes reads and resolves (%s)", msg);
+  infb_config_free(c);
+  free(t);
+
+  snprintf(want, sizeof want,
+           "%s: is larger than 1 MiB (1048576 bytes), the most a configuration file may hold",
+           tmp);
+  t = padded_config(INFB_CONFIG_MAX_BYTES + 1);
+  c = infb_config_alloc();
+  st = write_file(tmp, t) == 0 ? load(c, tmp, msg) : -1;
+  is_int(INFB_ECONFIG, st, "a file of 1048577 bytes is refused with INFB_ECONFIG");
+  is_string(want, msg, "a file of 1048577 bytes: the message");
+  infb_config_free(c);
+  remove(tmp);
+
+  c = infb_config_alloc();
+  st = infb_config_read_text(c, "mem.ini", t, INFB_CONFIG_MAX_BYTES + 1, msg, sizeof msg);
+  is_int(INFB_ECONFIG, st, "read_text: 1048577 bytes are refused with INFB_ECONFIG");
+  is_string("mem.ini: is larger than 1 MiB (1048576 bytes), the most a configuration file may "
+            "hold", msg, "read_text: the message names the given path");
+  infb_config_free(c);
+  c = infb_config_alloc();
+  msg[0] = '\0';
+  st = infb_config_read_text(c, "sub/mem.ini", t, 300, msg, sizeof msg);
+  if (!st)
+    st = infb_config_resolve(c, msg, sizeof msg);
+  ok(st == GSL_SUCCESS && infb_config_int(c, "experiment", "seed") == 5 &&
+         strcmp(infb_config_file(c), "sub/mem.ini") == 0,
+     "read_text: the first 300 bytes read and resolve, as file sub/mem.ini (%s)", msg);
+  infb_config_free(c);
+  c = infb_config_alloc();
+  st = infb_config_read_text(c, "nul.ini", "[experiment]\nseed = 1\0\n", 23, msg, sizeof msg);
+  is_string("nul.ini:2: line contains a NUL byte", msg, "read_text: a NUL byte is an error");
+  infb_config_free(c);
+  free(t);
+
+  if (access("/dev/zero", R_OK) == 0) {
+    c = infb_config_alloc();
+    st = load(c, "/dev/zero", msg);
+    is_string("/dev/zero: is larger than 1 MiB (1048576 bytes), the most a configuration file "
+              "may hold", msg, "/dev/zero is refused after 1 MiB");
+    infb_config_free(c);
+  } else {
+    skip("no /dev/zero");
+  }
+}
+
 int
 main(void)
 {
   load_messages();
-  /* table, fixtures, basic, syntax, variants, set, sweeps, canonical, free(NULL) */
-  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 17 + 37 + 7 + 15 + 4 + 1);
+  /* table, fixtures, basic, syntax, variants, set, sweeps, canonical, recorded, size,
+   * free(NULL) */
+  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 17 + 37 + 7 + 15 + 4 + 9 + 1);
 
   test_table();
   test_fixtures();
@@ -784,6 +871,7 @@ main(void)
   test_sweeps();
   test_canonical();
   test_recorded();
+  test_size();
 
   infb_config_free(NULL);
   ok(1, "infb_config_free(NULL) is a no-op");
