@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/strparse.h"
 #include "exp/config.h"
 #include "exp/results.h"
@@ -309,6 +310,13 @@ infb_cmd_run(int argc, char **argv)
     }
   } else if (optind != argc - 1) {
     fputs(usage_text, stderr);
+    free(sets);
+    return EXIT_USAGE;
+  }
+
+  /* The fault-injection variables (a testing aid): checked before anything is done. */
+  if (infb_fault_init() != GSL_SUCCESS) {
+    infb_cli_error("%s", infb_error_message());
     free(sets);
     return EXIT_USAGE;
   }

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "core/atomicfile.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ infb_afile_open(const char *path)
 int
 infb_afile_commit(infb_afile *af)
 {
+  infb_fault_point_stream("file-write", af->fp);
   int bad = ferror(af->fp);
   int e = errno;
   if (fflush(af->fp) != 0 && !bad) {
