@@ -16,7 +16,9 @@ json_t *infb_run_root(const infb_config *cfg);
 /* Create the run directory (opt->outdir, else runs/<experiment name>); an existing one is
  * refused with INFB_ECONFIG unless opt->force or opt->resume.  Reusing one with force
  * (a new run) removes its results.json and stage records, so a later --resume cannot mix
- * two runs; resuming keeps everything.  *dir receives a new string (free()). */
+ * two runs; resuming keeps everything.  Either way the temporaries of atomic writes that a
+ * killed session left (NAME.tmp.PID, in the directory and its stages/) are removed.  *dir
+ * receives a new string (free()). */
 int infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **dir);
 
 /* DIR/config.ini: the canonical config under a header with its SHA-256, the program, GSL
