@@ -397,6 +397,9 @@ infb_cmd_run(int argc, char **argv)
       print_failures(res.results);
     infb_cli_error("%zu estimator(s) failed; see %s/results.json", res.nfailed, res.outdir);
     code = EXIT_RUNFAIL;
+    if (res.write_failed && access(res.outdir, F_OK) == 0)
+      infb_cli_error("once the outputs can be written, continue with: infbench run --resume %s",
+                     res.outdir);
   } else if (st) {
     /* An output could not be written (a full disk...): the estimators' reasons, then
      * the output's own message, naming the file. */
@@ -404,6 +407,9 @@ infb_cmd_run(int argc, char **argv)
       print_failures(res.results);
     infb_cli_error("%s", *infb_error_message() ? infb_error_message() : infb_strerror(st));
     code = EXIT_RUNFAIL;
+    if (res.write_failed && res.outdir && access(res.outdir, F_OK) == 0)
+      infb_cli_error("once the outputs can be written, continue with: infbench run --resume %s",
+                     res.outdir);
   }
   if (code == EXIT_OK && res.stopped && !quiet)
     printf("\nstopped after stage %s; continue with: infbench run --resume %s\n",

@@ -85,6 +85,7 @@ typedef struct lctx {
   lentry *entries;
   size_t nentries, nfailed;
   int stopped;                 /* a stage was left for later (opt->stop_after) */
+  int write_failed;            /* an output could not be written (runner.h) */
   /* gaps.tsv rows, (estimator, split) */
   double *gaprows;
   const char **gaplabels;
@@ -601,8 +602,10 @@ fit_vaemf(lctx *c, lentry *e, infb_vae_arch *arch, const infb_vaetrain_options *
     row[1] = tr; /* held-out images have no q(z_i): no validation column */
     infb_run_progress_count(c->opt, ep + 1, epochs, "%s: epoch %zu/%zu, train %.3f nats, lr %.3g",
                             e->name, ep + 1, epochs, tr, infb_vaemf_lr(e->mf));
-    if ((st = infb_vae_checkpoint_save(path, e->vae, NULL)))
+    if ((st = infb_vae_checkpoint_save(path, e->vae, NULL))) {
+      st = infb_run_step_error(st, &c->write_failed, "training epoch %zu", ep + 1);
       break;
+    }
     if (infb_run_interrupted(c->opt)) {
       snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
       st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
@@ -817,8 +820,10 @@ fit_vae(lctx *c, lentry *e)
                             ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
     /* The record first: a checkpoint never has more epochs than its record. */
     if ((st = train_record(c, e, 0, e->seconds_before + infb_clock_seconds() - t_session)) ||
-        (st = infb_vae_checkpoint_save(path, e->vae, t)))
+        (st = infb_vae_checkpoint_save(path, e->vae, t))) {
+      st = infb_run_step_error(st, &c->write_failed, "training epoch %zu", ep + 1);
       break;
+    }
     if (infb_run_interrupted(c->opt)) {
       snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
       st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
@@ -830,7 +835,9 @@ fit_vae(lctx *c, lentry *e)
   e->skipped = infb_vaetrain_skipped(t);
   e->halvings = infb_vaetrain_halvings(t);
   if (!st)
-    st = train_record(c, e, 1, e->seconds_before + infb_clock_seconds() - t_session);
+    st = infb_run_step_error(
+        train_record(c, e, 1, e->seconds_before + infb_clock_seconds() - t_session),
+        &c->write_failed, "training's end");
 done:
   json_decref(rec);
   infb_vaetrain_free(t);
@@ -1154,7 +1161,7 @@ gap_progress(void *ctx, const char *phase, size_t done, size_t total)
 
 /* Saving an unfinished split's gap report for --resume (infb_vae_gap_options.save). */
 typedef struct gap_save_ctx {
-  const lctx *c;
+  lctx *c;
   const lentry *e;
   int stage;        /* INFB_STAGE_EVALUATE_* */
   json_t *sessions; /* where each session of this split's report began */
@@ -1169,7 +1176,8 @@ gap_save(void *ctx, const infb_gap_state *gs)
   int st = r ? infb_run_stage_save(p->c->dir, p->e->stem, p->stage, run_hash(p->c), 0, r)
              : GSL_ENOMEM;
   json_decref(r);
-  return st;
+  return infb_run_step_error(st, &p->c->write_failed, "gap report on the %s points",
+                             split_name[p->stage == INFB_STAGE_EVALUATE_TEST]);
 }
 
 /* A staged VAE split's gap report goes on from its record (rec, unfinished; may be NULL):
@@ -1335,10 +1343,14 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
       st = infb_gapeval_lingauss(f->model, &Xv.matrix, first, enc, &go, &r);
     }
+    const int made = !st; /* a failed save within the report named its own step */
     if (!st)
       st = report_split(c, e, obj, s, &r);
     if (!st && staged(c, e))
       st = record_split(c, e, obj, s, sc.sessions);
+    if (made)
+      st = infb_run_step_error(st, &c->write_failed, "gap report on the %s points",
+                               split_name[s]);
     infb_gap_report_free(&r);
     infb_gap_state_free(gs);
     json_decref(sc.sessions);
@@ -1408,7 +1420,8 @@ run_entry(lctx *c, lentry *e, size_t k)
                                  c->width, {c->F[0], c->F[1]}, {c->n[0], c->n[1]},
                                  {c->labels[0], c->labels[1]}, {0, TEST_STREAM_OFFSET},
                                  strcmp(e->base, "meanfield") != 0};
-        st = infb_vaefigs_write(&fi, e->vae, obj);
+        st = infb_run_step_error(infb_vaefigs_write(&fi, e->vae, obj), &c->write_failed,
+                                 "figures");
       }
     } else if (f->model) {
       double ll;
@@ -1421,15 +1434,15 @@ run_entry(lctx *c, lentry *e, size_t k)
       if (!st)
         st = evaluate(c, e, obj);
       if (!st)
-        st = write_posterior2d(c, e);
+        st = infb_run_step_error(write_posterior2d(c, e), &c->write_failed, "outputs");
     } else {
       json_object_set_new(obj, "recon_mse_train", infb_json_number(f->recon_mse_train));
       json_object_set_new(obj, "recon_mse_test", infb_json_number(f->recon_mse_test));
     }
     if (!st)
-      st = write_curve(c, e);
+      st = infb_run_step_error(write_curve(c, e), &c->write_failed, "outputs");
     if (!st)
-      st = write_angles(c, e, obj);
+      st = infb_run_step_error(write_angles(c, e, obj), &c->write_failed, "outputs");
     json_object_set_new(obj, "evaluation_seconds", json_real(infb_clock_seconds() - t1));
   }
   if (st) {
@@ -1519,10 +1532,10 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
     res->created_dir = 1;
     res->outdir = infb_strdup(c.dir);
   }
-  if (!st)
-    st = infb_run_write_config(cfg, c.dir);
-  if (!st)
+  if (!st && (st = infb_run_write_config(cfg, c.dir)) == GSL_SUCCESS)
     st = infb_plot_style(c.dir);
+  if (c.dir)
+    st = infb_run_step_error(st, &res->write_failed, "setting up the run directory");
   char *const *names = infb_config_estimators(cfg);
   while (!st && names[c.nentries])
     c.nentries++;
@@ -1563,6 +1576,8 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   st = json_path ? write_gap_table(&c) : GSL_ENOMEM;
   if (!st)
     st = infb_json_write(json_path, c.root);
+  st = infb_run_step_error(st, &c.write_failed, "writing the outputs");
+  res->write_failed = c.write_failed;
   free(json_path);
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);

@@ -889,7 +889,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   if ((st = infb_run_write_config(cfg, c.dir)) != GSL_SUCCESS ||
       (st = infb_plot_style(c.dir)) != GSL_SUCCESS) {
     free_ctx(&c);
-    return st;
+    return infb_run_step_error(st, &res->write_failed, "setting up the run directory");
   }
 
   char *const *names = infb_config_estimators(cfg);
@@ -930,6 +930,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
     st = write_path_plots(&c);
   if (!st)
     st = infb_json_write(json_path, c.root);
+  st = infb_run_step_error(st, &res->write_failed, "writing the outputs");
   free(json_path);
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);

@@ -52,6 +52,8 @@ typedef struct infb_run_result {
   size_t nfailed;       /* estimators that failed */
   int created_dir;      /* the run directory was created (or reused) */
   int stopped;          /* stages were left for later (opt->stop_after): --resume goes on */
+  int write_failed;     /* an output could not be written (a full disk, a read-only or
+                           vanished directory): once that is fixed, --resume goes on */
 } infb_run_result;
 
 /* Run the experiment.  Returns GSL_SUCCESS when every estimator succeeded;

@@ -271,6 +271,22 @@ infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
 }
 
 int
+infb_run_step_error(int st, int *write_failed, const char *fmt, ...)
+{
+  if (st == GSL_SUCCESS || st == INFB_EINTR)
+    return st;
+  if (st == GSL_EFAILED && write_failed)
+    *write_failed = 1;
+  char step[256], msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(step, sizeof step, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s", *infb_error_message() ? infb_error_message() : infb_strerror(st));
+  return infb_error(st, __FILE__, __LINE__, "%s: %s", step, msg);
+}
+
+int
 infb_run_interrupted(const infb_run_options *opt)
 {
   return opt->interrupted && *opt->interrupted;

@@ -34,6 +34,13 @@ void infb_run_progress(const infb_run_options *opt, const char *fmt, ...)
 void infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The step an output failed in: the last error's message becomes "STEP: MESSAGE" (step
+ * printf-style, e.g. "amortized, training epoch 3"), and *write_failed is set when st is
+ * GSL_EFAILED (the atomic writes' status: the directory is full, read-only or gone).
+ * Returns st; GSL_SUCCESS and INFB_EINTR pass through untouched. */
+int infb_run_step_error(int st, int *write_failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Nonzero when an interrupt was requested. */
 int infb_run_interrupted(const infb_run_options *opt);
 

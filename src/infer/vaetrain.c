@@ -478,7 +478,8 @@ infb_vae_checkpoint_save(const char *path, infb_vae_f32 *v, const infb_vaetrain 
   if (!ok) {
     int err = errno;
     infb_afile_abort(af);
-    return INFB_ERROR(GSL_EFAILED, "checkpoint %s: cannot write (%s)", path, strerror(err));
+    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(err ? err : EIO),
+                      infb_afile_hint(err));
   }
   return infb_afile_commit(af);
 }
