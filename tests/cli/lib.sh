@@ -21,6 +21,30 @@ run_cmd() {
   out=$(cat "$tmp/out")
   err=$(cat "$tmp/err")
 }
+# results_numbers DIR: DIR/results.json less what differs between two runs of one config
+# and seed: the provenance (the "program" block: versions, BLAS kernels, thread counts) and
+# every timing ("seconds", "evaluation_seconds") or thread count.  "Identical results"
+# compares this.
+results_numbers() {
+  sed '/^  "program": {$/,/^  },$/d' "$1/results.json" |
+    grep -v -E '"[a-z_]*(seconds|threads)": '
+}
+# same_outputs A B: status 0 when run directories A and B hold the same results_numbers and
+# byte-identical TSV files (the same set of them); otherwise 1, with the differences as
+# diagnostics.
+same_outputs() {
+  _so=0
+  results_numbers "$1" >"$tmp/so-a" && results_numbers "$2" >"$tmp/so-b" &&
+    cmp -s "$tmp/so-a" "$tmp/so-b" || { _so=1; diag "results.json of $1 and $2 differ"; }
+  (cd "$1" && ls -- *.tsv) >"$tmp/so-a" 2>/dev/null
+  (cd "$2" && ls -- *.tsv) >"$tmp/so-b" 2>/dev/null
+  cmp -s "$tmp/so-a" "$tmp/so-b" || { _so=1; diag "$1 and $2 hold different TSV files"; }
+  [ -s "$tmp/so-a" ] || { _so=1; diag "$1 holds no TSV file"; }
+  while read -r _f; do
+    cmp -s "$1/$_f" "$2/$_f" || { _so=1; diag "$_f differs"; }
+  done <"$tmp/so-a"
+  return $_so
+}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/infbench-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fixtures="$top_srcdir/tests/fixtures"
