@@ -97,8 +97,8 @@ write_all(int fd, const char *buf, size_t len)
 static void
 pause_here(void)
 {
-  char line[64];
-  int len = snprintf(line, sizeof line, "%s %lu\n", armed_point, armed_n);
+  char line[96];
+  int len = snprintf(line, sizeof line, "%s %lu %ld\n", armed_point, armed_n, (long)getpid());
   int fd;
   while ((fd = open(pause_fifo, O_WRONLY)) < 0 && errno == EINTR)
     ;

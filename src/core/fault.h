@@ -4,10 +4,10 @@
  *   INFBENCH_KILL_AT=POINT[:N]    the N-th time (default 1) the process reaches POINT, it
  *                                 sends itself SIGKILL (kill -9 at a known moment);
  *   INFBENCH_PAUSE_AT=POINT[:N]   there it waits for a handshake on the FIFO named by
- *                                 INFBENCH_PAUSE_FIFO: it writes "POINT N\n" to it, then
- *                                 reads it to end of file and goes on (a test changes the
- *                                 run directory in between: removes it, makes it
- *                                 read-only, fills its disk).
+ *                                 INFBENCH_PAUSE_FIFO: it writes "POINT N PID\n" to it,
+ *                                 then reads it to end of file and goes on (a test changes
+ *                                 the run directory in between: removes it, makes it
+ *                                 read-only, fills its disk; or signals PID).
  *
  * The points (INFB_FAULT_POINTS lists their names):
  *   train-step        after each minibatch step of VAE training (amortized, map and

@@ -42,30 +42,6 @@ resumed_ok() {
   same_outputs "$ref" "$1"
   ok $? "$2: results.json's numbers and every TSV byte equal the run in one go's"
 }
-# paused_run DIR POINT CHANGE ARGS...: run infbench paused at POINT (INFBENCH_PAUSE_AT);
-# there, run the shell command CHANGE (DIR in $d), then let the run go on.  $rc, $err.
-# The run's exit status comes back through the FIFO too, so a run that never reaches
-# the point cannot leave the test waiting.
-paused_run() {
-  d=$1 _point=$2 _change=$3
-  shift 3
-  rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
-  (INFBENCH_PAUSE_AT=$_point INFBENCH_PAUSE_FIFO="$tmp/fifo" "$INFBENCH" run -o "$d" --quiet \
-    "$@" >"$tmp/out" 2>"$tmp/err"
-   echo "exit $?" >"$tmp/fifo") &
-  read -r _line <"$tmp/fifo"
-  case $_line in
-  "exit "*) rc=${_line#exit }; diag "the run ended without reaching $_point" ;;
-  *)
-    eval "$_change"
-    echo go >"$tmp/fifo"
-    read -r _line <"$tmp/fifo"
-    rc=${_line#exit } ;;
-  esac
-  wait
-  err=$(cat "$tmp/err")
-}
-
 # A file-size limit below the checkpoint: the first epoch's checkpoint cannot be written.
 if command -v prlimit >/dev/null 2>&1; then
   d="$tmp/fsize"
@@ -106,7 +82,8 @@ fi
 
 # The run directory removed between two groups of the gap report: exit 1, the failed
 # write named, no --resume offered, nothing recreated.
-paused_run "$tmp/gone" gap-group:3 'rm -rf "$d"' "$@"
+d="$tmp/gone"
+paused_run gap-group:3 'rm -rf "$d"' run -o "$d" --quiet "$@"
 is 1 "$rc" "directory removed: exit 1"
 has_err "^infbench: amortized failed: gap report on the train points: cannot create $tmp/gone/stages: No such file or directory$" \
   "directory removed: the message names the step and the directory"
@@ -132,15 +109,15 @@ mkfifo "$tmp/fifo"
 (INFBENCH_PAUSE_AT=train-step:8 INFBENCH_PAUSE_FIFO="$tmp/fifo" "$INFBENCH" run -o "$d" \
   --quiet "$@" >"$tmp/out" 2>"$tmp/err"
  echo "exit $?" >"$tmp/fifo") &
-read -r line <"$tmp/fifo"
-case $line in
-"exit "*) echo "${line#exit }" >"$tmp/rc" ;;
-*)
+read -r what n <"$tmp/fifo"
+if [ "$what" = exit ]; then
+  echo "$n" >"$tmp/rc"
+else
   mount --bind "$d" "$d" && mount -o remount,ro,bind "$d" "$d"
   echo go >"$tmp/fifo"
-  read -r line <"$tmp/fifo"
-  echo "${line#exit }" >"$tmp/rc" ;;
-esac
+  read -r what n <"$tmp/fifo"
+  echo "$n" >"$tmp/rc"
+fi
 wait
 EOF
     rm -f "$tmp/fifo"
@@ -152,7 +129,7 @@ EOF
     ro="no: as root, and a read-only bind mount in a private mount namespace (unshare -m) is not allowed here"
   fi
 else
-  paused_run "$d" train-step:8 'chmod a-w "$d" "$d/stages"' "$@"
+  paused_run train-step:8 'chmod a-w "$d" "$d/stages"' run -o "$d" --quiet "$@"
   chmod u+w "$d" "$d/stages"
   ro=yes
 fi

@@ -45,6 +45,33 @@ same_outputs() {
   done <"$tmp/so-a"
   return $_so
 }
+# paused_run POINT CHANGE ARGS...: run "$INFBENCH" ARGS... paused at POINT
+# (INFBENCH_PAUSE_AT, core/fault.h); there run the shell command CHANGE, with the run's
+# process ID in $pause_pid, then let the run go on.  $rc, $out and $err as run_cmd's;
+# $paused is 1 when the run reached the point.  The run's status comes back through the
+# FIFO too, so a run that never reaches the point cannot leave the test waiting.
+paused_run() {
+  _point=$1 _change=$2
+  shift 2
+  paused=0
+  rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
+  (INFBENCH_PAUSE_AT=$_point INFBENCH_PAUSE_FIFO="$tmp/fifo" "$INFBENCH" "$@" \
+    >"$tmp/out" 2>"$tmp/err"
+   echo "exit $?" >"$tmp/fifo") &
+  read -r _what _n pause_pid <"$tmp/fifo"
+  if [ "$_what" = exit ]; then
+    rc=$_n
+    diag "the run ended (status $rc) without reaching $_point"
+  else
+    paused=1
+    eval "$_change"
+    echo go >"$tmp/fifo"
+    read -r _what rc <"$tmp/fifo"
+  fi
+  wait
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/infbench-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fixtures="$top_srcdir/tests/fixtures"
