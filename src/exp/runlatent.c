@@ -1197,9 +1197,9 @@ resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_
   int st = infb_gapstate_read(gs, partial, what);
   if (st)
     return st;
-  const json_t *before = json_object_get(rec, "sessions");
+  json_t *before = json_object_get(rec, "sessions");
   if (json_is_array(before))
-    json_array_extend(sessions, (json_t *)before);
+    json_array_extend(sessions, before);
   size_t done;
   const char *phase = infb_gap_state_phase(gs, &done);
   char where[96];
