@@ -1,14 +1,15 @@
 #!/bin/sh
-# kill -9 at injected points (INFBENCH_KILL_AT=POINT[:N], core/fault.h), then
-# infbench run --resume: the process dies at the point (status 137, SIGKILL, so the kill
-# lands neither before the run started nor after it ended), the resumed run goes on from
-# the stage it reached (the stage records list where each session began), leaves no
-# temporary file, and ends with the outputs of the run done in one go: every number of
-# results.json (timings and provenance aside, lib.sh's results_numbers) and every TSV byte.
+# kill -9 at injected points (INFBENCH_KILL_AT=POINT[:N], core/fault.h), and SIGTERM at an
+# injected pause, then infbench run --resume: the process dies at the point (status 137,
+# SIGKILL, so the kill lands neither before the run started nor after it ended), the
+# resumed run goes on from the stage it reached (the stage records list where each session
+# began), leaves no temporary file, and ends with the outputs of the run done in one go:
+# every number of results.json (timings and provenance aside, lib.sh's results_numbers)
+# and every TSV byte.
 . "$top_srcdir/tests/cli/lib.sh"
 fm=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 if [ -r "$fm" ]; then have_fm=1; else have_fm=0; fi
-plan $((8 + have_fm * 54))
+plan $((8 + have_fm * 59))
 
 # kill_run DIR POINT ARGS...: run infbench with the kill armed at POINT; $rc its status.
 kill_run() {
@@ -142,6 +143,14 @@ resume_ok "$tmp/i" "twice"
 session_is "$tmp/i" evaluate-train \
   '"start","IWAE (encoder) after 10 of 20 points","IWAE (q*) after 5 of 20 points"' \
   "twice: three sessions, each going on from the last"
+
+# SIGTERM between two evaluation groups (sent while the run waits at gap-group:7): the
+# group's state is recorded, exit 130, and --resume goes on from it.
+paused_run gap-group:7 'kill -TERM "$pause_pid"' run -o "$tmp/t" --quiet "$@"
+is 130 "$rc" "SIGTERM at gap-group:7: exit 130"
+resume_ok "$tmp/t" "SIGTERM at gap-group:7"
+session_is "$tmp/t" evaluate-train '"start","IWAE (encoder) after 10 of 20 points"' \
+  "SIGTERM at gap-group:7: the gap report resumed mid-IWAE"
 
 # meanfield on the VAE keeps no trainer state: killed mid-epoch, it trains again.
 set -- "$f" --set estimators.run=meanfield --set train.epochs=2 --set evaluate.points=5 \
