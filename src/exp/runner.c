@@ -601,9 +601,12 @@ static int
 write_tables(run_ctx *c)
 {
   const size_t n = c->nentries, p = c->train->p;
+  /* Numbers that reproduce only: the timings stay in results.json (beside the provenance),
+   * so two runs of one config and seed, or a run and its --resume, write the same bytes. */
+  enum { NF = 8 };
   const char *cols[] = {"estimator", "train_loglik", "test_loglik", "log_evidence", "elbo",
-                        "gap", "lambda", "alpha", "beta", "seconds"};
-  double *rows = infb_malloc(n * 9, sizeof *rows);
+                        "gap", "lambda", "alpha", "beta"};
+  double *rows = infb_malloc(n * NF, sizeof *rows);
   const char **labels = infb_calloc(n + 1, sizeof *labels);
   double *wrows = infb_malloc((p + 1) * (n ? n : 1), sizeof *wrows);
   const char **wlabels = infb_calloc(p + 1, sizeof *wlabels);
@@ -611,16 +614,16 @@ write_tables(run_ctx *c)
   int st = GSL_ENOMEM;
   if (!rows || !labels || !wrows || !wlabels || !wcols)
     goto done;
-  static const char *fields[] = {"train_loglik", "test_loglik", "log_evidence", "elbo", "gap",
-                                 "lambda", "alpha", "beta", "seconds"};
+  static const char *fields[NF] = {"train_loglik", "test_loglik", "log_evidence", "elbo",
+                                   "gap", "lambda", "alpha", "beta"};
   wcols[0] = "feature";
   for (size_t k = 0; k < n; k++) {
     json_t *o = json_object_get(c->ests, c->entries[k].name);
     labels[k] = c->entries[k].name;
     wcols[k + 1] = c->entries[k].name;
-    for (size_t f = 0; f < 9; f++) {
+    for (size_t f = 0; f < NF; f++) {
       json_t *v = json_object_get(o, fields[f]);
-      rows[k * 9 + f] = json_is_number(v) ? json_number_value(v) : NAN;
+      rows[k * NF + f] = json_is_number(v) ? json_number_value(v) : NAN;
     }
     json_t *w = json_object_get(o, "weights");
     for (size_t j = 0; j < p; j++) {
@@ -634,7 +637,7 @@ write_tables(run_ctx *c)
     wlabels[j] = c->train->names[j];
   wlabels[p] = "(intercept)";
   st = infb_tsv_write(c->dir, "estimators.tsv",
-                      "comparison: log-likelihoods are per observation (nats)", 9, cols, n,
+                      "comparison: log-likelihoods are per observation (nats)", NF, cols, n,
                       labels, rows);
   if (!st && n > 0)
     st = infb_tsv_write(c->dir, "weights.tsv", "weights in original units", n, wcols, p + 1,
@@ -873,6 +876,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   json_object_set_new(json_object_get(c.root, "model"), "intercept_prior",
                       json_string(infb_config_get(cfg, "model", "intercept_prior")));
   c.ests = json_object_get(c.root, "estimators");
+  infb_run_root_recorded(c.root, opt); /* resuming: the hash and file the run recorded */
 
   infb_run_progress(opt, "loading data");
   if ((st = load_data(&c)) != GSL_SUCCESS || (st = prepare_problem(&c)) != GSL_SUCCESS) {
