@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 fm=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 if [ -r "$fm" ]; then have_fm=1; else have_fm=0; fi
-plan $((8 + have_fm * 59))
+plan $((12 + have_fm * 59))
 
 # kill_run DIR POINT ARGS...: run infbench with the kill armed at POINT; $rc its status.
 kill_run() {
@@ -53,6 +53,18 @@ ok $? "lingauss, file-write:3: killed before results.json was written"
 run_cmd run --resume "$tmp/lg" --quiet
 same_outputs "$ref" "$tmp/lg"
 ok $? "lingauss: --resume gives the run in one go's outputs"
+# Linear regression likewise (its per-estimator outputs come first: the 4th write is one).
+f="$fixtures/run-small.ini"
+ref="$tmp/lr-ref"
+run_cmd run "$f" -o "$ref" --quiet
+kill_run "$tmp/lr" file-write:4 "$f"
+is 137 "$rc" "linreg, file-write:4: killed by SIGKILL (137)"
+[ ! -e "$tmp/lr/results.json" ]
+ok $? "linreg, file-write:4: killed before results.json was written"
+run_cmd run --resume "$tmp/lr" --quiet
+is 0 "$rc" "linreg: --resume exits 0"
+same_outputs "$ref" "$tmp/lr"
+ok $? "linreg: --resume gives the run in one go's outputs"
 
 # A bad setting is a usage error before anything runs.
 INFBENCH_KILL_AT=no-such-point "$INFBENCH" run "$fixtures/run-lingauss.ini" -o "$tmp/bad" \
