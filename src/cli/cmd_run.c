@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/strparse.h"
 #include "exp/config.h"
 #include "exp/results.h"
@@ -359,6 +360,13 @@ infb_cmd_run(int argc, char **argv)
     return EXIT_USAGE;
   }
 
+  /* The fault-injection variables (a testing aid): checked before anything is done. */
+  if (infb_fault_init() != GSL_SUCCESS) {
+    infb_cli_error("%s", infb_error_message());
+    free(sets);
+    return EXIT_USAGE;
+  }
+
   infb_config *cfg = NULL;
   infb_run_dir_info info;
   memset(&info, 0, sizeof info);
@@ -437,6 +445,9 @@ infb_cmd_run(int argc, char **argv)
       print_failures(res.results);
     infb_cli_error("%zu estimator(s) failed; see %s/results.json", res.nfailed, res.outdir);
     code = EXIT_RUNFAIL;
+    if (res.write_failed && access(res.outdir, F_OK) == 0)
+      infb_cli_error("once the outputs can be written, continue with: infbench run --resume %s",
+                     res.outdir);
   } else if (st) {
     /* An output could not be written (a full disk...): the estimators' reasons, then
      * the output's own message, naming the file. */
@@ -444,6 +455,9 @@ infb_cmd_run(int argc, char **argv)
       print_failures(res.results);
     infb_cli_error("%s", *infb_error_message() ? infb_error_message() : infb_strerror(st));
     code = EXIT_RUNFAIL;
+    if (res.write_failed && res.outdir && access(res.outdir, F_OK) == 0)
+      infb_cli_error("once the outputs can be written, continue with: infbench run --resume %s",
+                     res.outdir);
   }
   if (code == EXIT_OK && res.stopped && !quiet)
     printf("\nstopped after stage %s; continue with: infbench run --resume %s\n",

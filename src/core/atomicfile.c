@@ -3,6 +3,7 @@
 #include "config.h"
 #include "core/atomicfile.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,8 +11,8 @@
 #include <unistd.h>
 
 /* What to do about a failed write: a full file system or a size limit needs space. */
-static const char *
-space_hint(int e)
+const char *
+infb_afile_hint(int e)
 {
   if (e == ENOSPC || e == EFBIG
 #ifdef EDQUOT
@@ -42,7 +43,7 @@ infb_afile_open(const char *path)
     free(af->path);
     free(af->tmp);
     free(af);
-    INFB_ERROR_NULL(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), space_hint(e));
+    INFB_ERROR_NULL(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), infb_afile_hint(e));
   }
   return af;
 }
@@ -50,8 +51,9 @@ infb_afile_open(const char *path)
 int
 infb_afile_commit(infb_afile *af)
 {
+  infb_fault_point_stream("file-write", af->fp);
   int bad = ferror(af->fp);
-  int e = errno;
+  int e = errno ? errno : EIO; /* a stream error leaves errno as its write(2) set it */
   if (fflush(af->fp) != 0 && !bad) {
     bad = 1;
     e = errno;
@@ -68,7 +70,7 @@ infb_afile_commit(infb_afile *af)
   if (bad) {
     remove(af->tmp);
     int st = INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", af->path, strerror(e),
-                        space_hint(e));
+                        infb_afile_hint(e));
     free(af->path);
     free(af->tmp);
     free(af);
@@ -103,7 +105,7 @@ infb_write_file_atomic(const char *path, const void *data, size_t len)
   if (len && fwrite(data, 1, len, af->fp) != len) {
     int e = errno;
     infb_afile_abort(af);
-    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), space_hint(e));
+    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(e), infb_afile_hint(e));
   }
   return infb_afile_commit(af);
 }

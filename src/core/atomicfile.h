@@ -22,6 +22,11 @@ int infb_afile_commit(infb_afile *af);
 /* Close and remove the temporary; frees af.  NULL is a no-op. */
 void infb_afile_abort(infb_afile *af);
 
+/* What a message about a failed write with errno e adds: " (free some space, or write the
+ * outputs to another directory)" for a full file system, a quota or a size limit, ""
+ * otherwise. */
+const char *infb_afile_hint(int e);
+
 /* Write len bytes to path atomically (open, write, commit). */
 int infb_write_file_atomic(const char *path, const void *data, size_t len);
 

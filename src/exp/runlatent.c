@@ -11,6 +11,7 @@
 #include "core/strparse.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "exp/gapstate.h"
 #include "exp/results.h"
 #include "exp/runshared.h"
 #include "infer/amortized.h"
@@ -56,6 +57,8 @@ typedef struct lentry {
   infb_vae_f32 *vae;     /* the VAE estimators' network (owned) */
   size_t skipped, halvings; /* VAE training: non-finite steps skipped, rate halvings */
   double seconds_before; /* --resume: training seconds spent by earlier sessions */
+  json_t *sessions;      /* staged VAE training: where each session began ("start",
+                            "after epoch 3"), for its stage record (owned) */
   infb_vaemf *mf;        /* meanfield on the VAE: its trainer, holding the training λ_i */
 } lentry;
 
@@ -82,6 +85,7 @@ typedef struct lctx {
   lentry *entries;
   size_t nentries, nfailed;
   int stopped;                 /* a stage was left for later (opt->stop_after) */
+  int write_failed;            /* an output could not be written (runner.h) */
   /* gaps.tsv rows, (estimator, split) */
   double *gaprows;
   const char **gaplabels;
@@ -600,8 +604,10 @@ fit_vaemf(lctx *c, lentry *e, infb_vae_arch *arch, const infb_vaetrain_options *
     row[1] = tr; /* held-out images have no q(z_i): no validation column */
     infb_run_progress_count(c->opt, ep + 1, epochs, "%s: epoch %zu/%zu, train %.3f nats, lr %.3g",
                             e->name, ep + 1, epochs, tr, infb_vaemf_lr(e->mf));
-    if ((st = infb_vae_checkpoint_save(path, e->vae, NULL)))
+    if ((st = infb_vae_checkpoint_save(path, e->vae, NULL))) {
+      st = infb_run_step_error(st, &c->write_failed, "training epoch %zu", ep + 1);
       break;
+    }
     if (infb_run_interrupted(c->opt)) {
       snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
       st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
@@ -632,7 +638,7 @@ json_num(const json_t *v)
 }
 
 /* The training stage's record of a VAE entry: its curve so far (one row per epoch done),
- * the training seconds and, when done, the fit's summary. */
+ * the training seconds, where each session began and, when done, the fit's summary. */
 static int
 train_record(const lctx *c, const lentry *e, int done, double seconds)
 {
@@ -640,8 +646,8 @@ train_record(const lctx *c, const lentry *e, int done, double seconds)
   json_t *curve = json_array();
   for (size_t i = 0; curve && i < f->ncurve; i++)
     json_array_append_new(curve, infb_json_array(f->curve + 3 * i, 3));
-  json_t *r = json_pack("{s:I, s:o, s:f}", "epochs", (json_int_t)f->ncurve, "curve", curve,
-                        "seconds", seconds);
+  json_t *r = json_pack("{s:I, s:o, s:f, s:O}", "epochs", (json_int_t)f->ncurve, "curve",
+                        curve, "seconds", seconds, "sessions", e->sessions);
   if (r && done) {
     json_object_set_new(r, "iterations", json_integer((json_int_t)f->iterations));
     json_object_set_new(r, "stop_reason", json_string(f->stop_reason));
@@ -678,6 +684,9 @@ train_restore(lentry *e, const json_t *r, size_t epochs, size_t max_epochs, int 
   e->seconds_before = json_num(json_object_get(r, "seconds"));
   if (!isfinite(e->seconds_before))
     e->seconds_before = 0.0;
+  json_t *sessions = json_object_get(r, "sessions");
+  if (json_is_array(sessions))
+    json_array_extend(e->sessions, sessions);
   if (done) {
     f->iterations = (size_t)json_integer_value(json_object_get(r, "iterations"));
     snprintf(f->stop_reason, sizeof f->stop_reason, "%s",
@@ -772,6 +781,10 @@ fit_vae(lctx *c, lentry *e)
       (st = infb_run_stage_load(c->dir, e->stem, INFB_STAGE_TRAIN, run_hash(c), &rec, &rec_done)))
     return st;
   int resumed = rec && access(path, F_OK) == 0;
+  if (!(e->sessions = json_array())) {
+    json_decref(rec);
+    return GSL_ENOMEM;
+  }
   infb_vaetrain *t = infb_vaetrain_alloc(e->vae, c->n[0], Xtrain, &o, !resumed);
   if (!t) {
     json_decref(rec);
@@ -786,8 +799,12 @@ fit_vae(lctx *c, lentry *e)
       st = train_restore(e, rec, infb_vaetrain_epochs_done(t), epochs, rec_done, path);
     if (st || rec_done)
       goto done;
-    infb_run_progress(c->opt, "%s: resuming after epoch %zu", e->name,
-                      infb_vaetrain_epochs_done(t));
+    char where[64];
+    snprintf(where, sizeof where, "after epoch %zu", infb_vaetrain_epochs_done(t));
+    json_array_append_new(e->sessions, json_string(where));
+    infb_run_progress(c->opt, "%s: resuming %s", e->name, where);
+  } else {
+    json_array_append_new(e->sessions, json_string("start"));
   }
   double t_session = infb_clock_seconds();
   infb_run_progress_count(c->opt, infb_vaetrain_epochs_done(t), epochs,
@@ -808,8 +825,10 @@ fit_vae(lctx *c, lentry *e)
                             ep + 1, epochs, tr, va, infb_vaetrain_lr(t));
     /* The record first: a checkpoint never has more epochs than its record. */
     if ((st = train_record(c, e, 0, e->seconds_before + infb_clock_seconds() - t_session)) ||
-        (st = infb_vae_checkpoint_save(path, e->vae, t)))
+        (st = infb_vae_checkpoint_save(path, e->vae, t))) {
+      st = infb_run_step_error(st, &c->write_failed, "training epoch %zu", ep + 1);
       break;
+    }
     if (infb_run_interrupted(c->opt)) {
       snprintf(fit->stop_reason, sizeof fit->stop_reason, "interrupted");
       st = INFB_ERROR(INFB_EINTR, "%s: interrupted after epoch %zu; the checkpoint is %s",
@@ -821,7 +840,9 @@ fit_vae(lctx *c, lentry *e)
   e->skipped = infb_vaetrain_skipped(t);
   e->halvings = infb_vaetrain_halvings(t);
   if (!st)
-    st = train_record(c, e, 1, e->seconds_before + infb_clock_seconds() - t_session);
+    st = infb_run_step_error(
+        train_record(c, e, 1, e->seconds_before + infb_clock_seconds() - t_session),
+        &c->write_failed, "training's end");
 done:
   json_decref(rec);
   infb_vaetrain_free(t);
@@ -1143,14 +1164,70 @@ gap_progress(void *ctx, const char *phase, size_t done, size_t total)
   return infb_run_interrupted(p->c->opt);
 }
 
-/* Record split s of e as finished: its results.json entry and its gaps.tsv row (the last
- * one pushed).  Its per-point TSV and histogram script are already written. */
+/* Saving an unfinished split's gap report for --resume (infb_vae_gap_options.save). */
+typedef struct gap_save_ctx {
+  lctx *c;
+  const lentry *e;
+  int stage;        /* INFB_STAGE_EVALUATE_* */
+  json_t *sessions; /* where each session of this split's report began */
+} gap_save_ctx;
+
 static int
-record_split(lctx *c, const lentry *e, json_t *obj, int s)
+gap_save(void *ctx, const infb_gap_state *gs)
+{
+  const gap_save_ctx *p = ctx;
+  json_t *r = json_pack("{s:o, s:O}", "partial", infb_gapstate_json(gs), "sessions",
+                        p->sessions);
+  int st = r ? infb_run_stage_save(p->c->dir, p->e->stem, p->stage, run_hash(p->c), 0, r)
+             : GSL_ENOMEM;
+  json_decref(r);
+  return infb_run_step_error(st, &p->c->write_failed, "gap report on the %s points",
+                             split_name[p->stage == INFB_STAGE_EVALUATE_TEST]);
+}
+
+/* A staged VAE split's gap report goes on from its record (rec, unfinished; may be NULL):
+ * fill gs from the record's state and sessions from its sessions, then add where this
+ * session begins. */
+static int
+resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_state *gs,
+             json_t *sessions)
+{
+  const json_t *partial = json_object_get(rec, "partial");
+  if (!partial)
+    return json_array_append_new(sessions, json_string("start")) ? GSL_ENOMEM : GSL_SUCCESS;
+  char what[160];
+  snprintf(what, sizeof what, "the %s stage record of %s",
+           infb_run_stage_name(s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN),
+           e->name);
+  int st = infb_gapstate_read(gs, partial, what);
+  if (st)
+    return st;
+  json_t *before = json_object_get(rec, "sessions");
+  if (json_is_array(before))
+    json_array_extend(sessions, before);
+  size_t done;
+  const char *phase = infb_gap_state_phase(gs, &done);
+  char where[96];
+  if (done)
+    snprintf(where, sizeof where, "%s after %zu of %zu points", phase, done, gs->n);
+  else
+    snprintf(where, sizeof where, "%s", phase);
+  infb_run_progress(c->opt, "%s: resuming the %s points' gap report at %s", e->name,
+                    split_name[s], where);
+  return json_array_append_new(sessions, json_string(where)) ? GSL_ENOMEM : GSL_SUCCESS;
+}
+
+/* Record split s of e as finished: its results.json entry, its gaps.tsv row (the last
+ * one pushed) and where its sessions began (may be NULL).  Its per-point TSV and
+ * histogram script are already written. */
+static int
+record_split(lctx *c, const lentry *e, json_t *obj, int s, json_t *sessions)
 {
   json_t *g = json_object_get(json_object_get(obj, "gaps"), split_name[s]);
   json_t *r = json_pack("{s:O, s:o}", "gaps", g ? g : json_null(), "gaps_row",
                         infb_json_array(c->gaprows + 10 * (c->ngaprows - 1), 10));
+  if (r && sessions)
+    json_object_set(r, "sessions", sessions);
   int st = r ? infb_run_stage_save(c->dir, e->stem,
                                    s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN,
                                    run_hash(c), 1, r)
@@ -1229,16 +1306,36 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       json_decref(rec);
       continue;
     }
-    json_decref(rec);
     if (c->vae && c->opt->stop_after && stage > c->opt->stop_after) {
+      json_decref(rec);
       c->stopped = 1;
       break;
     }
-    if (infb_run_interrupted(c->opt))
+    if (infb_run_interrupted(c->opt)) {
+      json_decref(rec);
       return INFB_ERROR(INFB_EINTR, "interrupted");
+    }
     pc.split = s;
     size_t n = c->n[s] < points ? c->n[s] : points;
     infb_run_progress(c->opt, "%s: gap report on %zu %s points", e->name, n, split_name[s]);
+    /* A staged split records its state after every group of points, and goes on from the
+     * recorded one (--resume). */
+    infb_gap_state *gs = NULL;
+    gap_save_ctx sc = {c, e, stage, NULL};
+    if (staged(c, e)) {
+      gs = infb_gap_state_alloc(n, c->K);
+      sc.sessions = json_array();
+      st = gs && sc.sessions ? resume_split(c, e, s, rec, gs, sc.sessions) : GSL_ENOMEM;
+    }
+    json_decref(rec);
+    vo.state = gs;
+    vo.save = gs ? gap_save : NULL;
+    vo.save_ctx = &sc;
+    if (st) {
+      infb_gap_state_free(gs);
+      json_decref(sc.sessions);
+      return st;
+    }
     infb_gap_report r;
     size_t first = s ? TEST_STREAM_OFFSET : 0;
     if (c->vae) {
@@ -1251,11 +1348,17 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
       st = infb_gapeval_lingauss(f->model, &Xv.matrix, first, enc, &go, &r);
     }
+    const int made = !st; /* a failed save within the report named its own step */
     if (!st)
       st = report_split(c, e, obj, s, &r);
     if (!st && staged(c, e))
-      st = record_split(c, e, obj, s);
+      st = record_split(c, e, obj, s, sc.sessions);
+    if (made)
+      st = infb_run_step_error(st, &c->write_failed, "gap report on the %s points",
+                               split_name[s]);
     infb_gap_report_free(&r);
+    infb_gap_state_free(gs);
+    json_decref(sc.sessions);
   }
   /* The entry's method: "quadrature" when every evaluated split took ln p(x) from it. */
   if (!st && c->vae) {
@@ -1322,7 +1425,8 @@ run_entry(lctx *c, lentry *e, size_t k)
                                  c->width, {c->F[0], c->F[1]}, {c->n[0], c->n[1]},
                                  {c->labels[0], c->labels[1]}, {0, TEST_STREAM_OFFSET},
                                  strcmp(e->base, "meanfield") != 0};
-        st = infb_vaefigs_write(&fi, e->vae, obj);
+        st = infb_run_step_error(infb_vaefigs_write(&fi, e->vae, obj), &c->write_failed,
+                                 "figures");
       }
     } else if (f->model) {
       double ll;
@@ -1335,15 +1439,15 @@ run_entry(lctx *c, lentry *e, size_t k)
       if (!st)
         st = evaluate(c, e, obj);
       if (!st)
-        st = write_posterior2d(c, e);
+        st = infb_run_step_error(write_posterior2d(c, e), &c->write_failed, "outputs");
     } else {
       json_object_set_new(obj, "recon_mse_train", infb_json_number(f->recon_mse_train));
       json_object_set_new(obj, "recon_mse_test", infb_json_number(f->recon_mse_test));
     }
     if (!st)
-      st = write_curve(c, e);
+      st = infb_run_step_error(write_curve(c, e), &c->write_failed, "outputs");
     if (!st)
-      st = write_angles(c, e, obj);
+      st = infb_run_step_error(write_angles(c, e, obj), &c->write_failed, "outputs");
     json_object_set_new(obj, "evaluation_seconds", json_real(infb_clock_seconds() - t1));
   }
   if (st) {
@@ -1384,6 +1488,7 @@ free_ctx(lctx *c)
   for (size_t k = 0; k < c->nentries; k++) {
     infb_latent_fit_free(&c->entries[k].fit);
     infb_vae_free_f32(c->entries[k].vae);
+    json_decref(c->entries[k].sessions);
     infb_vaemf_free(c->entries[k].mf);
   }
   free(c->entries);
@@ -1432,10 +1537,10 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
     res->created_dir = 1;
     res->outdir = infb_strdup(c.dir);
   }
-  if (!st)
-    st = infb_run_write_config(cfg, c.dir);
-  if (!st)
+  if (!st && (st = infb_run_write_config(cfg, c.dir)) == GSL_SUCCESS)
     st = infb_plot_style(c.dir);
+  if (c.dir)
+    st = infb_run_step_error(st, &res->write_failed, "setting up the run directory");
   char *const *names = infb_config_estimators(cfg);
   while (!st && names[c.nentries])
     c.nentries++;
@@ -1476,6 +1581,8 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   st = json_path ? write_gap_table(&c) : GSL_ENOMEM;
   if (!st)
     st = infb_json_write(json_path, c.root);
+  st = infb_run_step_error(st, &c.write_failed, "writing the outputs");
+  res->write_failed = c.write_failed;
   free(json_path);
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);

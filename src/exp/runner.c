@@ -596,18 +596,17 @@ run_entry(run_ctx *c, entry *e, size_t k)
 
 /* ------------------------------------------------------------------ outputs */
 
-/* Comparison table and weights in original units.  Numbers only, no timings (those are
- * provenance, in results.json): the tables are the same on any thread count. */
+/* Comparison table and weights in original units. */
 static int
 write_tables(run_ctx *c)
 {
   const size_t n = c->nentries, p = c->train->p;
+  /* Numbers that reproduce only: the timings stay in results.json (beside the provenance),
+   * so two runs of one config and seed, or a run and its --resume, write the same bytes. */
+  enum { NF = 8 };
   const char *cols[] = {"estimator", "train_loglik", "test_loglik", "log_evidence", "elbo",
                         "gap", "lambda", "alpha", "beta"};
-  static const char *fields[] = {"train_loglik", "test_loglik", "log_evidence", "elbo", "gap",
-                                 "lambda", "alpha", "beta"};
-  enum { NFIELDS = sizeof fields / sizeof *fields };
-  double *rows = infb_malloc(n * NFIELDS, sizeof *rows);
+  double *rows = infb_malloc(n * NF, sizeof *rows);
   const char **labels = infb_calloc(n + 1, sizeof *labels);
   double *wrows = infb_malloc((p + 1) * (n ? n : 1), sizeof *wrows);
   const char **wlabels = infb_calloc(p + 1, sizeof *wlabels);
@@ -615,14 +614,16 @@ write_tables(run_ctx *c)
   int st = GSL_ENOMEM;
   if (!rows || !labels || !wrows || !wlabels || !wcols)
     goto done;
+  static const char *fields[NF] = {"train_loglik", "test_loglik", "log_evidence", "elbo",
+                                   "gap", "lambda", "alpha", "beta"};
   wcols[0] = "feature";
   for (size_t k = 0; k < n; k++) {
     json_t *o = json_object_get(c->ests, c->entries[k].name);
     labels[k] = c->entries[k].name;
     wcols[k + 1] = c->entries[k].name;
-    for (size_t f = 0; f < NFIELDS; f++) {
+    for (size_t f = 0; f < NF; f++) {
       json_t *v = json_object_get(o, fields[f]);
-      rows[k * NFIELDS + f] = json_is_number(v) ? json_number_value(v) : NAN;
+      rows[k * NF + f] = json_is_number(v) ? json_number_value(v) : NAN;
     }
     json_t *w = json_object_get(o, "weights");
     for (size_t j = 0; j < p; j++) {
@@ -636,7 +637,7 @@ write_tables(run_ctx *c)
     wlabels[j] = c->train->names[j];
   wlabels[p] = "(intercept)";
   st = infb_tsv_write(c->dir, "estimators.tsv",
-                      "comparison: log-likelihoods are per observation (nats)", NFIELDS, cols, n,
+                      "comparison: log-likelihoods are per observation (nats)", NF, cols, n,
                       labels, rows);
   if (!st && n > 0)
     st = infb_tsv_write(c->dir, "weights.tsv", "weights in original units", n, wcols, p + 1,
@@ -878,6 +879,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   json_object_set_new(json_object_get(c.root, "model"), "intercept_prior",
                       json_string(infb_config_get(cfg, "model", "intercept_prior")));
   c.ests = json_object_get(c.root, "estimators");
+  infb_run_root_recorded(c.root, opt); /* resuming: the hash and file the run recorded */
 
   infb_run_progress(opt, "loading data");
   if ((st = load_data(&c)) != GSL_SUCCESS || (st = prepare_problem(&c)) != GSL_SUCCESS) {
@@ -894,7 +896,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
   if ((st = infb_run_write_config(cfg, c.dir)) != GSL_SUCCESS ||
       (st = infb_plot_style(c.dir)) != GSL_SUCCESS) {
     free_ctx(&c);
-    return st;
+    return infb_run_step_error(st, &res->write_failed, "setting up the run directory");
   }
 
   char *const *names = infb_config_estimators(cfg);
@@ -935,6 +937,7 @@ infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *r
     st = write_path_plots(&c);
   if (!st)
     st = infb_json_write(json_path, c.root);
+  st = infb_run_step_error(st, &res->write_failed, "writing the outputs");
   free(json_path);
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);

@@ -52,6 +52,8 @@ typedef struct infb_run_result {
   size_t nfailed;       /* estimators that failed */
   int created_dir;      /* the run directory was created (or reused) */
   int stopped;          /* stages were left for later (opt->stop_after): --resume goes on */
+  int write_failed;     /* an output could not be written (a full disk, a read-only or
+                           vanished directory): once that is fixed, --resume goes on */
 } infb_run_result;
 
 /* Run the experiment.  Returns GSL_SUCCESS when every estimator succeeded;
@@ -61,7 +63,8 @@ typedef struct infb_run_result {
  * (their reasons are in the results, which are still written); INFB_EINTR when
  * interrupted (the outputs of finished estimators and stages are written, results.json
  * with "interrupted": true); other statuses for I/O failures (a full disk: GSL_EFAILED,
- * the message naming the file).  A run stopped by opt->stop_after returns GSL_SUCCESS
+ * the message naming the step and the file, res->write_failed set; an estimator's output
+ * that failed is its failure, with the same message as its status).  A run stopped by opt->stop_after returns GSL_SUCCESS
  * with res->stopped set and "stopped_after" in results.json.  *res is always initialised; free it with infb_run_result_free. */
 int infb_run(const infb_config *cfg, const infb_run_options *opt, infb_run_result *res);
 void infb_run_result_free(infb_run_result *res);

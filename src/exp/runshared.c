@@ -104,6 +104,39 @@ clear_records(const char *dir)
   return st;
 }
 
+/* Nonzero when name is a temporary of core/atomicfile.c: NAME.tmp.PID. */
+static int
+is_temporary(const char *name)
+{
+  size_t len = strlen(name), k = len;
+  while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9')
+    k--;
+  return k < len && k > 5 && strncmp(name + k - 5, ".tmp.", 5) == 0;
+}
+
+/* Remove the temporaries a killed session left in dir (missing dir: nothing to do). */
+static int
+remove_temporaries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d)
+    return errno == ENOENT ? GSL_SUCCESS
+                           : INFB_ERROR(GSL_EFAILED, "cannot read %s: %s", dir, strerror(errno));
+  int st = GSL_SUCCESS;
+  for (struct dirent *de; !st && (de = readdir(d)) != NULL;) {
+    if (!is_temporary(de->d_name))
+      continue;
+    char *f = infb_path_join(dir, de->d_name);
+    if (!f)
+      st = GSL_ENOMEM;
+    else if (remove(f) != 0 && errno != ENOENT)
+      st = INFB_ERROR(GSL_EFAILED, "cannot remove %s: %s", f, strerror(errno));
+    free(f);
+  }
+  closedir(d);
+  return st;
+}
+
 int
 infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **dirp)
 {
@@ -136,6 +169,15 @@ infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **di
       st = INFB_ERROR(INFB_ECONFIG, "%s exists; use --force to reuse it or -o DIR", dir);
     else if (!opt->resume)
       st = clear_records(dir);
+    /* A session killed while writing left its temporaries (NAME.tmp.PID): remove them. */
+    char *stages = st ? NULL : infb_path_join(dir, STAGES_DIR);
+    if (!st && !stages)
+      st = GSL_ENOMEM;
+    if (!st)
+      st = remove_temporaries(dir);
+    if (!st)
+      st = remove_temporaries(stages);
+    free(stages);
     if (st) {
       free(dir);
       return st;
@@ -233,6 +275,22 @@ infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   opt->progress(opt->progress_ctx, buf, done, total);
+}
+
+int
+infb_run_step_error(int st, int *write_failed, const char *fmt, ...)
+{
+  if (st == GSL_SUCCESS || st == INFB_EINTR)
+    return st;
+  if (st == GSL_EFAILED && write_failed)
+    *write_failed = 1;
+  char step[256], msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(step, sizeof step, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "%s", *infb_error_message() ? infb_error_message() : infb_strerror(st));
+  return infb_error(st, __FILE__, __LINE__, "%s: %s", step, msg);
 }
 
 int

@@ -16,8 +16,10 @@ json_t *infb_run_root(const infb_config *cfg);
 /* Create the run directory (opt->outdir, else runs/<experiment name>); an existing one is
  * refused with INFB_ECONFIG unless opt->force or opt->resume.  Reusing one with force
  * (a new run) removes its results.json and stage records, so a later --resume cannot mix
- * two runs; resuming keeps everything.  An empty opt->outdir is refused (INFB_ECONFIG,
- * "the run directory's name is empty").  *dir receives a new string (free()). */
+ * two runs; resuming keeps everything.  Either way the temporaries of atomic writes that a
+ * killed session left (NAME.tmp.PID, in the directory and its stages/) are removed.  An
+ * empty opt->outdir is refused (INFB_ECONFIG, "the run directory's name is empty").  *dir
+ * receives a new string (free()). */
 int infb_run_make_dir(const infb_config *cfg, const infb_run_options *opt, char **dir);
 
 /* DIR/config.ini: the canonical config under a header with its SHA-256, the program, GSL
@@ -32,6 +34,13 @@ void infb_run_progress(const infb_run_options *opt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void infb_run_progress_count(const infb_run_options *opt, size_t done, size_t total,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The step an output failed in: the last error's message becomes "STEP: MESSAGE" (step
+ * printf-style, e.g. "amortized, training epoch 3"), and *write_failed is set when st is
+ * GSL_EFAILED (the atomic writes' status: the directory is full, read-only or gone).
+ * Returns st; GSL_SUCCESS and INFB_EINTR pass through untouched. */
+int infb_run_step_error(int st, int *write_failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Nonzero when an interrupt was requested. */
 int infb_run_interrupted(const infb_run_options *opt);

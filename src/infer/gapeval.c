@@ -4,6 +4,7 @@
 #include "infer/gapeval.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/rng.h"
 #include "nn/vae.h"
 
@@ -353,6 +354,74 @@ infb_vae_decoder_ops(infb_vae_decoder *d)
   return ops;
 }
 
+infb_gap_state *
+infb_gap_state_alloc(size_t n, size_t K)
+{
+  infb_gap_state *s = infb_calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->n = n;
+  s->K = K;
+  s->q_elbo = infb_malloc(n, sizeof *s->q_elbo);
+  s->q_se = infb_malloc(n, sizeof *s->q_se);
+  s->qs_elbo = infb_malloc(n, sizeof *s->qs_elbo);
+  s->qs_se = infb_malloc(n, sizeof *s->qs_se);
+  s->qs_steps = infb_calloc(n, sizeof *s->qs_steps);
+  s->qs_stop = infb_calloc(n, sizeof *s->qs_stop);
+  s->qs_mu = infb_malloc(n * K, sizeof *s->qs_mu);
+  s->qs_lv = infb_malloc(n * K, sizeof *s->qs_lv);
+  int ok = s->q_elbo && s->q_se && s->qs_elbo && s->qs_se && s->qs_steps && s->qs_stop &&
+           s->qs_mu && s->qs_lv;
+  for (int p = 0; p < 2; p++) {
+    s->iw[p] = infb_malloc(n, sizeof *s->iw[p]);
+    s->iw_se[p] = infb_malloc(n, sizeof *s->iw_se[p]);
+    ok = ok && s->iw[p] && s->iw_se[p];
+  }
+  if (!ok) {
+    infb_gap_state_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void
+infb_gap_state_free(infb_gap_state *s)
+{
+  if (!s)
+    return;
+  free(s->q_elbo);
+  free(s->q_se);
+  free(s->qs_elbo);
+  free(s->qs_se);
+  free(s->qs_steps);
+  free(s->qs_stop);
+  free(s->qs_mu);
+  free(s->qs_lv);
+  for (int p = 0; p < 2; p++) {
+    free(s->iw[p]);
+    free(s->iw_se[p]);
+  }
+  free(s);
+}
+
+const char *
+infb_gap_state_phase(const infb_gap_state *s, size_t *done)
+{
+  *done = 0;
+  if (s->q_done < s->n) {
+    *done = s->q_done;
+    return "L[q]";
+  }
+  if (s->qstar_done < s->n)
+    return "q*";
+  for (int p = 0; p < 2; p++)
+    if (s->iwae_done[p] < s->n) {
+      *done = s->iwae_done[p];
+      return p ? "IWAE (q*)" : "IWAE (encoder)";
+    }
+  return "quadrature";
+}
+
 /* Report done of total points of a phase through o->progress; INFB_EINTR when it asks to
  * stop. */
 static int
@@ -361,6 +430,17 @@ gap_progress(const infb_vae_gap_options *o, const char *phase, size_t done, size
   if (o->progress && o->progress(o->progress_ctx, phase, done, total))
     return INFB_ERROR(INFB_EINTR, "interrupted during %s", phase);
   return GSL_SUCCESS;
+}
+
+/* A group of points is recorded in s: the caller's save, then the fault point between
+ * groups. */
+static int
+gap_saved(const infb_vae_gap_options *o, const infb_gap_state *s)
+{
+  int st = o->save ? o->save(o->save_ctx, s) : GSL_SUCCESS;
+  if (!st)
+    infb_fault_point("gap-group");
+  return st;
 }
 
 /* q*'s progress: points stopped of all of them, as phase "q*". */
@@ -386,19 +466,23 @@ gap_group(const infb_vae_gap_options *o, size_t B, size_t n)
   return (o->progress_points + B - 1) / B * B;
 }
 
-/* IWAE-k for points [0, n) in batches of B, proposal (MU, LV) or the encoder's (NULL);
- * progress reported as `phase` after each batch. */
+/* IWAE-k for points [*done, n) in batches of B, proposal (MU, LV) or the encoder's
+ * (NULL), into out and se; progress reported as `phase` after each batch, and *done
+ * advanced and the state s saved after each group of G points (a multiple of B). */
 static int
-vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const float *X,
-             const float *MU, const float *LV, size_t k, uint64_t seed, const char *purpose,
-             size_t first_index, double *out, double *se, const infb_vae_gap_options *o,
-             const char *phase)
+vae_iwae_all(infb_vae_f32 *v, size_t B, size_t G, size_t n, size_t D, size_t K,
+             const float *X, const float *MU, const float *LV, size_t k, uint64_t seed,
+             const char *purpose, size_t first_index, double *out, double *se,
+             const infb_vae_gap_options *o, const char *phase, infb_gap_state *s,
+             size_t *done)
 {
+  if (*done >= n)
+    return GSL_SUCCESS;
   gsl_rng **rngs = infb_calloc(B, sizeof *rngs);
   if (!rngs)
     return GSL_ENOMEM;
-  int st = gap_progress(o, phase, 0, n);
-  for (size_t i0 = 0; !st && i0 < n; i0 += B) {
+  int st = gap_progress(o, phase, *done, n);
+  for (size_t i0 = *done; !st && i0 < n; i0 += B) {
     size_t m = n - i0 < B ? n - i0 : B;
     for (size_t j = 0; j < m; j++)
       if (!(rngs[j] = infb_rng_sampler(seed, purpose, first_index + i0 + j)))
@@ -409,6 +493,10 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t n, size_t D, size_t K, const floa
     for (size_t j = 0; j < m; j++) {
       gsl_rng_free(rngs[j]);
       rngs[j] = NULL;
+    }
+    if (!st && ((i0 + m) % G == 0 || i0 + m == n)) {
+      *done = i0 + m;
+      st = gap_saved(o, s);
     }
     if (!st)
       st = gap_progress(o, phase, i0 + m, n);
@@ -494,6 +582,11 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     return INFB_ERROR(GSL_EINVAL, "gap report: no points");
   if (o->no_encoder && !o->q_mu != !o->q_lv)
     return INFB_ERROR(GSL_EINVAL, "gap report: give both q_mu and q_lv, or neither");
+  if (o->state && (o->state->n != n || o->state->K != K))
+    return INFB_ERROR(GSL_EBADLEN,
+                      "gap report: the state holds %zu points with K = %zu, the report has "
+                      "%zu with K = %zu",
+                      o->state->n, o->state->K, n, K);
   /* L[q] exists for the encoder's q, or for a given q in its place (no_encoder). */
   const int has_q = !o->no_encoder || o->q_mu;
   /* An evaluation copy of the network, sized for batches of points × samples. */
@@ -509,16 +602,18 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   float *src = infb_vae_params_f32(vtrain, &np);
   float *dst = v ? infb_vae_params_f32(v, &np2) : NULL;
   vae_dec *dec = v ? infb_vae_decoder_alloc(v, B * S) : NULL;
+  /* The phases' per-point results: the caller's state, or one of our own. */
+  infb_gap_state *own = o->state ? NULL : infb_gap_state_alloc(n, K);
+  infb_gap_state *gs = o->state ? o->state : own;
   double *Xd = infb_malloc(n * D, sizeof *Xd);
   float *MU = infb_malloc(n * K, sizeof *MU), *LV = infb_malloc(n * K, sizeof *LV);
   double *MUd = infb_malloc(n * K, sizeof *MUd), *LVd = infb_malloc(n * K, sizeof *LVd);
   double *a = infb_malloc(n, sizeof *a), *b = infb_malloc(n, sizeof *b);
-  double *c = infb_malloc(n, sizeof *c), *d = infb_malloc(n, sizeof *d);
   infb_qstar_point *qp = infb_calloc(n, sizeof *qp);
   rep->pts = infb_calloc(n, sizeof *rep->pts);
   int st = GSL_ENOMEM;
-  if (!v || !dst || np != np2 || !dec || !Xd || !MU || !LV || !MUd ||
-      !LVd || !a || !b || !c || !d || !qp || !rep->pts)
+  if (!v || !dst || np != np2 || !dec || !gs || !Xd || !MU || !LV || !MUd || !LVd || !a ||
+      !b || !qp || !rep->pts)
     goto done;
   memcpy(dst, src, np * sizeof *dst);
   infb_vae_decoder_refresh(dec); /* the snapshot of the weights just copied */
@@ -545,71 +640,91 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     MUd[i] = has_q ? MU[i] : 0.0;
     LVd[i] = has_q ? LV[i] : 0.0;
   }
-  for (size_t i = 0; !has_q && i < n; i++)
-    a[i] = b[i] = NAN;
+  if (!has_q) {
+    for (size_t i = 0; i < n; i++)
+      gs->q_elbo[i] = gs->q_se[i] = gs->iw[0][i] = gs->iw_se[0][i] = NAN;
+    gs->q_done = gs->iwae_done[0] = n;
+  }
   const size_t G = gap_group(o, B, n); /* points per progress group */
-  if (has_q && (st = gap_progress(o, "L[q]", 0, n)))
+  if (gs->q_done < n && (st = gap_progress(o, "L[q]", gs->q_done, n)))
     goto done;
-  for (size_t i0 = 0; has_q && i0 < n; i0 += G) {
+  for (size_t i0 = gs->q_done; i0 < n; i0 += G) {
     size_t m = n - i0 < G ? n - i0 : G;
     infb_vae_decoder_bind(dec, m, X + i0 * D); /* read in place; Xd + i0·D is its copy */
     if ((st = infb_qstar_elbo_mc(&dd, m, Xd + i0 * D, MUd + i0 * K, LVd + i0 * K, o->q_samples,
-                                 o->qstar.seed, "evaluate/q", first_index + i0, a + i0, b + i0)) ||
-        (st = gap_progress(o, "L[q]", i0 + m, n)))
+                                 o->qstar.seed, "evaluate/q", first_index + i0,
+                                 gs->q_elbo + i0, gs->q_se + i0)))
+      goto done;
+    gs->q_done = i0 + m;
+    if ((st = gap_saved(o, gs)) || (st = gap_progress(o, "L[q]", i0 + m, n)))
       goto done;
   }
   for (size_t i = 0; i < n; i++) {
-    rep->pts[i].elbo_q = rep->pts[i].elbo_q_mc = a[i];
-    rep->pts[i].elbo_q_mc_se = b[i];
+    rep->pts[i].elbo_q = rep->pts[i].elbo_q_mc = gs->q_elbo[i];
+    rep->pts[i].elbo_q_mc_se = gs->q_se[i];
   }
   rep->has_q_mc = has_q;
 
   /* L[q*], numerically. */
-  infb_qstar_options qo = o->qstar;
-  qo.threads = infb_vae_run_threads_f32(v); /* q*'s parts run as the VAE's passes */
-  qo.init_given = o->qstar_init_encoder && has_q;
-  if (!qo.init_given)
-    for (size_t i = 0; i < n * K; i++)
-      MUd[i] = LVd[i] = 0.0;
-  if ((st = gap_progress(o, "q*", 0, n)))
-    goto done;
-  /* One call for all the points (its batch refilled as points stop, no group tails),
-   * reporting progress as points stop. */
-  qstar_progress_ctx qpc = {o, n};
-  qo.progress = qstar_progress;
-  qo.progress_ctx = &qpc;
-  infb_vae_decoder_bind(dec, n, X);
-  if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
-    goto done;
+  if (gs->qstar_done < n) {
+    infb_qstar_options qo = o->qstar;
+    qo.threads = infb_vae_run_threads_f32(v); /* q*'s parts run as the VAE's passes */
+    qo.init_given = o->qstar_init_encoder && has_q;
+    if (!qo.init_given)
+      for (size_t i = 0; i < n * K; i++)
+        MUd[i] = LVd[i] = 0.0;
+    if ((st = gap_progress(o, "q*", 0, n)))
+      goto done;
+    /* One call for all the points (its batch refilled as points stop, no group tails),
+     * reporting progress as points stop. */
+    qstar_progress_ctx qpc = {o, n};
+    qo.progress = qstar_progress;
+    qo.progress_ctx = &qpc;
+    infb_vae_decoder_bind(dec, n, X);
+    if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
+      goto done;
+    for (size_t i = 0; i < n; i++) {
+      gs->qs_elbo[i] = qp[i].elbo;
+      gs->qs_se[i] = qp[i].elbo_mc_se;
+      gs->qs_steps[i] = qp[i].steps;
+      gs->qs_stop[i] = qp[i].stop;
+    }
+    memcpy(gs->qs_mu, MUd, n * K * sizeof *MUd);
+    memcpy(gs->qs_lv, LVd, n * K * sizeof *LVd);
+    gs->qstar_done = n;
+    if ((st = gap_saved(o, gs)))
+      goto done;
+  }
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
-    p->elbo_qstar = p->elbo_qstar_numeric = qp[i].elbo;
-    p->elbo_qstar_numeric_mc_se = qp[i].elbo_mc_se;
-    p->qstar_steps = qp[i].steps;
-    p->qstar_stop = qp[i].stop;
+    p->elbo_qstar = p->elbo_qstar_numeric = gs->qs_elbo[i];
+    p->elbo_qstar_numeric_mc_se = gs->qs_se[i];
+    p->qstar_steps = gs->qs_steps[i];
+    p->qstar_stop = gs->qs_stop[i];
   }
 
   /* ln p̂(x): IWAE with both proposals, the larger per point. */
-  if (has_q && (st = vae_iwae_all(v, B, n, D, K, X, o->no_encoder ? MU : NULL,
-                                   o->no_encoder ? LV : NULL, o->iwae_k, o->qstar.seed,
-                                   "evaluate/iwae", first_index, a, b, o, "IWAE (encoder)")))
+  if ((st = vae_iwae_all(v, B, G, n, D, K, X, o->no_encoder ? MU : NULL,
+                         o->no_encoder ? LV : NULL, o->iwae_k, o->qstar.seed, "evaluate/iwae",
+                         first_index, gs->iw[0], gs->iw_se[0], o, "IWAE (encoder)", gs,
+                         &gs->iwae_done[0])))
     goto done;
-  for (size_t i = 0; !has_q && i < n; i++)
-    a[i] = b[i] = NAN; /* no proposal but q*'s */
   for (size_t i = 0; i < n * K; i++) {
-    MU[i] = (float)MUd[i];
-    LV[i] = (float)LVd[i];
+    MU[i] = (float)gs->qs_mu[i];
+    LV[i] = (float)gs->qs_lv[i];
   }
-  if ((st = vae_iwae_all(v, B, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
-                         "evaluate/iwae-qstar", first_index, c, d, o, "IWAE (q*)")))
+  if ((st = vae_iwae_all(v, B, G, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
+                         "evaluate/iwae-qstar", first_index, gs->iw[1], gs->iw_se[1], o,
+                         "IWAE (q*)", gs, &gs->iwae_done[1])))
     goto done;
-  infb_stat_of(a, b, has_q ? n : 0, &rep->log_px_iwae_encoder);
-  infb_stat_of(c, d, n, &rep->log_px_iwae_qstar);
+  const double *ia = gs->iw[0], *ib = gs->iw_se[0], *ic = gs->iw[1], *id = gs->iw_se[1];
+  infb_stat_of(ia, ib, has_q ? n : 0, &rep->log_px_iwae_encoder);
+  infb_stat_of(ic, id, n, &rep->log_px_iwae_qstar);
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
-    int enc = a[i] >= c[i];
-    p->log_px = enc ? a[i] : c[i];
-    p->log_px_mc_se = enc ? b[i] : d[i];
+    int enc = ia[i] >= ic[i];
+    p->log_px = enc ? ia[i] : ic[i];
+    p->log_px_mc_se = enc ? ib[i] : id[i];
     p->log_px_quadrature = NAN;
     p->approximation_gap = p->log_px - p->elbo_qstar;
     p->amortization_gap = p->elbo_qstar - p->elbo_q;
@@ -697,9 +812,8 @@ done:
   free(LVd);
   free(a);
   free(b);
-  free(c);
-  free(d);
   free(qp);
+  infb_gap_state_free(own);
   if (st)
     infb_gap_report_free(rep);
   return st;

@@ -94,6 +94,37 @@ int infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t fi
                           infb_gap_report *rep);
 void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
 
+/* A VAE gap report's progress, so that an interrupted report goes on where it stopped
+ * (infb_vae_gap_options.state): the per-point results of each phase's finished points.
+ * The phases run in order: L[q] (groups of points), q* (all the points at once), IWAE with
+ * the encoder's proposal and IWAE with q*'s (groups of points), then, for K = 2, the
+ * quadrature (not recorded: it runs again).  A point's numbers depend only on its own
+ * streams, and a group's points only on the options, so a report that goes on from a
+ * state gives the numbers of an uninterrupted report bit for bit.  Entries past a phase's
+ * done count are unspecified. */
+typedef struct infb_gap_state {
+  size_t n, K;                 /* points, latent dimension */
+  size_t q_done;               /* L[q]: points [0, q_done) done (n when there is no q) */
+  size_t qstar_done;           /* q*: 0, or n when done */
+  size_t iwae_done[2];         /* IWAE with the encoder's (0) and q*'s (1) proposal */
+  double *q_elbo, *q_se;       /* L[q] by Monte Carlo and its error (n each; NAN: no q) */
+  double *qs_elbo, *qs_se;     /* q*: its ELBO estimate and the estimate's error (n each) */
+  size_t *qs_steps;            /* q*: Adam steps (n) */
+  int *qs_stop;                /* q*: INFB_QSTAR_* (n) */
+  double *qs_mu, *qs_lv;       /* q*: the optimum's means and ln σ² (n×K each) */
+  double *iw[2], *iw_se[2];    /* IWAE estimates and their errors per proposal (n each;
+                                  NAN for the encoder's when there is no q) */
+} infb_gap_state;
+
+/* A state of n points with K latent dimensions and nothing done.  NULL (error raised) on
+ * ENOMEM; free with infb_gap_state_free (NULL is a no-op). */
+infb_gap_state *infb_gap_state_alloc(size_t n, size_t K);
+void infb_gap_state_free(infb_gap_state *s);
+/* Where a report going on from s starts: the first phase not done ("L[q]", "q*",
+ * "IWAE (encoder)", "IWAE (q*)", or "quadrature" when the recorded phases are all done)
+ * and its points done in *done. */
+const char *infb_gap_state_phase(const infb_gap_state *s, size_t *done);
+
 /* The VAE's gap report (nn/vae.h, float32), where nothing is exact: on the n rows of X
  * (n×D), with point i using streams of index first_index + i,
  *   L[q]:  the encoder's q, Monte Carlo with q_samples per point ("evaluate/q", i);
@@ -139,6 +170,14 @@ typedef struct infb_vae_gap_options {
    * the points in one call and reports as they stop); 0: all the points in one group.  The numbers do not depend on it (each point has its
    * own streams, infer/qstar.h); IWAE and quadrature go by qstar.batch_points points. */
   size_t progress_points;
+  /* Going on from an interrupted report (may be NULL: from the start): state, of n
+   * points and the model's K (GSL_EBADLEN otherwise), holds the phases done so far; the
+   * report skips them, and records in it every group it finishes (L[q] and IWAE: groups
+   * of progress_points points as above; q*: all of them).  After each, save (may be
+   * NULL) is called with the state; a nonzero status stops the report with it. */
+  infb_gap_state *state;
+  int (*save)(void *ctx, const infb_gap_state *state);
+  void *save_ctx;                /* passed to save */
 } infb_vae_gap_options;
 
 struct infb_vae_f32;

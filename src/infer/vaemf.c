@@ -4,6 +4,7 @@
 #include <config.h>
 #include "infer/vaemf.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/rng.h"
 #include "nn/adam.h"
 
@@ -458,6 +459,8 @@ infb_vaemf_epoch(infb_vaemf *t, double *mean_elbo)
   double total = 0.0;
   size_t counted = 0;
   for (size_t start = 0, step = 0; start < N; start += t->B, step++) {
+    if (step)
+      infb_fault_point("train-step"); /* between two steps: mid-epoch */
     const size_t B = N - start < t->B ? N - start : t->B;
     const size_t *idx = t->perm + start;
     /* Gather the batch: images replicated per sample, λ and its Adam state in double. */

@@ -5,6 +5,7 @@
 #include "infer/vaetrain.h"
 #include "core/atomicfile.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/rng.h"
 #include "nn/adam.h"
 
@@ -252,6 +253,8 @@ infb_vaetrain_epoch(infb_vaetrain *t, double *train_elbo)
   double total = 0.0;
   size_t counted = 0;
   for (size_t start = 0, step = 0; start < N; start += t->B, step++) {
+    if (step)
+      infb_fault_point("train-step"); /* between two steps: mid-epoch */
     const size_t B = N - start < t->B ? N - start : t->B;
     const size_t T = infb_vae_run_threads_f32(t->v);
 #pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
@@ -467,6 +470,7 @@ infb_vae_checkpoint_save(const char *path, infb_vae_f32 *v, const infb_vaetrain 
     ok = ok && put(af->fp, &ctx, c, sizeof c) && put(af->fp, &ctx, m, n * sizeof *m) &&
          put(af->fp, &ctx, s, n * sizeof *s);
   }
+  infb_fault_point_stream("checkpoint-write", af->fp);
   ok = ok && put(af->fp, &ctx, theta, n * sizeof *theta);
   unsigned char digest[SHA256_DIGEST_SIZE];
   sha256_digest(&ctx, sizeof digest, digest);
@@ -474,7 +478,8 @@ infb_vae_checkpoint_save(const char *path, infb_vae_f32 *v, const infb_vaetrain 
   if (!ok) {
     int err = errno;
     infb_afile_abort(af);
-    return INFB_ERROR(GSL_EFAILED, "checkpoint %s: cannot write (%s)", path, strerror(err));
+    return INFB_ERROR(GSL_EFAILED, "cannot write %s: %s%s", path, strerror(err ? err : EIO),
+                      infb_afile_hint(err));
   }
   return infb_afile_commit(af);
 }

@@ -78,7 +78,7 @@ echo "$err" | grep -q "no column named 'nope'" ; ok $? "an unknown target column
 rc=$?
 err=$(cat "$tmp/err")
 is 1 "$rc" "a full output directory: exit 1"
-echo "$err" | grep -q "^infbench: cannot write $tmp/full/[a-z.-]*: .*(free some space, or write"
-ok $? "a full output directory: the message names the file and suggests the fix ($err)"
+echo "$err" | grep -q "^infbench: writing the outputs: cannot write $tmp/full/[a-z.-]*: .*(free some space, or write"
+ok $? "a full output directory: the message names the step and the file and suggests the fix ($err)"
 ls "$tmp/full" | grep -q '\.tmp\.'; [ $? -ne 0 ]; ok $? "a full output directory: no temporary file left"
 [ $tap_failed -eq 0 ]

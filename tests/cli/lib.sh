@@ -21,24 +21,67 @@ run_cmd() {
   out=$(cat "$tmp/out")
   err=$(cat "$tmp/err")
 }
+# results_numbers DIR: DIR/results.json less what differs between two runs of one config
+# and seed: the provenance (the "program" block: versions, BLAS kernels, thread counts) and
+# every timing ("seconds", "evaluation_seconds") or thread count.  "Identical results"
+# compares this.
+results_numbers() {
+  sed '/^  "program": {$/,/^  },$/d' "$1/results.json" |
+    grep -v -E '"[a-z_]*(seconds|threads)": '
+}
+# same_outputs A B: status 0 when run directories A and B hold the same results_numbers and
+# byte-identical TSV files (the same set of them); otherwise 1, with the differences as
+# diagnostics.
+same_outputs() {
+  _so=0
+  results_numbers "$1" >"$tmp/so-a" && results_numbers "$2" >"$tmp/so-b" &&
+    cmp -s "$tmp/so-a" "$tmp/so-b" || { _so=1; diag "results.json of $1 and $2 differ"; }
+  (cd "$1" && ls -- *.tsv) >"$tmp/so-a" 2>/dev/null
+  (cd "$2" && ls -- *.tsv) >"$tmp/so-b" 2>/dev/null
+  cmp -s "$tmp/so-a" "$tmp/so-b" || { _so=1; diag "$1 and $2 hold different TSV files"; }
+  [ -s "$tmp/so-a" ] || { _so=1; diag "$1 holds no TSV file"; }
+  while read -r _f; do
+    cmp -s "$1/$_f" "$2/$_f" || { _so=1; diag "$_f differs"; }
+  done <"$tmp/so-a"
+  return $_so
+}
+# paused_run POINT CHANGE ARGS...: run "$INFBENCH" ARGS... paused at POINT
+# (INFBENCH_PAUSE_AT, core/fault.h); there run the shell command CHANGE, with the run's
+# process ID in $pause_pid, then let the run go on.  $rc, $out and $err as run_cmd's;
+# $paused is 1 when the run reached the point.  The run's status comes back through the
+# FIFO too, so a run that never reaches the point cannot leave the test waiting.
+paused_run() {
+  _point=$1 _change=$2
+  shift 2
+  paused=0
+  rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
+  (INFBENCH_PAUSE_AT=$_point INFBENCH_PAUSE_FIFO="$tmp/fifo" "$INFBENCH" "$@" \
+    >"$tmp/out" 2>"$tmp/err"
+   echo "exit $?" >"$tmp/fifo") &
+  read -r _what _n pause_pid <"$tmp/fifo"
+  if [ "$_what" = exit ]; then
+    rc=$_n
+    diag "the run ended (status $rc) without reaching $_point"
+  else
+    paused=1
+    eval "$_change"
+    echo go >"$tmp/fifo"
+    read -r _what rc <"$tmp/fifo"
+  fi
+  wait
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/infbench-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fixtures="$top_srcdir/tests/fixtures"
-# results_numbers DIR: DIR/results.json less its provenance block (infbench(1), FILES):
-# the "program" object and every timing ("seconds", "evaluation_seconds").  What remains
-# must be identical on any thread count and after --resume.
-results_numbers() {
-  awk '/^  "program": \{/ { skip = 1 } skip { if (/^  \},?$/) skip = 0; next }
-       /"(seconds|evaluation_seconds)":/ { next } { print }' "$1/results.json"
-}
-# same_run DIR1 DIR2: status 0 when the two run directories hold the same numbers:
-# results_numbers equal, and every other output (TSV tables, scripts, checkpoints) equal
+# same_run DIR1 DIR2: same_outputs, and every other output (scripts, checkpoints) equal
 # byte for byte (config.ini names the threads; stages/ holds timings).
 same_run() {
-  [ "$(results_numbers "$1")" = "$(results_numbers "$2")" ] || return 1
+  same_outputs "$1" "$2" || return 1
   for f in "$1"/*; do
     b=$(basename "$f")
-    case $b in config.ini|results.json|stages) continue ;; esac
+    case $b in config.ini|results.json|stages|*.tsv) continue ;; esac
     cmp -s "$f" "$2/$b" || { diag "$b differs between $1 and $2"; return 1; }
   done
   [ "$(ls "$1" | sort)" = "$(ls "$2" | sort)" ]

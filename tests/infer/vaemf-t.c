@@ -3,7 +3,8 @@
  * decoder's Bernoulli means against logits recovered from its log-likelihood, learning on
  * data drawn from a known random decoder with K = 2 (ELBOs below the quadrature ln p(x)),
  * the frozen-decoder local steps against the q* optimiser, reproducibility, the
- * non-finite policies, and the gap report without an encoder. */
+ * non-finite policies, the gap report without an encoder, and a gap report interrupted
+ * at every group and continued from its state. */
 #include <config.h>
 #include "infer/vaemf.h"
 #include "infer/gapeval.h"
@@ -642,6 +643,137 @@ test_gapeval(infb_vae_f32 *trained, const float *X)
   infb_vae_free_f32(v);
 }
 
+/* Stops a gap report at its stop_at-th progress report of new points done (q* reports
+ * the same count at each of its checks until another point stops). */
+typedef struct stop_ctx {
+  size_t calls, stop_at;
+  const char *phase; /* the last report's phase and count */
+  size_t done;
+} stop_ctx;
+
+static int
+stop_progress(void *ctx, const char *phase, size_t done, size_t total)
+{
+  stop_ctx *s = ctx;
+  (void)total;
+  int fresh = done > 0 && (!s->phase || strcmp(phase, s->phase) != 0 || done != s->done);
+  s->phase = phase;
+  s->done = done;
+  return fresh && ++s->calls == s->stop_at;
+}
+
+static int
+count_saves(void *ctx, const infb_gap_state *state)
+{
+  (void)state;
+  ++*(size_t *)ctx;
+  return GSL_SUCCESS;
+}
+
+/* A gap report interrupted after each group in turn (L[q], q* as points stop, IWAE with
+ * either proposal), then continued from the state it recorded, gives every point's numbers
+ * of the uninterrupted report bit for bit (infb_gap_state); a state of another size is
+ * refused. */
+static void
+test_gap_resume(infb_vae_f32 *v, const float *X)
+{
+  enum { N = 12 };
+  infb_vae_gap_options go;
+  memset(&go, 0, sizeof go);
+  infb_qstar_options_default(&go.qstar);
+  go.qstar.samples = 4;
+  go.qstar.lr = 0.05;
+  go.qstar.max_steps = 100;
+  go.qstar.check_every = 10;
+  go.qstar.eval_samples = 50;
+  go.qstar.batch_points = 3;
+  go.qstar.seed = 5;
+  go.q_samples = 50;
+  go.iwae_k = 50;
+  go.quad_L = QUAD_L;
+  go.quad_n = 32;
+  go.quad_tol = 1e-3;
+  go.quad_max_n = 32;
+  go.no_encoder = 1;
+  go.progress_points = 3; /* groups of 3: 4 per phase */
+  float MU[N * KLAT], LV[N * KLAT];
+  for (size_t j = 0; j < N * KLAT; j++) {
+    MU[j] = 0.1f * (float)(j % 5);
+    LV[j] = -0.2f * (float)(j % 3);
+  }
+  go.q_mu = MU;
+  go.q_lv = LV;
+  infb_gap_report ref;
+  int st = infb_gapeval_vae(v, N, X, 0, &go, &ref);
+  is_int(GSL_SUCCESS, st, "gap resume: the uninterrupted report");
+  size_t interrupted = 0, max_saves = 0, resumed_same = 0, cases = 0;
+  for (size_t k = 1; k < 100 && !st; k++) {
+    infb_gap_state *s = infb_gap_state_alloc(N, KLAT);
+    stop_ctx sc = {0, k, NULL, 0};
+    size_t saves = 0;
+    infb_vae_gap_options o = go;
+    o.state = s;
+    o.save = count_saves;
+    o.save_ctx = &saves;
+    o.progress = stop_progress;
+    o.progress_ctx = &sc;
+    infb_gap_report r;
+    int st1 = infb_gapeval_vae(v, N, X, 0, &o, &r);
+    if (st1 == GSL_SUCCESS) { /* past the last group: every interruption was tried */
+      infb_gap_report_free(&r);
+      infb_gap_state_free(s);
+      break;
+    }
+    cases++;
+    interrupted += st1 == INFB_EINTR;
+    if (saves > max_saves)
+      max_saves = saves;
+    o.progress = NULL;
+    st1 = infb_gapeval_vae(v, N, X, 0, &o, &r);
+    int same = st1 == GSL_SUCCESS && r.n == ref.n &&
+               memcmp(r.pts, ref.pts, N * sizeof *r.pts) == 0 &&
+               memcmp(&r.log_px, &ref.log_px, sizeof r.log_px) == 0 &&
+               memcmp(&r.elbo_q, &ref.elbo_q, sizeof r.elbo_q) == 0;
+    if (!same)
+      diag("interrupted at progress report %zu: the continued report differs", k);
+    resumed_same += same;
+    infb_gap_report_free(&r);
+    infb_gap_state_free(s);
+  }
+  ok(cases >= 13 && interrupted == cases,
+     "gap resume: interrupted at each of %zu progress reports (at least 4 + 1 + 4 + 4 groups)",
+     cases);
+  is_int(13, (long long)max_saves,
+         "gap resume: the state is saved after each of the 13 groups (L[q] 4, q* 1, IWAE 4 + 4)");
+  is_int((long long)cases, (long long)resumed_same,
+         "gap resume: every continued report equals the uninterrupted one bit for bit");
+  /* A complete state: nothing is redone (no group saved), the numbers are the same. */
+  infb_gap_state *s = infb_gap_state_alloc(N, KLAT);
+  size_t saves = 0;
+  infb_gap_report r;
+  go.state = s;
+  go.save = count_saves;
+  go.save_ctx = &saves;
+  st = infb_gapeval_vae(v, N, X, 0, &go, &r);
+  infb_gap_report_free(&r);
+  size_t first = saves;
+  saves = 0;
+  st = st ? st : infb_gapeval_vae(v, N, X, 0, &go, &r);
+  ok(st == GSL_SUCCESS && first == 13 && saves == 0 &&
+         memcmp(r.pts, ref.pts, N * sizeof *r.pts) == 0,
+     "gap resume: from a complete state no group runs again (%zu saves, then %zu)", first,
+     saves);
+  infb_gap_report_free(&r);
+  infb_gap_state_free(s);
+  go.save = NULL;
+  s = infb_gap_state_alloc(N + 1, KLAT);
+  go.state = s;
+  is_int(GSL_EBADLEN, infb_gapeval_vae(v, N, X, 0, &go, &r),
+         "gap resume: a state of another number of points is refused");
+  infb_gap_state_free(s);
+  infb_gap_report_free(&ref);
+}
+
 /* The decoder adapter's bound points (infb_vae_decoder_bind): the Monte-Carlo ELBO and
  * q* read in place equal the unbound adapter's, which converts its double rows; a row
  * naming a point beyond the bound ones is refused. */
@@ -822,7 +954,7 @@ test_qstar_threads(void)
 int
 main(void)
 {
-  plan(56);
+  plan(62);
   float *X = malloc(NPTS * DPIX * sizeof *X);
   make_data(X);
   test_decoder_train_fd();
@@ -834,6 +966,7 @@ main(void)
   test_reproducible(X);
   test_nonfinite(X);
   test_gapeval(v, X);
+  test_gap_resume(v, X);
   test_bind(v, X);
   test_snapshot(X);
   test_qstar_threads();
