@@ -6,7 +6,7 @@
 # setting depends on the CPU's kernels), and with layers wide enough for blocking to
 # engage (a part's rows × 784 × 200 is above OpenBLAS's small-matrix bound).
 . "$top_srcdir/tests/cli/lib.sh"
-plan 13
+plan 15
 
 # check NAME CONFIG [--set ...]: run on 1, 2 and 3 threads, compare with 1 thread's run.
 check() {
@@ -47,6 +47,23 @@ same_run "$tmp/vae-blocking-off-1" "$tmp/vae-parts1" >/dev/null
 differ=$?
 [ "$rc" = 0 ] && [ $differ != 0 ]
 ok $? "parts = 1 gives other numbers than parts = 3 (the comparison sees a partition)"
+
+# A run resumes on another thread count: stopped after training on 1 thread, then resumed
+# on 3; killed mid-epoch on 2, then resumed on 1.
+# shellcheck disable=SC2086
+run_cmd run "$fixtures/run-vae.ini" -o "$tmp/vae-stop" --quiet --threads 1 $vae \
+  --set experiment.gemm_blocking=off --stop-after train
+rc1=$rc
+run_cmd run --resume "$tmp/vae-stop" --quiet --threads 3
+[ "$rc1" = 0 ] && [ "$rc" = 0 ] && same_run "$tmp/vae-blocking-off-1" "$tmp/vae-stop"
+ok $? "stopped after training on 1 thread, resumed on 3 threads: identical outputs"
+# shellcheck disable=SC2086
+env INFBENCH_KILL_AT=train-step:5 "$INFBENCH" run "$fixtures/run-vae.ini" -o "$tmp/vae-kill" \
+  --quiet --threads 2 $vae --set experiment.gemm_blocking=off >/dev/null 2>&1
+rc1=$?
+run_cmd run --resume "$tmp/vae-kill" --quiet --threads 1
+[ "$rc1" = 137 ] && [ "$rc" = 0 ] && same_run "$tmp/vae-blocking-off-1" "$tmp/vae-kill"
+ok $? "killed mid-epoch on 2 threads (exit $rc1), resumed on 1 thread: identical outputs"
 
 # The thread count is outside the config's hash.
 h1=$(sed -n 's/^# sha256: //p' "$tmp/lingauss-1/config.ini")
