@@ -37,8 +37,9 @@ int infb_cli_render_dir(const char *dir, const char *format, int quiet);
  *   always wins, and INFBENCH_BLAS_CORETYPE=keep turns this off.
  * - OpenMP's threads spin at the end of each parallel region before they sleep; on a
  *   machine where another process is busy, a spinning thread takes the core its partner
- *   needs (VAE training on 2 threads ran 3-20x slower, bench/RESULTS.md).  OMP_WAIT_POLICY is set to
- *   infb_cli_wait_policy's answer (and INFBENCH_OMP_WAIT_SET with it). */
+ *   needs (VAE training on 2 threads ran 3-20x slower, bench/RESULTS.md).
+ *   OMP_WAIT_POLICY is set to infb_cli_wait_policy's answer (and INFBENCH_OMP_WAIT_SET
+ *   with it). */
 void infb_cli_exec_setup(char **argv);
 /* The wait policy infbench sets, a pure function of the environment's OMP_WAIT_POLICY and
  * GOMP_SPINCOUNT (NULL when unset): "passive" when neither is set, else NULL (the user's
