@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The longest line the reader takes (inih's buffer holds the line, its newline and a NUL);
+ * "line too long" beyond it.  The canonical text's lines must fit too. */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 2)
+
 typedef struct entry {
   char *section; /* as written; may be a variant "map:strong" */
   char *key;
@@ -242,6 +246,11 @@ check_section(const char *sec, char *msg, size_t cap)
     say(msg, cap, "unknown section [%s]", sec);
     return 1;
   }
+  if (strlen(sec) + 2 > LINE_MAX_CHARS) { /* (a file's line is shorter) */
+    say(msg, cap, "section name '%.40s...' is too long to be recorded (at most %d characters)",
+        sec, LINE_MAX_CHARS - 2);
+    return 1;
+  }
   if (colon) {
     char base[64];
     size_t len = (size_t)(colon - sec);
@@ -354,10 +363,10 @@ check_number(const infb_key *k, const char *sec, const char *v, const char *orwo
   return 0;
 }
 
-/* Validate a value (trimmed) of key k in section sec (as written).  0, or nonzero with
- * msg set to "[sec] key: reason". */
+/* Validate a value (trimmed) of key k in section sec (as written) for its type.  0, or
+ * nonzero with msg set to "[sec] key: reason". */
 static int
-check_value(const infb_key *k, const char *sec, const char *v, char *msg, size_t cap)
+check_type(const infb_key *k, const char *sec, const char *v, char *msg, size_t cap)
 {
   if (!*v && k->type != INFB_KEY_STRING && k->type != INFB_KEY_LIST) {
     say(msg, cap, "[%s] %s: empty value", sec, k->name);
@@ -455,6 +464,48 @@ check_value(const infb_key *k, const char *sec, const char *v, char *msg, size_t
   }
   }
   return 0;
+}
+
+static void put_value(sbuf *b, const infb_key *k, const char *v);
+
+
+/* A valid value whose line in the canonical text ("key = value", as a run's config.ini
+ * records it) would not read back as itself: longer than a line may be, or holding a
+ * comment (';' or '#' starting the value or following a blank).  File values are never
+ * the latter as written, but a list's canonical ", " can make them so ("a,;b"), and
+ * --set values can be anything.  0, or nonzero with msg set. */
+static int
+check_recordable(const infb_key *k, const char *sec, const char *v, char *msg, size_t cap)
+{
+  sbuf b = {NULL, 0, 0, 0};
+  sb_puts(&b, "");
+  put_value(&b, k, v);
+  if (b.fail) {
+    say(msg, cap, "[%s] %s: out of memory", sec, k->name);
+    return 1;
+  }
+  int bad = 0;
+  size_t line = strlen(k->name) + strlen(" = ") + b.len;
+  for (size_t i = 0; i < b.len && !bad; i++)
+    if ((b.p[i] == ';' || b.p[i] == '#') && (i == 0 || is_blank((unsigned char)b.p[i - 1]))) {
+      say(msg, cap, "[%s] %s: '%s' cannot be recorded: a '%c' at the start of a word would "
+          "begin a comment", sec, k->name, b.p, b.p[i]);
+      bad = 1;
+    }
+  if (!bad && b.len > 0 && line > LINE_MAX_CHARS) {
+    say(msg, cap, "[%s] %s: the value is too long to be recorded (its line '%s = ...' would "
+        "have %zu characters, at most %d)", sec, k->name, k->name, line, LINE_MAX_CHARS);
+    bad = 1;
+  }
+  free(b.p);
+  return bad;
+}
+
+/* Validate a value: its type, then that the canonical text can record it. */
+static int
+check_value(const infb_key *k, const char *sec, const char *v, char *msg, size_t cap)
+{
+  return check_type(k, sec, v, msg, cap) || check_recordable(k, sec, v, msg, cap);
 }
 
 /* ------------------------------------------------------------------ storage */

@@ -463,7 +463,7 @@ infb_run_rebase_paths(const infb_config *cfg, const char *base, char ***setsp, s
     return GSL_ENOMEM;
   }
   size_t n = 0;
-  char section[128] = "";
+  char section[256] = ""; /* a section's name fits a config line (198 characters) */
   int st = GSL_SUCCESS;
   for (char *line = canon, *next; !st && line && *line; line = next) {
     next = strchr(line, '\n');

@@ -402,13 +402,19 @@ test_variants(void)
   infb_config_free(c);
 }
 
+/* 190 characters. */
+#define LONG10 "xxxxxxxxxx"
+#define LONG190                                                                            \
+  LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 \
+      LONG10 LONG10 LONG10 LONG10 LONG10 LONG10
+
 static void
 test_set(void)
 {
   char msg[MSG];
   infb_config *c = load_good("good-basic.ini");
   if (!c) {
-    for (int i = 0; i < 37; i++)
+    for (int i = 0; i < 42; i++)
       skip("good-basic.ini did not load");
     return;
   }
@@ -448,6 +454,23 @@ test_set(void)
      "--set experiment.name=..: [experiment] name: '..' is not a usable name"},
     {"experiment.description=a\nb", "--set experiment.description=a\nb: [experiment] "
                                     "description: the value contains a line break"},
+    /* Values the recorded config.ini could not give back (found by fuzz-config's check
+     * that the canonical text reads back as itself). */
+    {"experiment.description=a ;b",
+     "--set experiment.description=a ;b: [experiment] description: 'a ;b' cannot be "
+     "recorded: a ';' at the start of a word would begin a comment"},
+    {"experiment.description=#1", "--set experiment.description=#1: [experiment] description: "
+                                  "'#1' cannot be recorded: a '#' at the start of a word would "
+                                  "begin a comment"},
+    {"data.features=a,;b", "--set data.features=a,;b: [data] features: 'a, ;b' cannot be "
+                           "recorded: a ';' at the start of a word would begin a comment"},
+    {"experiment.description=" LONG190,
+     "--set experiment.description=" LONG190 ": [experiment] description: the value is too "
+     "long to be recorded (its line 'description = ...' would have 204 characters, at most "
+     "198)"},
+    {"map:" LONG190 LONG10 ".lambda=1",
+     "--set map:" LONG190 LONG10 ".lambda=1: section name 'map:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' "
+     "is too long to be recorded (at most 196 characters)"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int st = infb_config_set(c, bad[i].a, msg, sizeof msg);
@@ -860,7 +883,7 @@ main(void)
   load_messages();
   /* table, fixtures, basic, syntax, variants, set, sweeps, canonical, recorded, size,
    * free(NULL) */
-  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 17 + 37 + 7 + 15 + 4 + 9 + 1);
+  plan(11 + (2 * (int)nfixtures + 7) + 25 + 8 + 17 + 42 + 7 + 15 + 4 + 9 + 1);
 
   test_table();
   test_fixtures();
