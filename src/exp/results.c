@@ -72,14 +72,15 @@ infb_json_array(const double *v, size_t n)
 }
 
 json_t *
-infb_results_program(void)
+infb_results_program(long threads)
 {
   size_t nc, kc;
   infb_blas_blocking(&nc, &kc);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[I, I]}", "name", PACKAGE_NAME,
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[I, I], s:I}", "name", PACKAGE_NAME,
                    "version", PACKAGE_VERSION, "gsl", gsl_version, "blas", infb_blas_config(),
                    "blas_kernels", infb_blas_corename(), "blas_threads", infb_blas_threads(),
-                   "gemm_blocks", (json_int_t)nc, (json_int_t)kc);
+                   "gemm_blocks", (json_int_t)nc, (json_int_t)kc, "threads",
+                   (json_int_t)threads);
 }
 
 const char *

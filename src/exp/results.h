@@ -23,8 +23,9 @@ json_t *infb_json_number(double v);
 /* A JSON array of n numbers (null for non-finite entries).  New reference. */
 json_t *infb_json_array(const double *v, size_t n);
 
-/* {name, version, gsl, blas, blas_threads}: what produced an output.  New reference. */
-json_t *infb_results_program(void);
+/* {name, version, gsl, blas, blas_kernels, blas_threads, gemm_blocks, threads}: what
+ * produced an output, `threads` being the run's execution threads.  New reference. */
+json_t *infb_results_program(long threads);
 /* One line "infbench VERSION; GSL X; BLAS: CONFIG" for text headers (static buffer). */
 const char *infb_results_program_line(void);
 

@@ -32,11 +32,8 @@ infb_run_root(const infb_config *cfg)
   if (!root)
     return NULL;
   json_object_set_new(root, "schema_version", json_integer(INFB_RESULTS_SCHEMA));
-  json_t *program = infb_results_program();
-  if (program) /* the execution's threads: provenance, like the versions */
-    json_object_set_new(program, "threads",
-                        json_integer((json_int_t)infb_config_int(cfg, "experiment", "threads")));
-  json_object_set_new(root, "program", program);
+  json_object_set_new(root, "program",
+                      infb_results_program(infb_config_int(cfg, "experiment", "threads")));
   json_object_set_new(root, "config",
                       json_pack("{s:s, s:I, s:s, s:s}", "hash", hex, "seed",
                                 (json_int_t)infb_config_int(cfg, "experiment", "seed"), "name",

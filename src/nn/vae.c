@@ -550,7 +550,7 @@ INFB_NN(vae_layout)(const INFB_NN(vae) *v, size_t *count)
 
 /* The threads that run P parts: run_threads (one per part when 0), at most P. */
 static size_t
-run_threads(const INFB_NN(vae) *v, size_t P)
+parts_threads(const INFB_NN(vae) *v, size_t P)
 {
   size_t T = v->run_threads ? v->run_threads : v->nthreads;
   return T < P ? T : (P ? P : 1);
@@ -562,7 +562,7 @@ INFB_NN(vae_zero_grad)(INFB_NN(vae) *v)
   /* Split over the threads, as the passes: a serial pass over the slab every training
    * step would leave the other threads waiting. */
   infb_real *restrict g = v->grads;
-  const size_t n = v->np, T = run_threads(v, v->nthreads);
+  const size_t n = v->np, T = parts_threads(v, v->nthreads);
 #pragma omp parallel for num_threads(T) schedule(static) if(T > 1)
   for (size_t i = 0; i < n; i++)
     g[i] = 0;
@@ -643,7 +643,7 @@ INFB_NN(vae_set_run_threads)(INFB_NN(vae) *v, size_t T)
 size_t
 INFB_NN(vae_run_threads)(const INFB_NN(vae) *v)
 {
-  return run_threads(v, v->nthreads);
+  return parts_threads(v, v->nthreads);
 }
 
 /* The network that runs part t of a pass (part 0: v itself). */
@@ -667,12 +667,12 @@ part_lo(size_t n, size_t t, size_t T)
   return n * t / T;
 }
 
-/* Runs the loop body once per part t < T, on run_threads(v, T) OpenMP threads (in order
+/* Runs the loop body once per part t < T, on parts_threads(v, T) OpenMP threads (in order
  * on one thread without them).  The body must only touch part t's worker and rows, so
  * what a part computes does not depend on the thread that runs it.  Expects `v` and `T`
  * in scope (the pragma names them). */
 #define FOR_PARTS(T)                                                                   \
-  _Pragma("omp parallel for num_threads(run_threads(v, T)) schedule(static, 1) if(run_threads(v, T) > 1)") \
+  _Pragma("omp parallel for num_threads(parts_threads(v, T)) schedule(static, 1) if(parts_threads(v, T) > 1)") \
   for (size_t t = 0; t < (T); t++)
 
 /* The first failing part's status; its message was raised on its own thread, so it is

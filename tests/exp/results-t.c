@@ -58,7 +58,7 @@ main(void)
   ok(json_array_size(a) == 3 && json_is_null(json_array_get(a, 1)), "arrays: inf becomes null");
   json_decref(a);
 
-  json_t *prog = infb_results_program();
+  json_t *prog = infb_results_program(1);
   is_string(PACKAGE_NAME, json_string_value(json_object_get(prog, "name")), "program name");
   ok(strncmp(json_string_value(json_object_get(prog, "gsl")), "2.", 2) == 0, "GSL version recorded");
   ok(strstr(json_string_value(json_object_get(prog, "blas")), "OpenBLAS") != NULL, "BLAS recorded");
