@@ -1,0 +1,150 @@
+/* Annealed importance sampling with HMC transitions (Neal 2001; MATH.md §7) and its
+ * reverse, the upper half of a BDMC sandwich (Grosse, Ghahramani & Adams 2015; §8), over a
+ * frozen decoder (infer/qstar.h's infb_decoder), so the same code serves the
+ * linear-Gaussian model (exact ln p(x) to test against) and the VAE.
+ *
+ * Targets f_t(z) = p(z)·p(x|z)^{β_t}, 0 = β_0 < … < β_T = 1, with T = `temperatures`
+ * (chains from the prior), or f_t = q(z|x)^{1−β_t}·p(x, z)^{β_t} (chains from the
+ * encoder's q = N(μ_q, diag exp(lv_q))).  Forward chain c of point i: z_0 from the start
+ * density, ln w = 0; for t = 1..T: ln w += (β_t − β_{t−1})·ℓ(z_{t−1}) (ℓ = ln p(x|z) from
+ * the prior, ln p(x, z) − ln q(z|x) from q), then one HMC move leaving f_t invariant:
+ * fresh momentum r ~ N(0, I), `leapfrog` steps of size ε(t), Metropolis test on
+ * H = U + ½‖r‖².  ln p̂(x) = log-mean-exp of ln w over the chains.
+ * Reverse chain (data simulated from the model, z* an exact posterior sample): z_T = z*,
+ * ln w = 0; for t = T..1: ln w −= (β_t − β_{t−1})·ℓ(z_t), then one HMC move leaving
+ * f_{t−1} invariant with step ε(t); ln p̂_rev = −log-mean-exp of ln w (an upper bound in
+ * expectation).  The reverse chains are run only from the prior (init = PRIOR).
+ *
+ * Step sizes ε(t), t = 1..T (the step of the move at temperature t, both directions):
+ * - FIXED:  ε(t) = step_size.
+ * - PILOT (valid: the estimating chains' kernels do not depend on their own past):
+ *   pilot_chains forward chains of the point on their own streams run the online rule
+ *   below; ε(t) = the geometric mean over the pilot chains of the step each used at t.
+ *   The estimating chains (forward and reverse) then run with ε(t) frozen.
+ * - ONLINE (the authors' code; approximate: E[w] = p(x) no longer holds exactly): each
+ *   chain starts at step_size and after each move multiplies its step by adapt_up when its
+ *   cumulative acceptance rate (accepted moves / moves so far) is above target_accept,
+ *   else by adapt_down, clamped to [step_min, step_max].  Forward only.
+ * Gradients of ln p(x|z) are clipped elementwise to ±grad_clip (0: none; leapfrog with a
+ * clipped gradient is still reversible and volume-preserving, so the Metropolis test
+ * keeps f_t invariant).
+ *
+ * Randomness: chain c of point i (i = first_index + row) draws from its own stream of
+ * INFB_RNG_SAMPLER (core/rng.h): purpose "ais" (forward), "ais/reverse", "ais/pilot",
+ * index i·2^24 + c: z_0 (K ziggurat normals, forward from the prior; from q: μ + σ⊙ε),
+ * then per move K momentum normals and one uniform for the test.  All of a point's chains
+ * go through the decoder together (rows = chains, cut into fixed chunks of at most
+ * chunk_rows rows when there are more) and never with another point's rows, so a point's
+ * result depends only on its own data, streams and the options: bit-identical whatever
+ * the number of points, their order or the thread count (linalg/blas.h, the row
+ * contract).  Cost: about T·(leapfrog + 1) decoder forward+backward passes per chain, and
+ * as many for the pilot chains. */
+#ifndef INFB_INFER_AIS_H
+#define INFB_INFER_AIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "infer/qstar.h"
+
+enum infb_ais_schedule { INFB_AIS_LINEAR = 0, INFB_AIS_SIGMOID = 1 };
+enum infb_ais_adapt { INFB_AIS_PILOT = 0, INFB_AIS_ONLINE = 1, INFB_AIS_FIXED = 2 };
+enum infb_ais_init { INFB_AIS_PRIOR = 0, INFB_AIS_ENCODER = 1 };
+
+/* A point's status: its numbers are valid (OK) or NAN (the others). */
+enum infb_ais_status {
+  INFB_AIS_OK = 0,
+  INFB_AIS_NONFINITE = 1 /* a log-weight, likelihood or gradient was not finite */
+};
+
+typedef struct infb_ais_options {
+  size_t chains;        /* C ≥ 1 (100 in the protocol) */
+  size_t temperatures;  /* T ≥ 2 (10 000) */
+  size_t leapfrog;      /* L ≥ 1 (10) */
+  int schedule;         /* enum infb_ais_schedule (LINEAR) */
+  double sigmoid_delta; /* δ of the sigmoid schedule (4) */
+  double step_size;     /* the starting (ONLINE, PILOT) or only (FIXED) step (0.01) */
+  int adapt;            /* enum infb_ais_adapt (PILOT) */
+  size_t pilot_chains;  /* PILOT: chains that set ε(t) (≥ 1; 10) */
+  double adapt_up, adapt_down; /* the online rule's factors (1.02, 0.98) */
+  double target_accept; /* ... its target acceptance rate (0.65) */
+  double step_min, step_max; /* ... its clamp ([1e-4, 0.5]); step_size must lie inside */
+  double grad_clip;     /* elementwise clip of ∇ ln p(x|z) (1e4; 0: none) */
+  int init;             /* enum infb_ais_init (PRIOR) */
+  double ess_min;       /* flag a point whose chains' ESS is below this (10) */
+  size_t chunk_rows;    /* decoder rows per call at most (≥ 1; 4096) */
+  size_t threads;       /* points run on min(threads, dec->parts) threads when the decoder
+                           has parts (fn_part), else on the calling thread (≥ 1; 1) */
+  uint64_t seed;        /* master seed of the streams */
+  /* Progress (may be NULL): called from the calling thread after each finished point
+   * with the points done so far; nonzero stops the run (returned as its status). */
+  int (*progress)(void *ctx, size_t done, size_t total);
+  void *progress_ctx;
+} infb_ais_options;
+
+/* One direction's result for one point. */
+typedef struct infb_ais_point {
+  double log_px;      /* ln p̂(x) (forward: lower bound, reverse: upper bound in
+                         expectation); NAN unless status is OK */
+  double mc_se;       /* delta-method standard error over the chains, sqrt(1/ESS − 1/C) */
+  double ess;         /* the chains' effective sample size (Σw)²/Σw² */
+  int low_ess;        /* ess < ess_min */
+  double accept;      /* acceptance rate over all moves of all chains */
+  double step_final;  /* ε(T) (ONLINE: the geometric mean over chains of their last step) */
+  int status;         /* enum infb_ais_status */
+} infb_ais_point;
+
+/* Diagnostics of one point (may be requested for a few): every `stride`-th temperature
+ * t = stride, 2·stride, …, ≤ T (and always T), rows = that count; the caller allocates
+ * rows entries in each array (infb_ais_trace_rows).  beta[j] = β_t; logw[j] = log-mean-exp
+ * over the chains of their ln w after the increment at t (forward; reverse: −that after
+ * the decrement at t, read from t = T down); accept[j] = the fraction of chains whose
+ * move at t was accepted; step[j] = ε(t) (ONLINE: the geometric mean over chains). */
+typedef struct infb_ais_trace {
+  size_t stride, rows;
+  double *beta, *logw, *accept, *step;
+} infb_ais_trace;
+
+/* The number of rows a trace of stride `stride` holds for T temperatures. */
+size_t infb_ais_trace_rows(size_t T, size_t stride);
+
+/* β_0..β_T into beta (T + 1 values): linear t/T, or sigmoid σ(δ(2t/T − 1)) rescaled so
+ * that β_0 = 0 and β_T = 1 exactly.  GSL_EINVAL for T < 2, an unknown schedule, δ ≤ 0. */
+int infb_ais_schedule_fill(int schedule, double delta, size_t T, double *beta);
+
+/* AIS for the n points X (n×D, row-major), point index first_index + row.
+ * - fwd (n entries, or NULL): forward AIS.  q_mu, q_lv (n×K): the encoder's q, needed
+ *   (GSL_EINVAL otherwise) when init is ENCODER, ignored otherwise.
+ * - zstar (n×K) with rev (n entries): reverse AIS from zstar (both or neither; GSL_EINVAL
+ *   with init ENCODER or adapt ONLINE), with the same ε(t) as the forward chains.
+ * - trace (n entries or NULL; an entry with rows = 0 is skipped): the forward chains'
+ *   diagnostics (of the reverse chains when fwd is NULL).
+ * - step_out (n×T or NULL): the ε(t) each point used (ONLINE: geometric mean over chains).
+ * A point whose numbers stop being finite gets status NONFINITE and the others go on.
+ * Returns a status: GSL_EINVAL for invalid options or arguments (chains, leapfrog, pilot
+ * chains, chunk_rows or threads 0; temperatures < 2; step_size outside
+ * [step_min, step_max]; …), a decoder's nonzero status unchanged, ENOMEM; the progress
+ * callback's nonzero value.  Allocates once per call (per thread: O(C·K + chunk rows)),
+ * nothing per move. */
+int infb_ais_run(const infb_decoder *dec, const infb_ais_options *o, size_t n,
+                 const double *X, size_t first_index, const double *q_mu, const double *q_lv,
+                 const double *zstar, infb_ais_point *fwd, infb_ais_point *rev,
+                 infb_ais_trace *trace, double *step_out);
+
+/* One HMC move (exposed for tests) on the target with U(z) = −ln f(z), for R independent
+ * chains: given ∇U at Z (R×K, gradU) and U there (R), L leapfrog steps of size eps from
+ * momenta R0 (R×K), the proposal's Zp, Rp, Up, gradUp computed with the callback
+ * (U and ∇U of R rows).  Exposed as the leapfrog integrator alone: */
+typedef int (*infb_ais_potential_fn)(void *ctx, size_t R, const double *Z, double *U,
+                                     double *gradU);
+/* Leapfrog: L steps of size eps from (Z, P) (R×K each, updated in place), with U and gradU
+ * (R and R×K) at Z on entry and at the final Z on return; the half steps merged inside.
+ * Returns the callback's status. */
+int infb_ais_leapfrog(infb_ais_potential_fn pot, void *ctx, size_t R, size_t K, size_t L,
+                      double eps, double *Z, double *P, double *U, double *gradU);
+
+/* The protocol's settings: 100 chains, 10 000 linear temperatures, 10 leapfrog steps,
+ * ε 0.01, PILOT with 10 pilot chains, ×1.02/×0.98 toward 0.65 within [1e-4, 0.5], clip
+ * 1e4, from the prior, ESS flag below 10, chunk 4096, 1 thread, δ 4, seed 0. */
+void infb_ais_options_default(infb_ais_options *o);
+
+#endif
