@@ -112,7 +112,8 @@ show_progress(void *ctx, const char *what, size_t done, size_t total)
 static const char usage_text[] =
     "usage: infbench run FILE.ini [-o DIR] [--set SECTION.KEY=VALUE]... [--threads N]\n"
     "                    [--plot] [--quiet] [--force] [--stop-after STAGE]\n"
-    "       infbench run --resume DIR [--threads N] [--stop-after STAGE] [--plot] [--quiet]\n"
+    "       infbench run --resume DIR [--set SECTION.KEY=VALUE]... [--threads N]\n"
+    "                    [--stop-after STAGE] [--plot] [--quiet]\n"
     "\n"
     "Run the experiment: fit every estimator of [estimators] run, print the comparison\n"
     "table and write config.ini, results.json, TSV tables and gnuplot scripts to the run\n"
@@ -128,7 +129,10 @@ static const char usage_text[] =
     "  -q, --quiet                   print nothing but errors\n"
     "  -f, --force                   reuse an existing run directory\n"
     "  -r, --resume DIR              continue the interrupted run in DIR from its\n"
-    "                                config.ini, reusing its finished stages\n"
+    "                                config.ini, reusing its finished stages; with\n"
+    "                                --set, extend it (a finished run too): stages\n"
+    "                                whose keys are unchanged are kept, new ones run\n"
+    "                                (e.g. --set ais.chains=16 adds AIS)\n"
     "  -S, --stop-after STAGE        VAE runs: stop after STAGE (train or evaluate-train)\n"
     "                                of every estimator; --resume goes on\n"
     "  -h, --help                    print this help\n"
@@ -168,10 +172,11 @@ print_failures(const json_t *results)
  * *finished set (and *cfg NULL) when the run ended.  Prints its own errors and returns an
  * exit status. */
 static int
-load_resumed(const char *dir, const char *threads_set, infb_run_dir_info *info,
-             infb_config **cfg, int *finished)
+load_resumed(const char *dir, const char *threads_set, char **user_sets, size_t nuser,
+             infb_run_dir_info *info, infb_config **cfg, infb_config **recorded, int *finished)
 {
   *cfg = NULL;
+  *recorded = NULL;
   *finished = 0;
   infb_error_clear();
   int st = infb_run_dir_inspect(dir, info);
@@ -179,7 +184,7 @@ load_resumed(const char *dir, const char *threads_set, infb_run_dir_info *info,
     infb_cli_error("--resume: %s", infb_error_message());
     return st == INFB_ECONFIG ? EXIT_USAGE : EXIT_RUNFAIL;
   }
-  if (info->finished) {
+  if (info->finished && nuser == 0) {
     *finished = 1;
     return EXIT_OK;
   }
@@ -254,11 +259,35 @@ load_resumed(const char *dir, const char *threads_set, infb_run_dir_info *info,
     if (c)
       infb_config_set_recorded(c);
   }
+  /* Extending the run (--set): the recorded config stays beside the new one, so that the
+   * stages whose keys did not change are kept (infb_run_stage_hashes). */
+  if (c && nuser) {
+    char **all = realloc(sets, (nsets + nuser + 1) * sizeof *sets);
+    if (all)
+      sets = all;
+    for (size_t i = 0; all && i < nuser; i++)
+      if (!(sets[nsets++] = strdup(user_sets[i])))
+        all = NULL;
+    if (all) {
+      sets[nsets] = NULL;
+      *recorded = c;
+      c = infb_cli_load_config(path, sets, nsets);
+      if (c)
+        infb_config_set_recorded(c);
+    } else {
+      infb_cli_error("out of memory");
+      infb_config_free(c);
+      c = NULL;
+    }
+  }
   infb_strlist_free(sets);
   free(source_dir);
   free(path);
-  if (!c)
+  if (!c) {
+    infb_config_free(*recorded);
+    *recorded = NULL;
     return EXIT_USAGE;
+  }
   *cfg = c;
   return EXIT_OK;
 }
@@ -343,7 +372,7 @@ infb_cmd_run(int argc, char **argv)
     return EXIT_USAGE;
   }
   if (resume) {
-    const char *bad = nsets ? "--set" : outdir ? "--output" : force ? "--force" : NULL;
+    const char *bad = outdir ? "--output" : force ? "--force" : NULL;
     if (bad || optind != argc) {
       if (bad)
         infb_cli_error("%s is not allowed with --resume: the run goes on with the "
@@ -367,12 +396,13 @@ infb_cmd_run(int argc, char **argv)
     return EXIT_USAGE;
   }
 
-  infb_config *cfg = NULL;
+  infb_config *cfg = NULL, *recorded = NULL;
   infb_run_dir_info info;
   memset(&info, 0, sizeof info);
   if (resume) {
     int finished = 0;
-    int code = load_resumed(resume, *threads_set ? threads_set : NULL, &info, &cfg, &finished);
+    int code = load_resumed(resume, *threads_set ? threads_set : NULL, sets, nsets, &info, &cfg,
+                            &recorded, &finished);
     if (code != EXIT_OK || finished) {
       if (finished && !quiet)
         printf("%s: the run finished; nothing to resume\n", resume);
@@ -421,6 +451,7 @@ infb_cmd_run(int argc, char **argv)
       .stop_after = stop_after,
       .recorded_hash = resume ? info.hash : NULL,
       .recorded_file = resume ? info.source : NULL,
+      .recorded_cfg = recorded,
   };
   infb_run_result res;
   infb_error_clear();
@@ -472,5 +503,6 @@ infb_cmd_run(int argc, char **argv)
   infb_run_result_free(&res);
   infb_run_dir_info_free(&info);
   infb_config_free(cfg);
+  infb_config_free(recorded);
   return code;
 }

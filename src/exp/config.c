@@ -1187,6 +1187,78 @@ infb_config_resolve(infb_config *c, char *msg, size_t cap)
     }
   }
 
+  /* [ais] and [bdmc] run when the section is given (their run key says so in the
+   * canonical text, so a recorded config reads back the same); their settings checked
+   * against each other. */
+  static const char *const present_runs[] = {"ais", "bdmc"};
+  for (size_t j = 0; j < 2; j++) {
+    const section_rec *sr = section_find(c, present_runs[j]);
+    if (sr && !entry_find(c, present_runs[j], "run") &&
+        entry_put(c, present_runs[j], "run", "yes", sr->line, sr->origin)) {
+      infb_strlist_free(items);
+      say(msg, cap, "%s: out of memory", at);
+      return GSL_ENOMEM;
+    }
+  }
+  if (infb_config_bool(c, "ais", "run") || infb_config_bool(c, "bdmc", "run")) {
+    const char *bad = NULL;
+    int line_key = 0;
+    char wat[1024];
+    double step = infb_config_double(c, "ais", "step_size");
+    double lo = infb_config_double(c, "ais", "step_min"), hi = infb_config_double(c, "ais", "step_max");
+    long ap = infb_config_int(c, "ais", "points"), ep = infb_config_int(c, "evaluate", "points");
+    char why[256];
+    if (!is_vae) {
+      bad = infb_config_bool(c, "ais", "run") ? "run" : NULL;
+      snprintf(why, sizeof why, "AIS and BDMC need a model with a decoder: [model] type = vae");
+      if (!bad) {
+        const entry *e = entry_find(c, "bdmc", "run");
+        where(c, e ? e->line : 0, e ? e->origin : NULL, wat, sizeof wat);
+        say(msg, cap, "%s: [bdmc]: BDMC needs a sampler for p(x|z): [model] type = vae", wat);
+        infb_strlist_free(items);
+        return INFB_ECONFIG;
+      }
+    } else if (!(lo < hi)) {
+      bad = "step_min";
+      snprintf(why, sizeof why, "step_min = %g must be below step_max = %g", lo, hi);
+    } else if (step < lo || step > hi) {
+      bad = "step_size";
+      snprintf(why, sizeof why, "step_size = %g lies outside the clamp [step_min, step_max] = "
+               "[%g, %g]", step, lo, hi);
+    } else if (ap > ep) {
+      bad = "points";
+      snprintf(why, sizeof why, "points = %ld is above [evaluate] points = %ld", ap, ep);
+    }
+    if (bad) {
+      const entry *e = entry_find(c, "ais", bad);
+      line_key = e ? e->line : 0;
+      where(c, line_key, e ? e->origin : NULL, wat, sizeof wat);
+      say(msg, cap, "%s: [ais] %s", wat, why);
+      infb_strlist_free(items);
+      return INFB_ECONFIG;
+    }
+    if (infb_config_bool(c, "bdmc", "run")) {
+      size_t nt = 0;
+      char **ts = infb_strlist_split(infb_config_get(c, "bdmc", "temperatures"), &nt);
+      long prev = 1;
+      int okt = ts && nt > 0;
+      for (size_t i = 0; okt && i < nt; i++) {
+        long v;
+        okt = !infb_parse_long(ts[i], &v, NULL) && v > prev && v <= 100000000L;
+        prev = v;
+      }
+      infb_strlist_free(ts);
+      if (!okt) {
+        const entry *e = entry_find(c, "bdmc", "temperatures");
+        where(c, e ? e->line : 0, e ? e->origin : NULL, wat, sizeof wat);
+        say(msg, cap, "%s: [bdmc] temperatures: a list of increasing integers from 2 to 1e8 "
+            "is needed", wat);
+        infb_strlist_free(items);
+        return INFB_ECONFIG;
+      }
+    }
+  }
+
   if (!infb_config_get(c, "experiment", "name")) {
     char *name = default_name(c);
     if (!name || entry_put(c, "experiment", "name", name, 0, NULL)) {
@@ -1423,7 +1495,7 @@ cmp_key(const void *a, const void *b)
 
 /* The canonical text, with or without the execution settings (infb_key.exec). */
 static char *
-canonical(const infb_config *c, int with_exec)
+canonical(const infb_config *c, int with_exec, infb_config_keep_fn keep)
 {
   /* The sections: every section of the table, then each variant section named. */
   size_t nsec = 0;
@@ -1457,13 +1529,21 @@ canonical(const infb_config *c, int with_exec)
           strncmp(infb_keys[i].section, secs[s], blen) == 0)
         keys[nk++] = &infb_keys[i];
     qsort(keys, nk, sizeof *keys, cmp_key);
+    /* A recorded config (infb_config_set_recorded) names no section it holds no key of,
+     * so sections added to the table since it was written leave its hash alone. */
+    size_t printed = 0;
+    for (size_t i = 0; i < nk; i++)
+      printed += (!c->recorded || lookup(c, secs[s], keys[i]->name) != NULL) &&
+                 (!keep || keep(keys[i]->section, keys[i]->name));
+    if ((c->recorded || keep) && printed == 0)
+      continue;
     sb_puts(&b, "[");
     sb_puts(&b, secs[s]);
     sb_puts(&b, "]\n");
     for (size_t i = 0; i < nk; i++) {
       const char *v = infb_config_get(c, secs[s], keys[i]->name);
       if (!v || (c->recorded && !lookup(c, secs[s], keys[i]->name)) ||
-          (keys[i]->exec && !with_exec))
+          (keys[i]->exec && !with_exec) || (keep && !keep(keys[i]->section, keys[i]->name)))
         continue;
       sb_puts(&b, keys[i]->name);
       sb_puts(&b, " =");
@@ -1492,14 +1572,14 @@ infb_config_set_recorded(infb_config *c)
 char *
 infb_config_canonical(const infb_config *c)
 {
-  return canonical(c, 1);
+  return canonical(c, 1, NULL);
 }
 
 /* SHA-256 of the canonical text, with or without the execution settings. */
 static int
 hash(const infb_config *c, int with_exec, char hex[INFB_SHA256_HEX])
 {
-  char *text = canonical(c, with_exec);
+  char *text = canonical(c, with_exec, NULL);
   if (!text)
     return GSL_ENOMEM;
   infb_sha256_hex(text, strlen(text), hex);
@@ -1517,4 +1597,15 @@ int
 infb_config_hash_with_exec(const infb_config *c, char hex[INFB_SHA256_HEX])
 {
   return hash(c, 1, hex);
+}
+
+int
+infb_config_hash_scope(const infb_config *c, infb_config_keep_fn keep, char hex[INFB_SHA256_HEX])
+{
+  char *text = canonical(c, 0, keep);
+  if (!text)
+    return GSL_ENOMEM;
+  infb_sha256_hex(text, strlen(text), hex);
+  free(text);
+  return GSL_SUCCESS;
 }

@@ -122,4 +122,12 @@ int infb_config_hash(const infb_config *c, char hex[INFB_SHA256_HEX]);
  * a recorded run by either). */
 int infb_config_hash_with_exec(const infb_config *c, char hex[INFB_SHA256_HEX]);
 
+/* Which keys a scope reads: nonzero to keep (section is the table's, never a variant's
+ * name; a variant section's keys are kept or left with its base's). */
+typedef int (*infb_config_keep_fn)(const char *section, const char *key);
+/* The hash of the part of the config a stage reads: as infb_config_hash (execution keys
+ * left out) over the keys keep accepts, a section with none of them left out entirely. */
+int infb_config_hash_scope(const infb_config *c, infb_config_keep_fn keep,
+                           char hex[INFB_SHA256_HEX]);
+
 #endif

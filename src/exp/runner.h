@@ -36,6 +36,10 @@ typedef struct infb_run_options {
   /* Resuming: the config hash and source file the run recorded in config.ini (reported in
    * results.json and the stage records in place of cfg's); NULL: cfg's own. */
   const char *recorded_hash, *recorded_file;
+  /* Extending a run (infbench run --resume DIR --set ...): the configuration the run
+   * recorded, before the new settings (NULL otherwise).  A stage record made under it is
+   * reused when the keys that stage reads are unchanged (infb_run_stage_hashes). */
+  const struct infb_config *recorded_cfg;
 } infb_run_options;
 
 /* The stages of a VAE estimator, in order (infbench run --stop-after). */
@@ -43,7 +47,10 @@ enum {
   INFB_STAGE_ALL = 0,            /* no stop */
   INFB_STAGE_TRAIN = 1,          /* training (a checkpoint every epoch) */
   INFB_STAGE_EVALUATE_TRAIN = 2, /* the gap report on the training points */
-  INFB_STAGE_EVALUATE_TEST = 3   /* the gap report on the test points */
+  INFB_STAGE_EVALUATE_TEST = 3,  /* the gap report on the test points */
+  INFB_STAGE_AIS_TRAIN = 4,      /* [ais]: AIS on the training points */
+  INFB_STAGE_AIS_TEST = 5,       /* [ais]: AIS on the test points */
+  INFB_STAGE_BDMC = 6            /* [bdmc]: the BDMC sandwich on simulated points */
 };
 
 typedef struct infb_run_result {

@@ -217,8 +217,20 @@ infb_run_write_config(const infb_config *cfg, const char *dir)
   char hex[INFB_SHA256_HEX];
   char *path = infb_path_join(dir, "config.ini");
   if (path && same_file(infb_config_file(cfg), path)) {
-    free(path); /* resuming from this record: keep it as it is */
-    return GSL_SUCCESS;
+    /* Resuming from this record: keep it as it is, unless the run is being extended
+     * (--resume DIR --set ...: the record's hash is no longer cfg's). */
+    infb_run_dir_info info;
+    memset(&info, 0, sizeof info);
+    char mine[INFB_SHA256_HEX], old[INFB_SHA256_HEX];
+    int keep = infb_run_dir_inspect(dir, &info) != GSL_SUCCESS ||
+               infb_config_hash(cfg, mine) != GSL_SUCCESS ||
+               infb_config_hash_with_exec(cfg, old) != GSL_SUCCESS ||
+               strcmp(mine, info.hash) == 0 || strcmp(old, info.hash) == 0;
+    infb_run_dir_info_free(&info);
+    if (keep) {
+      free(path);
+      return GSL_SUCCESS;
+    }
   }
   char *canon = infb_config_canonical(cfg);
   if (!path || !canon || infb_config_hash(cfg, hex)) {
@@ -327,26 +339,96 @@ infb_run_root_recorded(json_t *root, const infb_run_options *opt)
   json_t *c = json_object_get(root, "config");
   if (!c)
     return;
-  if (opt->recorded_hash)
+  if (opt->recorded_hash && !opt->recorded_cfg) /* extended: the new config's own hash */
     json_object_set_new(c, "hash", json_string(opt->recorded_hash));
   if (opt->recorded_file)
     json_object_set_new(c, "file", json_string(opt->recorded_file));
 }
 
-static const char *const stage_names[] = {"all", "train", "evaluate-train", "evaluate-test"};
+static const char *const stage_names[] = {"all",     "train",    "evaluate-train",
+                                          "evaluate-test", "ais-train", "ais-test", "bdmc"};
 
 const char *
 infb_run_stage_name(int stage)
 {
-  if (stage < 0 || stage > INFB_STAGE_EVALUATE_TEST)
+  if (stage < 0 || stage > INFB_STAGE_BDMC)
     return "?";
   return stage_names[stage];
+}
+
+/* ------------------------------------------------------------------ stage scopes */
+
+static int
+is_section(const char *section, const char *name)
+{
+  return strcmp(section, name) == 0;
+}
+
+/* Training reads the data, model, estimator, encoder and training keys. */
+static int
+keep_train(const char *sec, const char *key)
+{
+  (void)key;
+  return !is_section(sec, "evaluate") && !is_section(sec, "qstar") && !is_section(sec, "ais") &&
+         !is_section(sec, "bdmc") && !is_section(sec, "plot");
+}
+
+/* The gap report reads what training read, [evaluate] and [qstar]. */
+static int
+keep_evaluate(const char *sec, const char *key)
+{
+  (void)key;
+  return !is_section(sec, "ais") && !is_section(sec, "bdmc") && !is_section(sec, "plot");
+}
+
+/* AIS reads what training read, [ais] and which points are evaluated. */
+static int
+keep_ais(const char *sec, const char *key)
+{
+  if (is_section(sec, "evaluate"))
+    return strcmp(key, "points") == 0 || strcmp(key, "split") == 0;
+  return keep_train(sec, key) || is_section(sec, "ais");
+}
+
+/* BDMC reads what training read, [bdmc] and [ais]'s chain settings. */
+static int
+keep_bdmc(const char *sec, const char *key)
+{
+  if (is_section(sec, "ais"))
+    return strcmp(key, "points") != 0 && strcmp(key, "trace_points") != 0 &&
+           strcmp(key, "trace_rows") != 0 && strcmp(key, "temperatures") != 0 &&
+           strcmp(key, "run") != 0;
+  return keep_train(sec, key) || is_section(sec, "bdmc");
+}
+
+int
+infb_run_stage_hashes(const infb_config *cfg, const infb_run_options *opt, int stage,
+                      char hash[INFB_SHA256_HEX], char legacy[INFB_SHA256_HEX])
+{
+  infb_config_keep_fn keep = stage == INFB_STAGE_TRAIN                ? keep_train
+                             : stage == INFB_STAGE_EVALUATE_TRAIN ||
+                                     stage == INFB_STAGE_EVALUATE_TEST ? keep_evaluate
+                             : stage == INFB_STAGE_BDMC               ? keep_bdmc
+                                                                      : keep_ais;
+  legacy[0] = '\0';
+  int st = infb_config_hash_scope(cfg, keep, hash);
+  if (st || !opt->recorded_hash)
+    return st;
+  /* Records made before stages had scopes hold the whole recorded config's hash: good
+   * while the keys this stage reads are those the run recorded. */
+  char then[INFB_SHA256_HEX];
+  const infb_config *rec = opt->recorded_cfg ? opt->recorded_cfg : cfg;
+  if ((st = infb_config_hash_scope(rec, keep, then)))
+    return st;
+  if (strcmp(then, hash) == 0)
+    snprintf(legacy, INFB_SHA256_HEX, "%s", opt->recorded_hash);
+  return GSL_SUCCESS;
 }
 
 int
 infb_run_stage_parse(const char *name)
 {
-  for (int k = 0; k <= INFB_STAGE_EVALUATE_TEST; k++)
+  for (int k = 0; k <= INFB_STAGE_BDMC; k++)
     if (strcmp(name, stage_names[k]) == 0)
       return k;
   return -1;
@@ -541,7 +623,7 @@ infb_run_stage_save(const char *dir, const char *stem, int stage, const char *ha
 
 int
 infb_run_stage_load(const char *dir, const char *stem, int stage, const char *hash,
-                    json_t **result, int *done)
+                    const char *legacy, json_t **result, int *done)
 {
   *result = NULL;
   *done = 0;
@@ -561,14 +643,18 @@ infb_run_stage_load(const char *dir, const char *stem, int stage, const char *ha
     st = INFB_ERROR(INFB_EDATA, "stage record %s: %s (line %d)", path, err.text, err.line);
   else if (!h || !json_is_object(res))
     st = INFB_ERROR(INFB_EDATA, "stage record %s: not a stage record", path);
-  else if (strcmp(h, hash) != 0)
+  else if (strcmp(h, hash) != 0 && !(legacy && *legacy && strcmp(h, legacy) == 0))
     st = INFB_ERROR(INFB_EDATA,
-                    "stage record %s is of another configuration (sha256 %.12s, the run's is "
-                    "%.12s)",
+                    "stage record %s is of another configuration (sha256 %.12s, the keys its "
+                    "stage reads now give %.12s): a setting that stage used has changed",
                     path, h, hash);
   if (!st) {
     *result = json_incref(res);
     *done = json_is_true(json_object_get(rec, "done"));
+    /* A record taken by the recorded whole-config hash now carries its stage's own, so
+     * that the run, once extended, still finds it. */
+    if (strcmp(h, hash) != 0)
+      st = infb_run_stage_save(dir, stem, stage, hash, *done, res);
   }
   json_decref(rec);
   free(path);

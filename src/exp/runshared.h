@@ -58,7 +58,8 @@ int infb_run_status(int st, int interrupted, size_t nfailed);
  * (opt->recorded_hash, opt->recorded_file) when they are set. */
 void infb_run_root_recorded(json_t *root, const infb_run_options *opt);
 
-/* The name of a stage ("train", "evaluate-train", "evaluate-test"; "all" for
+/* The name of a stage ("train", "evaluate-train", "evaluate-test", "ais-train",
+ * "ais-test", "bdmc"; "all" for
  * INFB_STAGE_ALL), and the stage of a name (-1 when unknown). */
 const char *infb_run_stage_name(int stage);
 int infb_run_stage_parse(const char *name);
@@ -98,6 +99,17 @@ int infb_run_rebase_paths(const infb_config *cfg, const char *base, char ***sets
 int infb_run_stage_save(const char *dir, const char *stem, int stage, const char *hash,
                         int done, const json_t *result);
 int infb_run_stage_load(const char *dir, const char *stem, int stage, const char *hash,
-                        json_t **result, int *done);
+                        const char *legacy, json_t **result, int *done);
+
+/* The hash a stage's record is keyed by: *hash, of only the keys the stage reads
+ * (training: all but [evaluate], [qstar], [ais], [bdmc], [plot]; a gap report: all but
+ * [ais], [bdmc], [plot]; AIS: training's, [ais] and [evaluate] points and split; BDMC:
+ * training's, [bdmc] and [ais]'s chain settings), so that a finished run extended with
+ * new stages (opt->recorded_cfg) keeps the ones whose keys did not change.  *legacy: the
+ * run's recorded whole-config hash (opt->recorded_hash) when the keys the stage reads are
+ * those of the recorded config (records written before stages had scopes hold it), else
+ * "".  GSL_ENOMEM. */
+int infb_run_stage_hashes(const infb_config *cfg, const infb_run_options *opt, int stage,
+                          char hash[INFB_SHA256_HEX], char legacy[INFB_SHA256_HEX]);
 
 #endif

@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/rng.h"
+#include "infer/ais.h"
+#include "infer/psis.h"
 #include "nn/vae.h"
 
 #include <math.h>
@@ -45,6 +47,125 @@ infb_gap_report_free(infb_gap_report *rep)
   free(rep->pts);
   rep->pts = NULL;
   rep->n = 0;
+  for (size_t j = 0; j < rep->nmethods; j++) {
+    infb_logpx_method *m = &rep->methods[j];
+    free(m->value);
+    free(m->mc_se);
+    for (size_t e = 0; e < m->nextra; e++)
+      free(m->extra[e]);
+  }
+  memset(rep->methods, 0, sizeof rep->methods);
+  rep->nmethods = 0;
+}
+
+const char *
+infb_logpx_kind_name(int kind)
+{
+  switch (kind) {
+  case INFB_LOGPX_EXACT:
+    return "exact";
+  case INFB_LOGPX_LOWER:
+    return "lower-bound";
+  case INFB_LOGPX_UPPER:
+    return "upper-bound";
+  default:
+    return "diagnostic";
+  }
+}
+
+/* The summary of m over its finite values. */
+static void
+method_summarise(infb_logpx_method *m)
+{
+  size_t k = 0;
+  int mc = m->kind != INFB_LOGPX_EXACT;
+  double *v = infb_malloc(m->n ? m->n : 1, sizeof *v), *e = infb_malloc(m->n ? m->n : 1, sizeof *e);
+  if (!v || !e) {
+    free(v);
+    free(e);
+    infb_stat_of(NULL, NULL, 0, &m->stat);
+    return;
+  }
+  for (size_t i = 0; i < m->n; i++)
+    if (isfinite(m->value[i])) {
+      v[k] = m->value[i];
+      e[k++] = m->mc_se[i];
+    }
+  infb_stat_of(v, mc ? e : NULL, k, &m->stat);
+  free(v);
+  free(e);
+}
+
+infb_logpx_method *
+infb_gap_report_add_method(infb_gap_report *rep, const char *name, int kind, size_t n,
+                           const double *value, const double *mc_se)
+{
+  if (rep->nmethods == INFB_GAP_MAX_METHODS)
+    INFB_ERROR_NULL(GSL_EINVAL, "gap report: more than %d ln p(x) methods",
+                    INFB_GAP_MAX_METHODS);
+  infb_logpx_method *m = &rep->methods[rep->nmethods];
+  memset(m, 0, sizeof *m);
+  m->value = infb_malloc(n ? n : 1, sizeof *m->value);
+  m->mc_se = infb_malloc(n ? n : 1, sizeof *m->mc_se);
+  if (!m->value || !m->mc_se) {
+    free(m->value);
+    free(m->mc_se);
+    m->value = m->mc_se = NULL;
+    return NULL;
+  }
+  m->name = name;
+  m->kind = kind;
+  m->n = n;
+  for (size_t i = 0; i < n; i++) {
+    m->value[i] = value[i];
+    m->mc_se[i] = mc_se ? mc_se[i] : NAN;
+  }
+  method_summarise(m);
+  rep->nmethods++;
+  return m;
+}
+
+int
+infb_gap_method_add_extra(infb_logpx_method *m, const char *name, const double *v)
+{
+  if (m->nextra == INFB_GAP_MAX_EXTRAS)
+    return INFB_ERROR(GSL_EINVAL, "gap report: method %s has %d diagnostics already", m->name,
+                      INFB_GAP_MAX_EXTRAS);
+  double *c = infb_malloc(m->n ? m->n : 1, sizeof *c);
+  if (!c)
+    return GSL_ENOMEM;
+  memcpy(c, v, m->n * sizeof *c);
+  m->extra_name[m->nextra] = name;
+  m->extra[m->nextra++] = c;
+  return GSL_SUCCESS;
+}
+
+const infb_logpx_method *
+infb_gap_report_method(const infb_gap_report *rep, const char *name)
+{
+  for (size_t j = 0; j < rep->nmethods; j++)
+    if (strcmp(rep->methods[j].name, name) == 0)
+      return &rep->methods[j];
+  return NULL;
+}
+
+/* The method ln p̂(x) is taken from: an exact one covering every point, else the lower
+ * bound covering every point with the highest mean.  SIZE_MAX when there is none. */
+static size_t
+choose_method(const infb_gap_report *rep)
+{
+  size_t best = SIZE_MAX;
+  for (size_t j = 0; j < rep->nmethods; j++) {
+    const infb_logpx_method *m = &rep->methods[j];
+    if (m->n != rep->n || m->stat.n != rep->n)
+      continue;
+    if (m->kind == INFB_LOGPX_EXACT)
+      return j;
+    if (m->kind == INFB_LOGPX_LOWER &&
+        (best == SIZE_MAX || m->stat.mean > rep->methods[best].stat.mean))
+      best = j;
+  }
+  return best;
 }
 
 /* The lingauss decoder as a q* callback. */
@@ -208,7 +329,11 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
     }
   }
   summarise(rep, v->data, mc->data);
-  st = GSL_SUCCESS;
+  column(rep, offsetof(infb_gap_point, log_px), v->data);
+  st = infb_gap_report_add_method(rep, "exact", INFB_LOGPX_EXACT, n, v->data, NULL)
+           ? GSL_SUCCESS
+           : GSL_ENOMEM;
+  rep->chosen = 0;
 done:
   rep->seconds = infb_clock_seconds() - t0;
   infb_lingauss_cache_free(cache);
@@ -375,7 +500,11 @@ infb_gap_state_alloc(size_t n, size_t K)
   for (int p = 0; p < 2; p++) {
     s->iw[p] = infb_malloc(n, sizeof *s->iw[p]);
     s->iw_se[p] = infb_malloc(n, sizeof *s->iw_se[p]);
-    ok = ok && s->iw[p] && s->iw_se[p];
+    s->khat[p] = infb_malloc(n, sizeof *s->khat[p]);
+    s->khat_status[p] = infb_calloc(n, sizeof *s->khat_status[p]);
+    ok = ok && s->iw[p] && s->iw_se[p] && s->khat[p] && s->khat_status[p];
+    for (size_t i = 0; ok && i < n; i++)
+      s->khat[p][i] = NAN;
   }
   if (!ok) {
     infb_gap_state_free(s);
@@ -400,8 +529,51 @@ infb_gap_state_free(infb_gap_state *s)
   for (int p = 0; p < 2; p++) {
     free(s->iw[p]);
     free(s->iw_se[p]);
+    free(s->khat[p]);
+    free(s->khat_status[p]);
   }
+  free(s->ais_lp);
+  free(s->ais_se);
+  free(s->ais_ess);
+  free(s->ais_accept);
+  free(s->ais_step);
+  free(s->ais_status);
+  free(s->ais_low_ess);
+  free(s->legacy_max);
+  free(s->legacy_max_se);
   free(s);
+}
+
+int
+infb_gap_state_alloc_ais(infb_gap_state *s, size_t m)
+{
+  double **d[] = {&s->ais_lp, &s->ais_se, &s->ais_ess, &s->ais_accept, &s->ais_step};
+  for (size_t j = 0; j < sizeof d / sizeof d[0]; j++) {
+    free(*d[j]);
+    if (!(*d[j] = infb_malloc(m ? m : 1, sizeof **d[j])))
+      return GSL_ENOMEM;
+    for (size_t i = 0; i < m; i++)
+      (*d[j])[i] = NAN;
+  }
+  free(s->ais_status);
+  free(s->ais_low_ess);
+  s->ais_status = infb_calloc(m ? m : 1, sizeof *s->ais_status);
+  s->ais_low_ess = infb_calloc(m ? m : 1, sizeof *s->ais_low_ess);
+  if (!s->ais_status || !s->ais_low_ess)
+    return GSL_ENOMEM;
+  s->ais_n = m;
+  s->ais_done = 0;
+  return GSL_SUCCESS;
+}
+
+int
+infb_gap_state_alloc_legacy(infb_gap_state *s)
+{
+  free(s->legacy_max);
+  free(s->legacy_max_se);
+  s->legacy_max = infb_malloc(s->n ? s->n : 1, sizeof *s->legacy_max);
+  s->legacy_max_se = infb_malloc(s->n ? s->n : 1, sizeof *s->legacy_max_se);
+  return s->legacy_max && s->legacy_max_se ? GSL_SUCCESS : GSL_ENOMEM;
 }
 
 const char *
@@ -419,6 +591,10 @@ infb_gap_state_phase(const infb_gap_state *s, size_t *done)
       *done = s->iwae_done[p];
       return p ? "IWAE (q*)" : "IWAE (encoder)";
     }
+  if (s->ais_done < s->ais_n) {
+    *done = s->ais_done;
+    return "AIS";
+  }
   return "quadrature";
 }
 
@@ -472,15 +648,21 @@ gap_group(const infb_vae_gap_options *o, size_t B, size_t n)
 static int
 vae_iwae_all(infb_vae_f32 *v, size_t B, size_t G, size_t n, size_t D, size_t K,
              const float *X, const float *MU, const float *LV, size_t k, uint64_t seed,
-             const char *purpose, size_t first_index, double *out, double *se,
-             const infb_vae_gap_options *o, const char *phase, infb_gap_state *s,
-             size_t *done)
+             const char *purpose, size_t first_index, double *out, double *se, double *khat,
+             int *khat_status, const infb_vae_gap_options *o, const char *phase,
+             infb_gap_state *s, size_t *done)
 {
   if (*done >= n)
     return GSL_SUCCESS;
   gsl_rng **rngs = infb_calloc(B, sizeof *rngs);
-  if (!rngs)
+  /* The points' log-weights, for their PSIS k̂ (B·k doubles: 4 MB at the protocol's). */
+  double *lw = infb_malloc(B * k, sizeof *lw), *work = infb_malloc(k, sizeof *work);
+  if (!rngs || !lw || !work) {
+    free(rngs);
+    free(lw);
+    free(work);
     return GSL_ENOMEM;
+  }
   int st = gap_progress(o, phase, *done, n);
   for (size_t i0 = *done; !st && i0 < n; i0 += B) {
     size_t m = n - i0 < B ? n - i0 : B;
@@ -488,8 +670,10 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t G, size_t n, size_t D, size_t K,
       if (!(rngs[j] = infb_rng_sampler(seed, purpose, first_index + i0 + j)))
         st = GSL_ENOMEM;
     if (!st)
-      st = infb_vae_iwae_f32(v, m, X + i0 * D, MU ? MU + i0 * K : NULL, LV ? LV + i0 * K : NULL,
-                             k, rngs, out + i0, se + i0);
+      st = infb_vae_iwae_lw_f32(v, m, X + i0 * D, MU ? MU + i0 * K : NULL,
+                                LV ? LV + i0 * K : NULL, k, rngs, out + i0, se + i0, lw);
+    for (size_t j = 0; !st && j < m; j++)
+      khat_status[i0 + j] = infb_psis_khat(k, lw + j * k, work, &khat[i0 + j]);
     for (size_t j = 0; j < m; j++) {
       gsl_rng_free(rngs[j]);
       rngs[j] = NULL;
@@ -502,6 +686,8 @@ vae_iwae_all(infb_vae_f32 *v, size_t B, size_t G, size_t n, size_t D, size_t K,
       st = gap_progress(o, phase, i0 + m, n);
   }
   free(rngs);
+  free(lw);
+  free(work);
   return st;
 }
 
@@ -570,6 +756,159 @@ vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap
   return st;
 }
 
+/* AIS's progress, as the report's phase "AIS" (points done of the phase's). */
+typedef struct {
+  const infb_vae_gap_options *o;
+  size_t before, total;
+} ais_progress_ctx;
+
+static int
+ais_progress(void *ctx, size_t done, size_t total)
+{
+  (void)total;
+  const ais_progress_ctx *a = ctx;
+  return gap_progress(a->o, "AIS", a->before + done, a->total);
+}
+
+/* AIS (o->ais) on points [gs->ais_done, gs->ais_n) in groups of the run threads, each
+ * group's results saved into gs.  From the encoder's q: its means and ln σ² (re-encoded
+ * here into MU, LV, float scratch of n×K). */
+static int
+vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t n,
+            const float *X, const double *Xd, size_t first_index,
+            const infb_vae_gap_options *o, infb_gap_state *gs, float *MU, float *LV)
+{
+  if (!o->ais || gs->ais_done >= gs->ais_n)
+    return GSL_SUCCESS;
+  (void)vtrain;
+  const infb_vae_arch *arch = infb_vae_arch_f32(v);
+  const size_t D = arch->D, K = arch->K, m = gs->ais_n;
+  infb_ais_options ao = *o->ais;
+  ao.seed = o->qstar.seed;
+  ao.threads = infb_vae_run_threads_f32(v);
+  const size_t G = ao.threads ? ao.threads : 1;
+  double *qmu = NULL, *qlv = NULL;
+  infb_ais_point *res = infb_calloc(G, sizeof *res);
+  int st = res ? GSL_SUCCESS : GSL_ENOMEM;
+  if (!st && ao.init == INFB_AIS_ENCODER) {
+    if (o->no_encoder && !o->q_mu)
+      st = INFB_ERROR(GSL_EINVAL, "AIS from the encoder's q: this estimator has no q "
+                                  "([ais] init = prior)");
+    qmu = infb_malloc(m * K, sizeof *qmu);
+    qlv = infb_malloc(m * K, sizeof *qlv);
+    if (!st && (!qmu || !qlv))
+      st = GSL_ENOMEM;
+    for (size_t i0 = 0; !st && !o->no_encoder && i0 < m; i0 += 100) {
+      size_t c = m - i0 < 100 ? m - i0 : 100;
+      st = infb_vae_encode_f32(v, c, X + i0 * D, MU + i0 * K, LV + i0 * K);
+    }
+    for (size_t i = 0; !st && i < m * K; i++) {
+      qmu[i] = o->no_encoder ? o->q_mu[i] : MU[i];
+      qlv[i] = o->no_encoder ? o->q_lv[i] : LV[i];
+    }
+  }
+  ais_progress_ctx apc = {o, 0, m};
+  ao.progress = ais_progress;
+  ao.progress_ctx = &apc;
+  infb_decoder dd = infb_vae_decoder_ops(dec);
+  infb_vae_decoder_bind(dec, n, X);
+  if (!st)
+    st = gap_progress(o, "AIS", gs->ais_done, m);
+  for (size_t i0 = gs->ais_done; !st && i0 < m; i0 += G) {
+    size_t c = m - i0 < G ? m - i0 : G;
+    apc.before = i0;
+    st = infb_ais_run(&dd, &ao, c, Xd + i0 * D, first_index + i0, qmu ? qmu + i0 * K : NULL,
+                      qlv ? qlv + i0 * K : NULL, NULL, res, NULL,
+                      o->ais_trace ? o->ais_trace + i0 : NULL, NULL);
+    for (size_t j = 0; !st && j < c; j++) {
+      gs->ais_lp[i0 + j] = res[j].log_px;
+      gs->ais_se[i0 + j] = res[j].mc_se;
+      gs->ais_ess[i0 + j] = res[j].ess;
+      gs->ais_accept[i0 + j] = res[j].accept;
+      gs->ais_step[i0 + j] = res[j].step_final;
+      gs->ais_status[i0 + j] = res[j].status;
+      gs->ais_low_ess[i0 + j] = res[j].low_ess;
+    }
+    if (!st) {
+      gs->ais_done = i0 + c;
+      st = gap_saved(o, gs);
+    }
+  }
+  infb_vae_decoder_bind(dec, 0, NULL);
+  free(res);
+  free(qmu);
+  free(qlv);
+  return st;
+}
+
+/* An int array of n as doubles in buf. */
+static const double *
+as_doubles(const int *v, size_t n, double *buf)
+{
+  for (size_t i = 0; i < n; i++)
+    buf[i] = v[i];
+  return buf;
+}
+
+/* The VAE's ln p(x) methods from the state: IWAE per proposal (with k̂), their per-point
+ * max (a diagnostic; a legacy record's only IWAE, then a lower bound by its old
+ * definition), AIS. */
+static int
+vae_methods(infb_gap_report *rep, const infb_gap_state *gs, int has_q, size_t n)
+{
+  static const char *const iw_names[2] = {"iwae-encoder", "iwae-qstar"};
+  double *buf = infb_malloc(n ? n : 1, sizeof *buf), *mx = infb_malloc(n ? n : 1, sizeof *mx);
+  double *mxse = infb_malloc(n ? n : 1, sizeof *mxse);
+  int st = buf && mx && mxse ? GSL_SUCCESS : GSL_ENOMEM;
+  for (int p = 0; !st && p < 2; p++) {
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+      any |= isfinite(gs->iw[p][i]);
+    if ((p == 0 && !has_q) || !any)
+      continue;
+    infb_logpx_method *m =
+        infb_gap_report_add_method(rep, iw_names[p], INFB_LOGPX_LOWER, n, gs->iw[p], gs->iw_se[p]);
+    if (!m || infb_gap_method_add_extra(m, "khat", gs->khat[p]) ||
+        infb_gap_method_add_extra(m, "khat_status", as_doubles(gs->khat_status[p], n, buf)))
+      st = GSL_ENOMEM;
+  }
+  if (!st && gs->legacy_max) {
+    infb_logpx_method *m = infb_gap_report_add_method(rep, "iwae-max", INFB_LOGPX_LOWER, n,
+                                                      gs->legacy_max, gs->legacy_max_se);
+    if (!m)
+      st = GSL_ENOMEM;
+    else
+      m->note = "recorded by an earlier infbench: the per-point larger of the two IWAE "
+                "proposals' estimates (biased upward); the proposals' own were not kept";
+  } else if (!st && has_q) {
+    for (size_t i = 0; i < n; i++) {
+      int e = gs->iw[0][i] >= gs->iw[1][i];
+      mx[i] = e ? gs->iw[0][i] : gs->iw[1][i];
+      mxse[i] = e ? gs->iw_se[0][i] : gs->iw_se[1][i];
+    }
+    infb_logpx_method *m =
+        infb_gap_report_add_method(rep, "iwae-max", INFB_LOGPX_DIAGNOSTIC, n, mx, mxse);
+    if (!m)
+      st = GSL_ENOMEM;
+    else
+      m->note = "the per-point larger of the two proposals' IWAE: biased upward, never chosen";
+  }
+  if (!st && gs->ais_n > 0 && gs->ais_done == gs->ais_n) {
+    infb_logpx_method *m = infb_gap_report_add_method(rep, "ais", INFB_LOGPX_LOWER, gs->ais_n,
+                                                      gs->ais_lp, gs->ais_se);
+    if (!m || infb_gap_method_add_extra(m, "ess", gs->ais_ess) ||
+        infb_gap_method_add_extra(m, "low_ess", as_doubles(gs->ais_low_ess, gs->ais_n, buf)) ||
+        infb_gap_method_add_extra(m, "accept", gs->ais_accept) ||
+        infb_gap_method_add_extra(m, "step", gs->ais_step) ||
+        infb_gap_method_add_extra(m, "status", as_doubles(gs->ais_status, gs->ais_n, buf)))
+      st = GSL_ENOMEM;
+  }
+  free(buf);
+  free(mx);
+  free(mxse);
+  return st;
+}
+
 int
 infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t first_index,
                  const infb_vae_gap_options *o, infb_gap_report *rep)
@@ -615,6 +954,13 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   if (!v || !dst || np != np2 || !dec || !gs || !Xd || !MU || !LV || !MUd || !LVd || !a ||
       !b || !qp || !rep->pts)
     goto done;
+  if (o->ais && !gs->ais_lp &&
+      (st = infb_gap_state_alloc_ais(gs, o->ais_points && o->ais_points < n ? o->ais_points : n)))
+    goto done;
+  if (o->ais && gs->ais_n > n) {
+    st = INFB_ERROR(GSL_EBADLEN, "gap report: AIS on %zu of %zu points", gs->ais_n, n);
+    goto done;
+  }
   memcpy(dst, src, np * sizeof *dst);
   infb_vae_decoder_refresh(dec); /* the snapshot of the weights just copied */
   rep->n = n;
@@ -706,7 +1052,8 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   /* ln p̂(x): IWAE with both proposals, the larger per point. */
   if ((st = vae_iwae_all(v, B, G, n, D, K, X, o->no_encoder ? MU : NULL,
                          o->no_encoder ? LV : NULL, o->iwae_k, o->qstar.seed, "evaluate/iwae",
-                         first_index, gs->iw[0], gs->iw_se[0], o, "IWAE (encoder)", gs,
+                         first_index, gs->iw[0], gs->iw_se[0], gs->khat[0], gs->khat_status[0],
+                         o, "IWAE (encoder)", gs,
                          &gs->iwae_done[0])))
     goto done;
   for (size_t i = 0; i < n * K; i++) {
@@ -714,50 +1061,62 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     LV[i] = (float)gs->qs_lv[i];
   }
   if ((st = vae_iwae_all(v, B, G, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
-                         "evaluate/iwae-qstar", first_index, gs->iw[1], gs->iw_se[1], o,
-                         "IWAE (q*)", gs, &gs->iwae_done[1])))
+                         "evaluate/iwae-qstar", first_index, gs->iw[1], gs->iw_se[1],
+                         gs->khat[1], gs->khat_status[1], o, "IWAE (q*)", gs,
+                         &gs->iwae_done[1])))
     goto done;
-  const double *ia = gs->iw[0], *ib = gs->iw_se[0], *ic = gs->iw[1], *id = gs->iw_se[1];
-  infb_stat_of(ia, ib, has_q ? n : 0, &rep->log_px_iwae_encoder);
-  infb_stat_of(ic, id, n, &rep->log_px_iwae_qstar);
-  for (size_t i = 0; i < n; i++) {
-    infb_gap_point *p = &rep->pts[i];
-    int enc = ia[i] >= ic[i];
-    p->log_px = enc ? ia[i] : ic[i];
-    p->log_px_mc_se = enc ? ib[i] : id[i];
-    p->log_px_quadrature = NAN;
-    p->approximation_gap = p->log_px - p->elbo_qstar;
-    p->amortization_gap = p->elbo_qstar - p->elbo_q;
-    p->inference_gap = p->log_px - p->elbo_q;
-  }
-  for (size_t i = 0; i < n; i++) {
-    a[i] = rep->pts[i].log_px;
-    b[i] = rep->pts[i].log_px_mc_se;
-  }
-  infb_stat_of(a, b, n, &rep->log_px_iwae);
+  if ((st = vae_ais_all(vtrain, v, dec, n, X, Xd, first_index, o, gs, MU, LV)))
+    goto done;
+  if ((st = vae_methods(rep, gs, has_q, n)))
+    goto done;
+  if (o->ais && o->ais->adapt == INFB_AIS_ONLINE)
+    for (size_t j = 0; j < rep->nmethods; j++)
+      if (strcmp(rep->methods[j].name, "ais") == 0)
+        rep->methods[j].note = "approximate: online step sizes (the authors' code) make the "
+                               "kernel depend on the chain's past; not a guaranteed bound";
   if (K == 2) {
     if ((st = vae_quadrature_all(v, n, X, o, a, b, rep)))
       goto done;
     for (size_t i = 0; i < n; i++)
       rep->pts[i].log_px_quadrature = a[i];
     rep->has_quadrature = 1;
-    /* Converged, the quadrature is ln p(x) itself (to within quad_tol): the gaps are taken
-     * from it, and IWAE stays beside it (log_px_iwae). */
-    if (rep->quadrature_converged) {
-      rep->log_px_method = "quadrature";
-      for (size_t i = 0; i < n; i++) {
-        infb_gap_point *p = &rep->pts[i];
-        p->log_px = p->log_px_quadrature;
-        p->log_px_mc_se = NAN;
-        p->approximation_gap = p->log_px - p->elbo_qstar;
-        p->inference_gap = p->log_px - p->elbo_q;
-      }
+    /* Converged, the quadrature is ln p(x) itself (to within quad_tol): exact, and
+     * chosen; else only shown. */
+    infb_logpx_method *m = infb_gap_report_add_method(
+        rep, "quadrature", rep->quadrature_converged ? INFB_LOGPX_EXACT : INFB_LOGPX_DIAGNOSTIC,
+        n, a, NULL);
+    if (!m) {
+      st = GSL_ENOMEM;
+      goto done;
+    }
+    if (!rep->quadrature_converged)
+      m->note = "not converged: neither a bound nor exact";
+  } else {
+    for (size_t i = 0; i < n; i++)
+      rep->pts[i].log_px_quadrature = NAN;
+  }
+  rep->chosen = choose_method(rep);
+  if (rep->chosen == SIZE_MAX) {
+    st = INFB_ERROR(GSL_EDOM, "gap report: no ln p(x) estimate is finite on every point "
+                              "(see the per-point statuses)");
+    goto done;
+  }
+  {
+    const infb_logpx_method *m = &rep->methods[rep->chosen];
+    rep->log_px_method = m->name;
+    for (size_t i = 0; i < n; i++) {
+      infb_gap_point *p = &rep->pts[i];
+      p->log_px = m->value[i];
+      p->log_px_mc_se = m->mc_se[i];
+      p->approximation_gap = p->log_px - p->elbo_qstar;
+      p->amortization_gap = p->elbo_qstar - p->elbo_q;
+      p->inference_gap = p->log_px - p->elbo_q;
     }
   }
 
   /* Summaries, with the Monte-Carlo errors of the estimated quantities (none for the
    * quadrature: a gap's quadrature term adds no Monte-Carlo error). */
-  const int exact = strcmp(rep->log_px_method, "quadrature") == 0;
+  const int exact = rep->methods[rep->chosen].kind == INFB_LOGPX_EXACT;
   for (size_t i = 0; i < n; i++) {
     a[i] = rep->pts[i].log_px;
     b[i] = rep->pts[i].log_px_mc_se;
@@ -794,11 +1153,6 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     b[i] = hypot(exact ? 0.0 : p->log_px_mc_se, p->elbo_q_mc_se);
   }
   infb_stat_of(a, b, has_q ? n : 0, &rep->inference_gap);
-  if (rep->has_quadrature) {
-    for (size_t i = 0; i < n; i++)
-      a[i] = rep->pts[i].log_px_quadrature;
-    infb_stat_of(a, NULL, n, &rep->log_px_quadrature);
-  }
   rep->qstar_numeric_gap = NAN;
   st = GSL_SUCCESS;
 done:

@@ -36,6 +36,37 @@ typedef struct infb_stat {
 /* Mean, se and n of v[0..n); mc (may be NULL) holds per-point Monte-Carlo errors. */
 void infb_stat_of(const double *v, const double *mc, size_t n, infb_stat *out);
 
+/* The kinds of an ln p(x) estimate. */
+enum infb_logpx_kind {
+  INFB_LOGPX_EXACT = 0,      /* closed form, or a converged quadrature */
+  INFB_LOGPX_LOWER = 1,      /* a stochastic lower bound: IWAE (any proposal), forward AIS */
+  INFB_LOGPX_UPPER = 2,      /* a stochastic upper bound: reverse AIS (simulated data) */
+  INFB_LOGPX_DIAGNOSTIC = 3  /* shown, never chosen: e.g. the per-point max of two IWAEs */
+};
+/* "exact", "lower-bound", "upper-bound", "diagnostic". */
+const char *infb_logpx_kind_name(int kind);
+
+/* The most ln p(x) methods a report holds, and per-point diagnostics per method. */
+#define INFB_GAP_MAX_METHODS 8
+#define INFB_GAP_MAX_EXTRAS 8
+
+/* One ln p(x) method of a gap report: its per-point values on the first n of the report's
+ * points (AIS may run on fewer), their Monte-Carlo errors (NAN when exact) and named
+ * per-point diagnostics (IWAE: "khat", "khat_status"; AIS: "ess", "low_ess", "accept",
+ * "step", "status"), summarised over the points where the value is finite. */
+typedef struct infb_logpx_method {
+  const char *name;              /* "exact", "quadrature", "iwae-encoder", "iwae-qstar",
+                                    "iwae-max", "ais" (a static string) */
+  int kind;                      /* enum infb_logpx_kind */
+  const char *note;              /* NULL, or a caveat ("approximate: online step sizes") */
+  size_t n;                      /* points covered: the report's first n */
+  double *value, *mc_se;         /* n each (owned) */
+  size_t nextra;
+  const char *extra_name[INFB_GAP_MAX_EXTRAS]; /* static strings */
+  double *extra[INFB_GAP_MAX_EXTRAS];          /* n each (owned) */
+  infb_stat stat;                /* over the finite values: mean, se, n, mc_se */
+} infb_logpx_method;
+
 /* One point's numbers (NAN where not applicable). */
 typedef struct infb_gap_point {
   double log_px;                 /* ln p(x): exact, or an estimate (see log_px_method) */
@@ -67,19 +98,24 @@ typedef struct infb_gap_report {
   infb_gap_point *pts;           /* per point (owned) */
   int has_encoder;               /* L[q] and the amortisation gap exist */
   int has_numeric;               /* numeric q* was run */
-  const char *log_px_method;     /* "exact", "iwae" or "quadrature" (later "ais") */
+  const char *log_px_method;     /* the name of the method ln p̂(x) is taken from (below):
+                                    "exact", "quadrature", "iwae-encoder", "iwae-qstar",
+                                    "ais" */
+  /* ln p(x) by every method the report ran (the table results.json and the per-point TSV
+   * iterate over), and the one chosen: the exact one where there is one, else the
+   * lower bound covering every point with the highest mean (each mean's Monte-Carlo
+   * error is ~0.01 nat, so the choice adds no visible bias); log_px, the per-point
+   * log_px and the gaps are that method's. */
+  infb_logpx_method methods[INFB_GAP_MAX_METHODS];
+  size_t nmethods;
+  size_t chosen;                 /* index into methods */
   int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
   int has_quadrature;            /* log_px_quadrature was computed */
   double quadrature_L;           /* ... on the box [−L, L]² */
   size_t quadrature_n;           /* ... with n × n cells */
   int quadrature_converged;      /* box and grid both stopped by quad_tol (not quad_max_n) */
   double quadrature_change;      /* the last doubling's largest change over the points */
-  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc, log_px_quadrature;
-  infb_stat log_px_iwae;         /* VAE: the IWAE estimate, the larger of the two below per
-                                    point (log_px itself unless log_px_method is
-                                    "quadrature") */
-  infb_stat log_px_iwae_encoder; /* VAE: the IWAE estimate with the encoder's proposal */
-  infb_stat log_px_iwae_qstar;   /*      and with q* as the proposal */
+  infb_stat log_px, elbo_qstar, elbo_qstar_numeric, elbo_q, elbo_q_mc;
   infb_stat approximation_gap, amortization_gap, inference_gap;
   double approximation_gap_analytic; /* ½(Σ ln Λ_jj − ln|Λ|), the same for every x */
   double qstar_numeric_gap;      /* mean of L[q*] closed − L[q*] numeric (≈ 0 ± MC) */
@@ -93,6 +129,18 @@ int infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t fi
                           const infb_encoder *enc, const infb_gap_options *o,
                           infb_gap_report *rep);
 void infb_gap_report_free(infb_gap_report *rep); /* NULL is a no-op */
+
+/* Add method `name` (static string) of kind `kind` on the first n points to rep, its
+ * values and errors copied (mc_se NULL: NAN), summarised; returns it, or NULL (error
+ * raised) when the table is full or memory is out. */
+infb_logpx_method *infb_gap_report_add_method(infb_gap_report *rep, const char *name, int kind,
+                                              size_t n, const double *value,
+                                              const double *mc_se);
+/* Add the per-point diagnostic `name` (static string; m->n values copied) to m.
+ * GSL_ENOMEM, GSL_EINVAL when m has INFB_GAP_MAX_EXTRAS already. */
+int infb_gap_method_add_extra(infb_logpx_method *m, const char *name, const double *v);
+/* The method called name, or NULL. */
+const infb_logpx_method *infb_gap_report_method(const infb_gap_report *rep, const char *name);
 
 /* A VAE gap report's progress, so that an interrupted report goes on where it stopped
  * (infb_vae_gap_options.state): the per-point results of each phase's finished points.
@@ -114,15 +162,29 @@ typedef struct infb_gap_state {
   double *qs_mu, *qs_lv;       /* q*: the optimum's means and ln σ² (n×K each) */
   double *iw[2], *iw_se[2];    /* IWAE estimates and their errors per proposal (n each;
                                   NAN for the encoder's when there is no q) */
+  double *khat[2];             /* PSIS k̂ of each proposal's IWAE weights (n each; NAN
+                                  with a status) */
+  int *khat_status[2];         /* enum infb_psis_status (n each) */
+  /* AIS (infb_vae_gap_options.ais): points [0, ais_done) of the first ais_n done. */
+  size_t ais_n, ais_done;
+  double *ais_lp, *ais_se, *ais_ess, *ais_accept, *ais_step; /* ais_n each */
+  int *ais_status, *ais_low_ess; /* ais_n each */
+  /* A report made before per-proposal IWAE was kept (a legacy stage record): iw[] hold
+   * NAN and legacy_max the per-point max of the two (n; NULL otherwise). */
+  double *legacy_max, *legacy_max_se;
 } infb_gap_state;
 
 /* A state of n points with K latent dimensions and nothing done.  NULL (error raised) on
  * ENOMEM; free with infb_gap_state_free (NULL is a no-op). */
 infb_gap_state *infb_gap_state_alloc(size_t n, size_t K);
+/* Room for AIS on the first m ≤ n points (ais_n = m, ais_done = 0).  GSL_ENOMEM. */
+int infb_gap_state_alloc_ais(infb_gap_state *s, size_t m);
+/* Room for a legacy record's per-point max (legacy_max, legacy_max_se).  GSL_ENOMEM. */
+int infb_gap_state_alloc_legacy(infb_gap_state *s);
 void infb_gap_state_free(infb_gap_state *s);
 /* Where a report going on from s starts: the first phase not done ("L[q]", "q*",
- * "IWAE (encoder)", "IWAE (q*)", or "quadrature" when the recorded phases are all done)
- * and its points done in *done. */
+ * "IWAE (encoder)", "IWAE (q*)", "AIS", or "quadrature" when the recorded phases are all
+ * done) and its points done in *done. */
 const char *infb_gap_state_phase(const infb_gap_state *s, size_t *done);
 
 /* The VAE's gap report (nn/vae.h, float32), where nothing is exact: on the n rows of X
@@ -178,6 +240,17 @@ typedef struct infb_vae_gap_options {
   infb_gap_state *state;
   int (*save)(void *ctx, const infb_gap_state *state);
   void *save_ctx;                /* passed to save */
+  /* AIS (infer/ais.h; may be NULL: none) on the first ais_points points (0: all), after
+   * the IWAE phases, as method "ais" (its seed, threads and progress are set here: the
+   * master seed, the network's run threads, the report's progress as phase "AIS"); the
+   * state (when given) must have room for them (infb_gap_state_alloc_ais).  Its
+   * per-point results are saved after every group of as many points as the run threads
+   * (a point's result does not depend on the group).  ais_trace (n entries or NULL; rows
+   * 0: none): the diagnostics of the points that have one, filled in the session that
+   * runs them. */
+  const struct infb_ais_options *ais;
+  size_t ais_points;
+  struct infb_ais_trace *ais_trace;
 } infb_vae_gap_options;
 
 struct infb_vae_f32;
