@@ -75,6 +75,26 @@ infb_gapstate_json(const infb_gap_state *s)
   bad = bad || put_numbers(j, "iwae_encoder_se", s->iw_se[0], s->iwae_done[0]);
   bad = bad || put_numbers(j, "iwae_qstar", s->iw[1], s->iwae_done[1]);
   bad = bad || put_numbers(j, "iwae_qstar_se", s->iw_se[1], s->iwae_done[1]);
+  bad = bad || put_numbers(j, "khat_encoder", s->khat[0], s->iwae_done[0]);
+  bad = bad || put_ints(j, "khat_encoder_status", s->khat_status[0], s->iwae_done[0]);
+  bad = bad || put_numbers(j, "khat_qstar", s->khat[1], s->iwae_done[1]);
+  bad = bad || put_ints(j, "khat_qstar_status", s->khat_status[1], s->iwae_done[1]);
+  if (!bad && s->legacy_max) {
+    bad = put_numbers(j, "legacy_max", s->legacy_max, s->n) ||
+          put_numbers(j, "legacy_max_se", s->legacy_max_se, s->n);
+  }
+  if (!bad && s->ais_n) {
+    const size_t d = s->ais_done;
+    json_t *a = json_pack("{s:I, s:I}", "n", (json_int_t)s->ais_n, "done", (json_int_t)d);
+    bad = !a || put_numbers(a, "log_px", s->ais_lp, d) || put_numbers(a, "mc_se", s->ais_se, d) ||
+          put_numbers(a, "ess", s->ais_ess, d) || put_numbers(a, "accept", s->ais_accept, d) ||
+          put_numbers(a, "step", s->ais_step, d) || put_ints(a, "status", s->ais_status, d) ||
+          put_ints(a, "low_ess", s->ais_low_ess, d);
+    if (bad)
+      json_decref(a);
+    else
+      bad = json_object_set_new(j, "ais", a) != 0;
+  }
   if (bad) {
     json_decref(j);
     INFB_ERROR_NULL(GSL_ENOMEM, "out of memory");
@@ -163,10 +183,66 @@ infb_gapstate_read(infb_gap_state *s, const json_t *j, const char *what)
       s->qs_stop[i] = (int)json_integer_value(b);
     }
   }
+  /* k̂ (optional: states written before it was kept give NAN, status -1). */
+  for (int p = 0; !bad && p < 2; p++) {
+    const char *kn = p ? "khat_qstar" : "khat_encoder";
+    char sn[32];
+    snprintf(sn, sizeof sn, "%s_status", kn);
+    const json_t *st = json_object_get(j, sn);
+    if (!json_object_get(j, kn)) {
+      for (size_t i = 0; i < n; i++) {
+        s->khat[p][i] = NAN;
+        s->khat_status[p][i] = -1;
+      }
+      continue;
+    }
+    bad = get_numbers(j, kn, s->khat[p], s->iwae_done[p]) ||
+          json_array_size(st) != s->iwae_done[p];
+    for (size_t i = 0; !bad && i < s->iwae_done[p]; i++) {
+      const json_t *x = json_array_get(st, i);
+      bad = !json_is_integer(x) || json_integer_value(x) < -1 || json_integer_value(x) > 3;
+      if (!bad)
+        s->khat_status[p][i] = (int)json_integer_value(x);
+    }
+  }
+  if (!bad && json_object_get(j, "legacy_max"))
+    bad = infb_gap_state_alloc_legacy(s) != GSL_SUCCESS ||
+          get_numbers(j, "legacy_max", s->legacy_max, n) ||
+          get_numbers(j, "legacy_max_se", s->legacy_max_se, n);
   /* The phases run in order: a later one never has points before an earlier is done. */
   bad = bad || (q && s->q_done != n) || ((s->iwae_done[0] || s->iwae_done[1]) && !q) ||
         (s->iwae_done[1] && s->iwae_done[0] != n);
   if (bad)
     return INFB_ERROR(INFB_EDATA, "%s: the gap report's state is inconsistent (corrupt?)", what);
+  return GSL_SUCCESS;
+}
+
+int
+infb_gapstate_read_ais(infb_gap_state *s, const json_t *j, const char *what)
+{
+  const json_t *a = json_object_get(j, "ais");
+  s->ais_done = 0;
+  if (!a)
+    return GSL_SUCCESS;
+  size_t m, d;
+  int bad = !json_is_object(a) || get_count(a, "n", SIZE_MAX, &m) || m != s->ais_n ||
+            get_count(a, "done", m, &d);
+  bad = bad || get_numbers(a, "log_px", s->ais_lp, d) || get_numbers(a, "mc_se", s->ais_se, d) ||
+        get_numbers(a, "ess", s->ais_ess, d) || get_numbers(a, "accept", s->ais_accept, d) ||
+        get_numbers(a, "step", s->ais_step, d);
+  const json_t *st = json_object_get(a, "status"), *lo = json_object_get(a, "low_ess");
+  bad = bad || json_array_size(st) != d || json_array_size(lo) != d;
+  for (size_t i = 0; !bad && i < d; i++) {
+    const json_t *x = json_array_get(st, i), *y = json_array_get(lo, i);
+    bad = !json_is_integer(x) || !json_is_integer(y) || json_integer_value(x) < 0 ||
+          json_integer_value(x) > 1 || json_integer_value(y) < 0 || json_integer_value(y) > 1;
+    if (!bad) {
+      s->ais_status[i] = (int)json_integer_value(x);
+      s->ais_low_ess[i] = (int)json_integer_value(y);
+    }
+  }
+  if (bad)
+    return INFB_ERROR(INFB_EDATA, "%s: the AIS state is inconsistent (corrupt?)", what);
+  s->ais_done = d;
   return GSL_SUCCESS;
 }
