@@ -1,7 +1,7 @@
-/* The runner for latent-variable models (lingauss; later the VAE): data without a
- * target, the latent estimators, and the gap report of every fit on the train and test
- * points (infer/gapeval.h).  Called by infb_run (runner.h) for [model] type = lingauss;
- * same contract. */
+/* The runner for latent-variable models (lingauss, runlingauss.c; the VAE, runvae.c):
+ * data without a target, the latent estimators, and the gap report of every fit on the
+ * train and test points (infer/gapeval.h).  Called by infb_run (runner.h) for [model]
+ * type = lingauss or vae; same contract. */
 #ifndef INFB_EXP_RUNLATENT_H
 #define INFB_EXP_RUNLATENT_H
 

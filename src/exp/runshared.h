@@ -1,6 +1,6 @@
-/* What the supervised runner (runner.c) and the latent-model runner (runlatent.c) share:
- * the results document's header, the run directory, the resolved config.ini, progress
- * reports, file stems and the final status. */
+/* What the supervised runner (runner.c) and the latent-model runner (runlatent.c, with
+ * runlingauss.c and runvae.c) share: the results document's header, the run directory,
+ * the resolved config.ini, progress reports, file stems and the final status. */
 #ifndef INFB_EXP_RUNSHARED_H
 #define INFB_EXP_RUNSHARED_H
 

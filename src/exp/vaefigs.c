@@ -130,7 +130,7 @@ figopts_read(const infb_config *cfg, const char *name, figopts *o)
   o->class_names = infb_strlist_split(infb_config_get(cfg, "data", "class_names"), &o->nclasses);
   if (!o->class_names)
     return GSL_ENOMEM;
-  /* The gap report's q* (as the runner's qstar_options, runlatent.c). */
+  /* The gap report's q* (as the runner's qstar_options, latentctx.h). */
   char sec[96];
   variant_section(name, "qstar", sec, sizeof sec);
   infb_qstar_options *q = &o->qstar;
