@@ -105,6 +105,14 @@ run_hash(const lctx *c)
   return json_string_value(json_object_get(json_object_get(c->root, "config"), "hash"));
 }
 
+/* The hash stage `stage`'s record is keyed by, and the legacy hash it may also hold
+ * (infb_run_stage_hashes).  GSL_ENOMEM. */
+static inline int
+stage_hashes(const lctx *c, int stage, char hash[INFB_SHA256_HEX], char legacy[INFB_SHA256_HEX])
+{
+  return infb_run_stage_hashes(c->cfg, c->opt, stage, hash, legacy);
+}
+
 /* A JSON number, NAN for null (infb_json_number writes non-finite values as null). */
 static inline double
 json_num(const json_t *v)

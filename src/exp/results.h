@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#define INFB_RESULTS_SCHEMA 1
+#define INFB_RESULTS_SCHEMA 2
 
 /* Write DIR/NAME as a TSV: an optional comment line "# <comment>", then the header line
  * "# col1<TAB>col2..." and nrows rows of ncols numbers (row-major data, "%.17g", NaN

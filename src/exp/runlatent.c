@@ -10,6 +10,7 @@
 #include "exp/runlatent.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "exp/gapreport.h"
 #include "exp/gapstate.h"
 #include "exp/latentctx.h"
 #include "exp/results.h"
@@ -94,7 +95,7 @@ add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
 static int
 write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r)
 {
-  const char *cols[] = {"index",
+  const char *base[] = {"index",
                         "log_px",
                         "elbo_qstar",
                         "elbo_qstar_numeric",
@@ -104,13 +105,27 @@ write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r
                         "amortization_gap",
                         "inference_gap",
                         "qstar_steps"};
-  double *rows = infb_malloc(r->n * 10, sizeof *rows);
-  if (!rows)
+  const size_t nb = sizeof base / sizeof base[0];
+  /* then every ln p(x) method's values, errors and diagnostics (exp/gapreport.h) */
+  size_t nm = 0;
+  const char **mnames = NULL;
+  char *pool = NULL;
+  int st = infb_gapreport_columns(r, &nm, &mnames, &pool);
+  const size_t nc = nb + nm;
+  const char **cols = st ? NULL : infb_malloc(nc, sizeof *cols);
+  double *rows = cols ? infb_malloc(r->n * nc, sizeof *rows) : NULL;
+  if (!rows) {
+    free(mnames);
+    free(pool);
+    free(cols);
     return GSL_ENOMEM;
+  }
+  memcpy(cols, base, sizeof base);
+  memcpy(cols + nb, mnames, nm * sizeof *cols);
   double sh = -c->log_jacobian;
   for (size_t i = 0; i < r->n; i++) {
     const infb_gap_point *p = &r->pts[i];
-    double *v = rows + 10 * i;
+    double *v = rows + nc * i;
     v[0] = (double)i;
     v[1] = p->log_px + sh;
     v[2] = p->elbo_qstar + sh;
@@ -121,13 +136,19 @@ write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r
     v[7] = p->amortization_gap;
     v[8] = p->inference_gap;
     v[9] = r->has_numeric ? (double)p->qstar_steps : NAN;
+    infb_gapreport_row(r, i, sh, v + nb);
   }
-  char file[128];
+  char file[128], comment[256];
   snprintf(file, sizeof file, "gaps-%s-%s.tsv", e->stem, split_name[split]);
-  int st = infb_tsv_write(c->dir, file,
-                          "per-point log-densities and gaps (nats, original units)", 10, cols,
-                          r->n, NULL, rows);
+  snprintf(comment, sizeof comment,
+           "per-point log-densities and gaps (nats, original units); log_px is the %s "
+           "estimate; then every method's (status columns: see infbench(1))",
+           r->log_px_method);
+  st = infb_tsv_write(c->dir, file, comment, nc, cols, r->n, NULL, rows);
   free(rows);
+  free(cols);
+  free(mnames);
+  free(pool);
   return st;
 }
 
@@ -205,13 +226,28 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
   json_object_set_new(g, "amortization_gap", stat_json(&r->amortization_gap));
   json_object_set_new(g, "inference_gap", stat_json(&r->inference_gap));
   json_object_set_new(g, "log_px_method", json_string(r->log_px_method));
+  json_t *est = infb_gapreport_estimates_json(r, sh);
+  if (!est)
+    return GSL_ENOMEM;
+  json_object_set_new(g, "log_px_estimates", est);
   if (c->vae) {
-    infb_stat li = shifted(r->log_px_iwae, sh);
-    json_object_set_new(g, "log_px_iwae", stat_json(&li));
-    json_object_set_new(g, "log_px_iwae_encoder", stat_json(&r->log_px_iwae_encoder));
-    json_object_set_new(g, "log_px_iwae_qstar", stat_json(&r->log_px_iwae_qstar));
-    if (r->has_quadrature) {
-      json_object_set_new(g, "log_px_quadrature", stat_json(&r->log_px_quadrature));
+    /* Today's names for the methods' summaries (results.json schema 1). */
+    static const char *const legacy[][2] = {{"log_px_iwae", "iwae-max"},
+                                            {"log_px_iwae_encoder", "iwae-encoder"},
+                                            {"log_px_iwae_qstar", "iwae-qstar"}};
+    for (size_t j = 0; j < 3; j++) {
+      const infb_logpx_method *m = infb_gap_report_method(r, legacy[j][1]);
+      infb_stat none = {NAN, NAN, 0, NAN};
+      json_object_set_new(g, legacy[j][0], stat_json(m ? &m->stat : &none));
+    }
+    json_t *kh = infb_gapreport_khat_json(r, (size_t)infb_config_int(c->cfg, "evaluate", "iwae_k"),
+                                          sh);
+    if (!kh)
+      return GSL_ENOMEM;
+    json_object_set_new(g, "psis_khat", kh);
+    const infb_logpx_method *quad = infb_gap_report_method(r, "quadrature");
+    if (r->has_quadrature && quad) {
+      json_object_set_new(g, "log_px_quadrature", stat_json(&quad->stat));
       json_object_set_new(g, "quadrature_box", json_real(r->quadrature_L));
       json_object_set_new(g, "quadrature_grid", json_integer((json_int_t)r->quadrature_n));
       json_object_set_new(g, "quadrature_converged", json_boolean(r->quadrature_converged));
@@ -269,30 +305,120 @@ gap_progress(void *ctx, const char *phase, size_t done, size_t total)
   return infb_run_interrupted(p->c->opt);
 }
 
-/* Saving an unfinished split's gap report for --resume (infb_vae_gap_options.save). */
+/* Saving an unfinished split's gap report for --resume (infb_vae_gap_options.save): the
+ * state goes to the split's evaluate record while its own phases run, then (with [ais])
+ * the evaluate record is marked done and the AIS phase's state goes to the ais record. */
 typedef struct gap_save_ctx {
   lctx *c;
   const lentry *e;
   int stage;        /* INFB_STAGE_EVALUATE_* */
+  int ais_stage;    /* INFB_STAGE_AIS_* with [ais], else 0 */
+  int eval_saved;   /* the evaluate record is marked done */
   json_t *sessions; /* where each session of this split's report began */
 } gap_save_ctx;
+
+/* Save stage `stage` of p's entry with the state gs (done or not), plus extra's members
+ * (may be NULL). */
+static int
+save_state(const gap_save_ctx *p, int stage, int done, const infb_gap_state *gs,
+           const json_t *extra)
+{
+  char hash[INFB_SHA256_HEX], legacy[INFB_SHA256_HEX];
+  json_t *r = json_pack("{s:o, s:O}", "partial", infb_gapstate_json(gs), "sessions",
+                        p->sessions);
+  int st = r ? stage_hashes(p->c, stage, hash, legacy) : GSL_ENOMEM;
+  if (!st && extra)
+    json_object_update(r, (json_t *)extra);
+  if (!st)
+    st = infb_run_stage_save(p->c->dir, p->e->stem, stage, hash, done, r);
+  json_decref(r);
+  return st;
+}
 
 static int
 gap_save(void *ctx, const infb_gap_state *gs)
 {
-  const gap_save_ctx *p = ctx;
-  json_t *r = json_pack("{s:o, s:O}", "partial", infb_gapstate_json(gs), "sessions",
-                        p->sessions);
-  int st = r ? infb_run_stage_save(p->c->dir, p->e->stem, p->stage, run_hash(p->c), 0, r)
-             : GSL_ENOMEM;
-  json_decref(r);
+  gap_save_ctx *p = ctx;
+  int st;
+  if (gs->iwae_done[1] < gs->n || !p->ais_stage) {
+    st = save_state(p, p->stage, 0, gs, NULL);
+  } else {
+    st = p->eval_saved ? GSL_SUCCESS : save_state(p, p->stage, 1, gs, NULL);
+    p->eval_saved = !st;
+    if (!st)
+      st = save_state(p, p->ais_stage, 0, gs, NULL);
+  }
   return infb_run_step_error(st, &p->c->write_failed, "gap report on the %s points",
                              split_name[p->stage == INFB_STAGE_EVALUATE_TEST]);
 }
 
-/* A staged VAE split's gap report goes on from its record (rec, unfinished; may be NULL):
- * fill gs from the record's state and sessions from its sessions, then add where this
- * session begins. */
+/* A report recorded by an infbench that kept no per-point state (its evaluate record
+ * done, without "partial"), rebuilt from its per-point TSV so that AIS can be added: L[q],
+ * L[q*] and the per-point larger IWAE ("iwae-max"); the proposals' own IWAE and q*'s
+ * parameters are not known (NAN). */
+static int
+legacy_state(const lctx *c, const lentry *e, int s, infb_gap_state *gs)
+{
+  char path[512];
+  snprintf(path, sizeof path, "%s/gaps-%s-%s.tsv", c->dir, e->stem, split_name[s]);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return INFB_ERROR(INFB_EDATA, "%s: %s (needed to add AIS to a report recorded by an "
+                      "earlier infbench)", path, strerror(errno));
+  if (infb_gap_state_alloc_legacy(gs)) {
+    fclose(f);
+    return GSL_ENOMEM;
+  }
+  const size_t n = gs->n, K = gs->K;
+  char line[65536];
+  size_t row = 0;
+  int st = GSL_SUCCESS;
+  while (!st && fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || line[0] == '\n')
+      continue;
+    double v[10];
+    char *q = line, *end;
+    size_t k = 0;
+    for (; k < 10; k++, q = end) {
+      v[k] = strtod(q, &end);
+      if (end == q)
+        break;
+    }
+    if (k < 10 || row >= n || v[0] != (double)row) {
+      st = INFB_ERROR(INFB_EDATA, "%s: row %zu is not a per-point row of %zu points", path,
+                      row + 1, n);
+      break;
+    }
+    gs->legacy_max[row] = v[1];
+    gs->legacy_max_se[row] = NAN;
+    gs->qs_elbo[row] = v[3];
+    gs->qs_se[row] = v[4];
+    gs->q_elbo[row] = v[5];
+    gs->q_se[row] = NAN;
+    gs->qs_steps[row] = isfinite(v[9]) && v[9] >= 0 ? (size_t)v[9] : 0;
+    gs->qs_stop[row] = INFB_QSTAR_CONVERGED;
+    for (int p = 0; p < 2; p++) {
+      gs->iw[p][row] = gs->iw_se[p][row] = gs->khat[p][row] = NAN;
+      gs->khat_status[p][row] = -1;
+    }
+    for (size_t j = 0; j < K; j++)
+      gs->qs_mu[row * K + j] = gs->qs_lv[row * K + j] = NAN;
+    row++;
+  }
+  fclose(f);
+  if (!st && row != n)
+    st = INFB_ERROR(INFB_EDATA, "%s holds %zu points, the report %zu", path, row, n);
+  if (!st) {
+    gs->q_done = gs->qstar_done = gs->iwae_done[0] = gs->iwae_done[1] = n;
+    infb_run_progress(c->opt, "%s: the %s points' report (recorded without per-point state) "
+                      "rebuilt from %s", e->name, split_name[s], path);
+  }
+  return st;
+}
+
+/* A staged VAE split's gap report goes on from its record (rec, may be NULL; a finished
+ * one too, then only the phases added since run): fill gs from the record's state and
+ * sessions from its sessions, then add where this session begins. */
 static int
 resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_state *gs,
              json_t *sessions)
@@ -322,21 +448,18 @@ resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_
   return json_array_append_new(sessions, json_string(where)) ? GSL_ENOMEM : GSL_SUCCESS;
 }
 
-/* Record split s of e as finished: its results.json entry, its gaps.tsv row (the last
- * one pushed) and where its sessions began (may be NULL).  Its per-point TSV and
- * histogram script are already written. */
+/* Record split s of e as finished: its state, results.json entry, its gaps.tsv row (the
+ * last one pushed) and where its sessions began, in the evaluate record and (with [ais])
+ * the ais record.  Its per-point TSV and histogram script are already written. */
 static int
-record_split(lctx *c, const lentry *e, json_t *obj, int s, json_t *sessions)
+record_split(lctx *c, gap_save_ctx *sc, json_t *obj, int s, const infb_gap_state *gs)
 {
   json_t *g = json_object_get(json_object_get(obj, "gaps"), split_name[s]);
   json_t *r = json_pack("{s:O, s:o}", "gaps", g ? g : json_null(), "gaps_row",
                         infb_json_array(c->gaprows + 10 * (c->ngaprows - 1), 10));
-  if (r && sessions)
-    json_object_set(r, "sessions", sessions);
-  int st = r ? infb_run_stage_save(c->dir, e->stem,
-                                   s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN,
-                                   run_hash(c), 1, r)
-             : GSL_ENOMEM;
+  int st = r ? save_state(sc, sc->stage, 1, gs, r) : GSL_ENOMEM;
+  if (!st && sc->ais_stage)
+    st = save_state(sc, sc->ais_stage, 1, gs, r);
   json_decref(r);
   return st;
 }
@@ -396,6 +519,12 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   vo.progress_ctx = &pc;
   const infb_encoder *enc = f->encoder.fn ? &f->encoder : NULL;
 
+  /* [ais]: AIS in every VAE gap report, on the first [ais] points of each split. */
+  const int ais_on = c->vae && infb_config_bool(c->cfg, "ais", "run");
+  infb_ais_options ao;
+  ais_options(c, &ao);
+  const size_t ais_points = (size_t)infb_config_int(c->cfg, "ais", "points");
+
   json_object_set_new(obj, "gaps", json_object());
   json_object_set_new(obj, "log_px_method", json_string(c->vae ? "iwae" : "exact"));
   int st = GSL_SUCCESS;
@@ -404,11 +533,24 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       continue;
     /* --resume: a recorded split is reused; --stop-after leaves the later ones. */
     int stage = s ? INFB_STAGE_EVALUATE_TEST : INFB_STAGE_EVALUATE_TRAIN, done = 0;
-    json_t *rec = NULL;
+    int ais_stage = ais_on ? (s ? INFB_STAGE_AIS_TEST : INFB_STAGE_AIS_TRAIN) : 0;
+    int ais_done = 0;
+    json_t *rec = NULL, *arec = NULL;
+    char hash[INFB_SHA256_HEX], legacy[INFB_SHA256_HEX];
     if (staged(c, e) && c->opt->resume &&
-        (st = infb_run_stage_load(c->dir, e->stem, stage, run_hash(c), &rec, &done)))
+        ((st = stage_hashes(c, stage, hash, legacy)) ||
+         (st = infb_run_stage_load(c->dir, e->stem, stage, hash, legacy, &rec, &done))))
       return st;
-    if (rec && done) {
+    if (staged(c, e) && c->opt->resume && ais_stage &&
+        ((st = stage_hashes(c, ais_stage, hash, legacy)) ||
+         (st = infb_run_stage_load(c->dir, e->stem, ais_stage, hash, legacy, &arec, &ais_done)))) {
+      json_decref(rec);
+      return st;
+    }
+    /* A finished report of an earlier infbench (no per-point state) is reused as it was,
+     * unless AIS is to be added to it. */
+    int legacy_done = rec && done && !json_object_get(rec, "partial");
+    if (legacy_done && !ais_stage) {
       st = restore_split(c, e, obj, s, rec);
       json_decref(rec);
       continue;
@@ -428,13 +570,30 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     /* A staged split records its state after every group of points, and goes on from the
      * recorded one (--resume). */
     infb_gap_state *gs = NULL;
-    gap_save_ctx sc = {c, e, stage, NULL};
+    gap_save_ctx sc = {c, e, stage, ais_stage, rec && done, NULL};
+    size_t ais_n = ais_points && ais_points < n ? ais_points : n;
     if (staged(c, e)) {
       gs = infb_gap_state_alloc(n, c->K);
       sc.sessions = json_array();
-      st = gs && sc.sessions ? resume_split(c, e, s, rec, gs, sc.sessions) : GSL_ENOMEM;
+      st = gs && sc.sessions ? GSL_SUCCESS : GSL_ENOMEM;
+      if (!st && ais_stage)
+        st = infb_gap_state_alloc_ais(gs, ais_n);
+      if (!st && legacy_done)
+        st = legacy_state(c, e, s, gs);
+      if (!st)
+        st = resume_split(c, e, s, legacy_done ? NULL : rec, gs, sc.sessions);
+      if (!st && arec) {
+        char what[160];
+        snprintf(what, sizeof what, "the %s stage record of %s", infb_run_stage_name(ais_stage),
+                 e->name);
+        st = infb_gapstate_read_ais(gs, json_object_get(arec, "partial"), what);
+      }
     }
     json_decref(rec);
+    json_decref(arec);
+    vo.ais = ais_on ? &ao : NULL;
+    vo.ais_points = ais_n;
+    vo.ais_trace = NULL;
     vo.state = gs;
     vo.save = gs ? gap_save : NULL;
     vo.save_ctx = &sc;
@@ -458,8 +617,10 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     const int made = !st; /* a failed save within the report named its own step */
     if (!st)
       st = report_split(c, e, obj, s, &r);
+    if (!st && ais_on)
+      st = write_ais_traces(c, e, s, traces, ntrace);
     if (!st && staged(c, e))
-      st = record_split(c, e, obj, s, sc.sessions);
+      st = record_split(c, &sc, obj, s, gs);
     if (made)
       st = infb_run_step_error(st, &c->write_failed, "gap report on the %s points",
                                split_name[s]);
@@ -467,18 +628,20 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     infb_gap_state_free(gs);
     json_decref(sc.sessions);
   }
-  /* The entry's method: "quadrature" when every evaluated split took ln p(x) from it. */
+  /* The entry's method: the splits' when they agree, else "per split". */
   if (!st && c->vae) {
-    const char *key;
+    const char *key, *common = NULL;
     json_t *g;
-    size_t nsplit = 0, nquad = 0;
+    int same = 1;
     json_object_foreach(json_object_get(obj, "gaps"), key, g) {
       const char *m = json_string_value(json_object_get(g, "log_px_method"));
-      nsplit++;
-      nquad += m && strcmp(m, "quadrature") == 0;
+      if (m && common && strcmp(m, common) != 0)
+        same = 0;
+      if (m && !common)
+        common = m;
     }
-    if (nsplit > 0 && nquad == nsplit)
-      json_object_set_new(obj, "log_px_method", json_string("quadrature"));
+    if (common)
+      json_object_set_new(obj, "log_px_method", json_string(same ? common : "per split"));
   }
   return st;
 }

@@ -258,8 +258,10 @@ train_record(const lctx *c, const lentry *e, int done, double seconds)
     json_object_set_new(r, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
     json_object_set_new(r, "lr_halvings", json_integer((json_int_t)e->halvings));
   }
-  int st = r ? infb_run_stage_save(c->dir, e->stem, INFB_STAGE_TRAIN, run_hash(c), done, r)
-             : GSL_ENOMEM;
+  char hash[INFB_SHA256_HEX], legacy[INFB_SHA256_HEX];
+  int st = !r ? GSL_ENOMEM : stage_hashes(c, INFB_STAGE_TRAIN, hash, legacy);
+  if (!st)
+    st = infb_run_stage_save(c->dir, e->stem, INFB_STAGE_TRAIN, hash, done, r);
   json_decref(r);
   return st;
 }
@@ -381,8 +383,10 @@ infb_runvae_fit(lctx *c, lentry *e)
    * from it with the trainer's state, bit-identically to an uninterrupted run. */
   json_t *rec = NULL;
   int rec_done = 0;
-  if (c->opt->resume &&
-      (st = infb_run_stage_load(c->dir, e->stem, INFB_STAGE_TRAIN, run_hash(c), &rec, &rec_done)))
+  char hash[INFB_SHA256_HEX], legacy[INFB_SHA256_HEX];
+  if (c->opt->resume && ((st = stage_hashes(c, INFB_STAGE_TRAIN, hash, legacy)) ||
+                         (st = infb_run_stage_load(c->dir, e->stem, INFB_STAGE_TRAIN, hash,
+                                                   legacy, &rec, &rec_done))))
     return st;
   int resumed = rec && access(path, F_OK) == 0;
   if (!(e->sessions = json_array())) {

@@ -85,7 +85,7 @@ done
 ls "$tmp/r1" | grep -q '\.tmp\.' ; [ $? -ne 0 ]; ok $? "no temporary files are left"
 grep -q "^# sha256: $hash\$" "$tmp/r1/config.ini"; ok $? "config.ini carries the hash printed by check"
 grep -q "\"hash\": \"$hash\"" "$tmp/r1/results.json"; ok $? "results.json carries the same hash"
-grep -q '"schema_version": 1' "$tmp/r1/results.json"; ok $? "results.json has schema_version"
+grep -q '"schema_version": 2' "$tmp/r1/results.json"; ok $? "results.json has schema_version"
 grep -q '"gsl": "2\.' "$tmp/r1/results.json"; ok $? "results.json records the GSL version"
 
 # An existing directory is refused without --force.
