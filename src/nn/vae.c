@@ -1077,10 +1077,12 @@ INFB_NN(vae_decode)(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real *P)
 
 /* IWAE: points in groups of g, samples in chunks of c per point (g·c ≤ max_rows); row
  * r = p·cc + j holds sample j of the chunk for point p of the group.  Per point the
- * running ln Σ w and ln Σ w² are combined chunk by chunk with logaddexp. */
+ * running ln Σ w and ln Σ w² are combined chunk by chunk with logaddexp.  lwo (B × k, may
+ * be NULL) receives each chunk's ln w_j at columns j0.. of its point's row. */
 static int
 iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
-         const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out, double *se)
+         const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out, double *se,
+         double *lwo)
 {
   const size_t D = v->arch.D, K = v->arch.K;
   const size_t c = k < v->max_samples ? k : v->max_samples;
@@ -1125,6 +1127,8 @@ iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
         double *lw = v->lw + p * cc;
         acc1[p] = logaddexp(acc1[p], logsumexp(lw, cc, 1.0));
         acc2[p] = logaddexp(acc2[p], logsumexp(lw, cc, 2.0));
+        if (lwo)
+          memcpy(lwo + (i0 + p) * k + j0, lw, cc * sizeof *lw);
       }
     }
     for (size_t p = 0; p < g; p++) {
@@ -1142,9 +1146,9 @@ iwae_one(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
 /* Each point's draws come from its own stream, so splitting the points over threads
  * changes the results only by rounding. */
 int
-INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
-                  const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
-                  double *se)
+INFB_NN(vae_iwae_lw)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+                     const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
+                     double *se, double *lw)
 {
   if (B == 0 || k == 0)
     return INFB_ERROR(GSL_EINVAL, "vae iwae: %zu points, k = %zu (both must be positive)", B, k);
@@ -1156,9 +1160,18 @@ INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real
   {
     size_t lo = part_lo(B, t, T), hi = part_lo(B, t + 1, T);
     sts[t] = iwae_one(worker(v, t), hi - lo, X + lo * D, MU ? MU + lo * K : NULL,
-                      LV ? LV + lo * K : NULL, k, rngs + lo, out + lo, se ? se + lo : NULL);
+                      LV ? LV + lo * K : NULL, k, rngs + lo, out + lo, se ? se + lo : NULL,
+                      lw ? lw + lo * k : NULL);
   }
   return parts_status(sts, T, "iwae");
+}
+
+int
+INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+                  const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
+                  double *se)
+{
+  return INFB_NN(vae_iwae_lw)(v, B, X, MU, LV, k, rngs, out, se, NULL);
 }
 
 /* Quadrature: the grid in chunks of max_rows cells; per cell the point-independent part

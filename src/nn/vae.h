@@ -191,6 +191,13 @@ int INFB_NN(vae_decode)(INFB_NN(vae) *v, size_t R, const infb_real *Z, infb_real
 int INFB_NN(vae_iwae)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
                       const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
                       double *se);
+/* vae_iwae that also returns the raw log-weights (e.g. for infer/psis's Pareto k̂):
+ * lw (B × k, the caller's; may be NULL, which is vae_iwae) row i = point i's
+ * ln w_j = ln p(x_i, z_j) − ln q(z_j|x_i), j = 0..k−1 in draw order, so that out[i] is
+ * their log-sum-exp minus ln k.  The same draws, out and se as vae_iwae. */
+int INFB_NN(vae_iwae_lw)(INFB_NN(vae) *v, size_t B, const infb_real *X, const infb_real *MU,
+                         const infb_real *LV, size_t k, gsl_rng *const *rngs, double *out,
+                         double *se, double *lw);
 
 /* K = 2 only: ln p(x) = ln ∫ p(x|z) N(z; 0, I) dz by the midpoint rule on an n×n grid over
  * [−L, L]², the decoder run on the grid in batches, log-sum-exp over cells.  out[B].

@@ -2,7 +2,8 @@
  * its per-point estimates against a direct computation for a tiny network with set
  * weights, finite-difference checks of the training gradient (β = 1 and 0.3, tanh and
  * ELU) and of the decoder's ∂ ln p(x|z)/∂z, IWAE (monotone in k, IWAE-1 = ELBO in
- * expectation, chunking invariance, IWAE-large against quadrature), quadrature
+ * expectation, chunking invariance, IWAE-large against quadrature; the raw log-weights of
+ * vae_iwae_lw against the direct computation of the same draws), quadrature
  * convergence, the float build against the double build, the layout and error paths. */
 #include <config.h>
 #include "nn/vae.h"
@@ -694,6 +695,117 @@ test_iwae(void)
   infb_vae_free_f64(v);
 }
 
+/* ln Σ_j e^{w_j} over n values, with the max subtracted (a reference for vae_iwae_lw). */
+static double
+lse_ref(const double *w, size_t n)
+{
+  double m = -INFINITY, s = 0;
+  for (size_t j = 0; j < n; j++)
+    m = fmax(m, w[j]);
+  for (size_t j = 0; j < n; j++)
+    s += exp(w[j] - m);
+  return m + log(s);
+}
+
+/* vae_iwae_lw: the raw log-weights of IWAE.  Chunked (max_samples 7, 3-point groups, k =
+ * 150 not a multiple of 7) and split over 2 parts; with a given proposal (MU, LV) and the
+ * encoder's. */
+#define LWK 150
+static void
+test_iwae_lw(void)
+{
+  double X[IN * ID], MU[IN * IK], LV[IN * IK];
+  infb_vae_f64 *v = iwae_model(3, 7, X, 1.0);
+  infb_vae_set_parts_f64(v, 2);
+  gsl_rng *r = infb_rng_stream(SEED, "test/vae/iwae-lw-q", 0);
+  for (size_t j = 0; j < IN * IK; j++) {
+    MU[j] = gsl_ran_gaussian(r, 0.5);
+    LV[j] = -1.0 + gsl_rng_uniform(r);
+  }
+  gsl_rng_free(r);
+  double *lw = malloc(IN * LWK * sizeof *lw);
+  double a[IN], sa[IN], b[IN], sb[IN];
+  int same = 1, st = 0;
+  for (int enc = 0; enc < 2; enc++) {
+    const double *mu = enc ? NULL : MU, *lv = enc ? NULL : LV;
+    gsl_rng *rs[IN];
+    for (size_t i = 0; i < IN; i++)
+      rs[i] = infb_rng_stream(SEED, "test/vae/iwae-lw", i);
+    for (size_t j = 0; j < IN * LWK; j++)
+      lw[j] = NAN;
+    st |= infb_vae_iwae_lw_f64(v, IN, X, mu, lv, LWK, rs, a, sa, lw);
+    for (size_t i = 0; i < IN; i++)
+      gsl_rng_free(rs[i]);
+    st |= run_iwae(v, IN, X, mu, lv, LWK, "test/vae/iwae-lw", b, sb);
+    for (size_t i = 0; i < IN; i++)
+      same &= memcmp(&a[i], &b[i], sizeof a[i]) == 0 && memcmp(&sa[i], &sb[i], sizeof sa[i]) == 0;
+    /* out[i] = ln (1/k) Σ_j w_j and se[i] = sqrt(Σ w̃² − 1/k) from the returned row. */
+    double wo = 0, ws = 0;
+    for (size_t i = 0; i < IN; i++) {
+      const double *row = lw + i * LWK, l1 = lse_ref(row, LWK);
+      double w2[LWK];
+      for (size_t j = 0; j < LWK; j++)
+        w2[j] = 2 * row[j];
+      wo = fmax(wo, fabs(l1 - log((double)LWK) - a[i]) / (1 + fabs(a[i])));
+      ws = fmax(ws, fabs(sqrt(fmax(exp(lse_ref(w2, LWK) - 2 * l1) - 1.0 / LWK, 0)) - sa[i]));
+    }
+    ok(st == 0 && wo <= 1e-13 && ws <= 1e-12,
+       "vae_iwae_lw (%s, k = %d, chunks of 7, 2 parts): the log-sum-exp of each row of lw "
+       "minus ln k is out (worst rel diff %.2g) and its normalised weights give se (%.2g)",
+       enc ? "encoder" : "given MU, LV", LWK, wo, ws);
+    if (enc)
+      break;
+    /* The draws: point i's ε_j from its own stream (ziggurat, sample after sample),
+     * z = μ + e^{LV/2} ε, ln w = ln p(x|z) + ln N(z; 0, I) − ln N(z; μ, σ²), all direct. */
+    size_t np = 0, nl = 0;
+    const double *th = infb_vae_params_f64(v, &np);
+    const struct infb_nn_tensor *lay = infb_vae_layout_f64(v, &nl);
+    double wd = 0;
+    for (size_t i = 0; i < IN; i++) {
+      gsl_rng *ri = infb_rng_stream(SEED, "test/vae/iwae-lw", i);
+      for (size_t j = 0; j < LWK; j++) {
+        double z[IK], l[ID], lp = 0;
+        for (size_t q = 0; q < IK; q++) {
+          double e = gsl_ran_gaussian_ziggurat(ri, 1.0);
+          z[q] = MU[i * IK + q] + exp(0.5 * LV[i * IK + q]) * e;
+          lp += -0.5 * z[q] * z[q] + 0.5 * e * e + 0.5 * LV[i * IK + q];
+        }
+        mlp_ref(th, lay + 4, 2, INFB_ACT_TANH, z, l);
+        for (size_t d = 0; d < ID; d++)
+          lp += X[i * ID + d] * l[d] - (l[d] > 0 ? l[d] + log1p(exp(-l[d])) : log1p(exp(l[d])));
+        wd = fmax(wd, fabs(lw[i * LWK + j] - lp) / (1 + fabs(lp)));
+      }
+      gsl_rng_free(ri);
+    }
+    ok(wd <= DIRECT_TOL, "vae_iwae_lw: lw[i][j] is ln p(x_i, z_j) - ln q(z_j|x_i) of point i's "
+                         "j-th draw from its stream, computed directly (worst rel diff %.2g)", wd);
+  }
+  ok(same, "vae_iwae_lw returns the same out and se, bit for bit, as vae_iwae (both proposals)");
+  /* The float build: lw in double, its log-sum-exp is out. */
+  infb_vae_f32 *w = infb_vae_alloc_f32(infb_vae_arch_f64(v), 4, 7);
+  size_t np = 0, np32 = 0;
+  const double *th = infb_vae_params_f64(v, &np);
+  float *thf = infb_vae_params_f32(w, &np32), Xf[IN * ID];
+  for (size_t j = 0; j < np; j++)
+    thf[j] = (float)th[j];
+  for (size_t j = 0; j < IN * ID; j++)
+    Xf[j] = (float)X[j];
+  gsl_rng *rs[IN];
+  for (size_t i = 0; i < IN; i++)
+    rs[i] = infb_rng_stream(SEED, "test/vae/iwae-lw", i);
+  st = infb_vae_iwae_lw_f32(w, IN, Xf, NULL, NULL, LWK, rs, a, NULL, lw);
+  double wo = 0;
+  for (size_t i = 0; i < IN; i++) {
+    wo = fmax(wo, fabs(lse_ref(lw + i * LWK, LWK) - log((double)LWK) - a[i]) / (1 + fabs(a[i])));
+    gsl_rng_free(rs[i]);
+  }
+  ok(st == 0 && np == np32 && wo <= 1e-13,
+     "vae_iwae_lw_f32: the log-sum-exp of lw's rows minus ln k is out (worst rel diff %.2g)", wo);
+  infb_vae_free_f32(w);
+  free(lw);
+  infb_vae_free_f64(v);
+}
+
 #define QN 6          /* points for the quadrature comparisons */
 #define QGRID 64      /* grid, doubled once */
 #define QL 6.0        /* half-width */
@@ -1192,12 +1304,13 @@ test_threads(void)
 int
 main(void)
 {
-  plan(21 + 7 + 12 + 3 + 7 + 6 + 4 + 5 + 23 + 10);
+  plan(21 + 7 + 12 + 3 + 7 + 5 + 6 + 4 + 5 + 23 + 10);
   test_kernel();
   test_direct();
   test_gradients();
   test_decoder();
   test_iwae();
+  test_iwae_lw();
   test_quadrature();
   test_precisions();
   test_layout();
