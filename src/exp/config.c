@@ -1531,6 +1531,11 @@ canonical(const infb_config *c, int with_exec, infb_config_keep_fn keep)
     qsort(keys, nk, sizeof *keys, cmp_key);
     /* A recorded config (infb_config_set_recorded) names no section it holds no key of,
      * so sections added to the table since it was written leave its hash alone. */
+    /* [ais] and [bdmc] exist only when they run: their settings then read back as a
+     * given section (which runs), and a config without them hashes without them. */
+    if ((strcmp(secs[s], "ais") == 0 || strcmp(secs[s], "bdmc") == 0) &&
+        !infb_config_bool(c, secs[s], "run"))
+      continue;
     size_t printed = 0;
     for (size_t i = 0; i < nk; i++)
       printed += (!c->recorded || lookup(c, secs[s], keys[i]->name) != NULL) &&

@@ -181,6 +181,9 @@ infb_gapreport_columns(const infb_gap_report *r, size_t *ncols, const char ***na
       p += sprintf(p, "%s_%s", m->name, m->extra_name[e]) + 1;
     }
   }
+  for (char *q = *pool; q < p; q++) /* "iwae-qstar" → "iwae_qstar": gnuplot-friendly */
+    if (*q == '-')
+      *q = '_';
   return GSL_SUCCESS;
 }
 

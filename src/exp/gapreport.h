@@ -26,6 +26,7 @@ json_t *infb_gapreport_khat_json(const infb_gap_report *r, size_t samples, doubl
 
 /* The per-point columns of r's methods, after the report's own: for each method
  * "log_px_METHOD" and "log_px_METHOD_mc_se", then "METHOD_EXTRA" for each diagnostic
+ * (METHOD with its hyphens as underscores: "log_px_iwae_qstar")
  * (points a method does not cover: NAN).  *ncols receives their number; names (ncols
  * entries) point into *pool; both are new allocations (free()).  GSL_ENOMEM. */
 int infb_gapreport_columns(const infb_gap_report *r, size_t *ncols, const char ***names,

@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "exp/config.h"
 #include "exp/runner.h"
+#include "exp/runshared.h"
 #include "infer/latent.h"
 #include "infer/qstar.h"
 #include "infer/vaemf.h"

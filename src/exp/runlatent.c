@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "exp/gapreport.h"
+#include "infer/ais.h"
 #include "exp/gapstate.h"
 #include "exp/latentctx.h"
 #include "exp/results.h"
@@ -486,6 +487,108 @@ restore_split(lctx *c, lentry *e, json_t *obj, int s, const json_t *rec)
   return GSL_SUCCESS;
 }
 
+/* ------------------------------------------------------------------ AIS */
+
+/* [ais] as AIS options (the seed, threads and progress are the gap report's). */
+static void
+ais_options(const lctx *c, infb_ais_options *o)
+{
+  infb_ais_options_default(o);
+  const infb_config *g = c->cfg;
+  o->chains = (size_t)infb_config_int(g, "ais", "chains");
+  o->temperatures = (size_t)infb_config_int(g, "ais", "temperatures");
+  o->leapfrog = (size_t)infb_config_int(g, "ais", "leapfrog");
+  o->schedule = infb_config_is_word(g, "ais", "schedule", "sigmoid") ? INFB_AIS_SIGMOID
+                                                                      : INFB_AIS_LINEAR;
+  o->sigmoid_delta = infb_config_double(g, "ais", "sigmoid_delta");
+  o->step_size = infb_config_double(g, "ais", "step_size");
+  o->adapt = infb_config_is_word(g, "ais", "adapt", "online")  ? INFB_AIS_ONLINE
+             : infb_config_is_word(g, "ais", "adapt", "fixed") ? INFB_AIS_FIXED
+                                                                 : INFB_AIS_PILOT;
+  o->pilot_chains = (size_t)infb_config_int(g, "ais", "pilot_chains");
+  o->adapt_up = infb_config_double(g, "ais", "adapt_up");
+  o->adapt_down = infb_config_double(g, "ais", "adapt_down");
+  o->target_accept = infb_config_double(g, "ais", "target_accept");
+  o->step_min = infb_config_double(g, "ais", "step_min");
+  o->step_max = infb_config_double(g, "ais", "step_max");
+  o->grad_clip = infb_config_double(g, "ais", "grad_clip");
+  o->init = infb_config_is_word(g, "ais", "init", "encoder") ? INFB_AIS_ENCODER : INFB_AIS_PRIOR;
+  o->ess_min = infb_config_double(g, "ais", "ess_min");
+  o->seed = c->seed;
+}
+
+/* Traces for the first [ais] trace_points of n points (n entries, the rest empty), their
+ * values NAN until AIS fills them; *count the traced points.  NULL on ENOMEM. */
+static infb_ais_trace *
+ais_traces(const lctx *c, size_t n, size_t ais_n, size_t *count)
+{
+  size_t T = (size_t)infb_config_int(c->cfg, "ais", "temperatures");
+  size_t want = (size_t)infb_config_int(c->cfg, "ais", "trace_points");
+  size_t maxr = (size_t)infb_config_int(c->cfg, "ais", "trace_rows");
+  size_t stride = (T + maxr - 1) / maxr;
+  *count = want < ais_n ? want : ais_n;
+  infb_ais_trace *t = infb_calloc(n ? n : 1, sizeof *t);
+  for (size_t i = 0; t && i < *count; i++) {
+    size_t rows = infb_ais_trace_rows(T, stride);
+    double *buf = infb_malloc(4 * rows, sizeof *buf);
+    if (!buf) {
+      for (size_t j = 0; j < i; j++)
+        free(t[j].beta);
+      free(t);
+      return NULL;
+    }
+    for (size_t k = 0; k < 4 * rows; k++)
+      buf[k] = NAN;
+    t[i] = (infb_ais_trace){stride, rows, buf, buf + rows, buf + 2 * rows, buf + 3 * rows};
+  }
+  return t;
+}
+
+static void
+ais_traces_free(infb_ais_trace *t, size_t count)
+{
+  for (size_t i = 0; t && i < count; i++)
+    free(t[i].beta);
+  free(t);
+}
+
+/* ais-trace-STEM-SPLIT.tsv: the traced points' rows that this session filled (a point
+ * run by an earlier session of a resumed run has none). */
+static int
+write_ais_traces(const lctx *c, const lentry *e, int s, const infb_ais_trace *t, size_t count)
+{
+  size_t total = 0, T = (size_t)infb_config_int(c->cfg, "ais", "temperatures");
+  for (size_t i = 0; i < count; i++)
+    for (size_t r = 0; r < t[i].rows; r++)
+      total += isfinite(t[i].beta[r]);
+  if (total == 0)
+    return GSL_SUCCESS;
+  double *rows = infb_malloc(6 * total, sizeof *rows);
+  if (!rows)
+    return GSL_ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; i < count; i++)
+    for (size_t r = 0; r < t[i].rows; r++)
+      if (isfinite(t[i].beta[r])) {
+        double *v = rows + 6 * k++;
+        v[0] = (double)i;
+        v[1] = (double)(r + 1 < t[i].rows ? (r + 1) * t[i].stride : T);
+        v[2] = t[i].beta[r];
+        v[3] = t[i].logw[r];
+        v[4] = t[i].accept[r];
+        v[5] = t[i].step[r];
+      }
+  const char *cols[] = {"point", "t", "beta", "log_px_running", "accept", "step"};
+  char file[128];
+  snprintf(file, sizeof file, "ais-trace-%s-%s.tsv", e->stem, split_name[s]);
+  int st = infb_tsv_write(c->dir, file,
+                          "AIS diagnostics: log-mean-exp of the chains' ln w after temperature "
+                          "t, the fraction of moves accepted at t, the step",
+                          6, cols, total, NULL, rows);
+  free(rows);
+  return st;
+}
+
 /* ------------------------------------------------------------------ the gap report */
 
 /* The gap report of one fit on the first [evaluate] points of each split. */
@@ -593,12 +696,17 @@ evaluate(lctx *c, lentry *e, json_t *obj)
     json_decref(arec);
     vo.ais = ais_on ? &ao : NULL;
     vo.ais_points = ais_n;
-    vo.ais_trace = NULL;
+    size_t ntrace = 0;
+    infb_ais_trace *traces = ais_on && c->vae ? ais_traces(c, n, ais_n, &ntrace) : NULL;
+    if (!st && ais_on && !traces)
+      st = GSL_ENOMEM;
+    vo.ais_trace = traces;
     vo.state = gs;
     vo.save = gs ? gap_save : NULL;
     vo.save_ctx = &sc;
     if (st) {
       infb_gap_state_free(gs);
+      ais_traces_free(traces, ntrace);
       json_decref(sc.sessions);
       return st;
     }
@@ -626,6 +734,7 @@ evaluate(lctx *c, lentry *e, json_t *obj)
                                split_name[s]);
     infb_gap_report_free(&r);
     infb_gap_state_free(gs);
+    ais_traces_free(traces, ntrace);
     json_decref(sc.sessions);
   }
   /* The entry's method: the splits' when they agree, else "per split". */
@@ -766,6 +875,8 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   c.vae = strcmp(infb_config_get(cfg, "model", "type"), "vae") == 0;
   infb_run_progress(opt, "loading data");
   int st = c.vae ? infb_runvae_load(&c) : infb_runlingauss_load(&c);
+  if (!st && opt->recorded_cfg && opt->outdir)
+    st = infb_run_extend_check(cfg, opt, opt->outdir);
   if (!st && !(st = infb_run_make_dir(cfg, opt, &c.dir))) {
     res->created_dir = 1;
     res->outdir = infb_strdup(c.dir);

@@ -660,3 +660,47 @@ infb_run_stage_load(const char *dir, const char *stem, int stage, const char *ha
   free(path);
   return st;
 }
+
+int
+infb_run_extend_check(const infb_config *cfg, const infb_run_options *opt, const char *dir)
+{
+  if (!opt->recorded_cfg)
+    return GSL_SUCCESS;
+  char *sub = infb_path_join(dir, STAGES_DIR);
+  if (!sub)
+    return GSL_ENOMEM;
+  DIR *d = opendir(sub);
+  int st = GSL_SUCCESS;
+  struct dirent *de;
+  while (d && !st && (de = readdir(d))) {
+    const char *name = de->d_name, *dot1 = strchr(name, '.');
+    size_t len = strlen(name);
+    if (!dot1 || len < 6 || strcmp(name + len - 5, ".json") != 0)
+      continue;
+    char stage_name[32];
+    snprintf(stage_name, sizeof stage_name, "%.*s", (int)(len - 5 - (size_t)(dot1 + 1 - name)),
+             dot1 + 1);
+    int stage = infb_run_stage_parse(stage_name);
+    if (stage <= 0)
+      continue;
+    char *path = infb_path_join(sub, name);
+    json_t *rec = path ? json_load_file(path, 0, NULL) : NULL;
+    const char *h = json_string_value(json_object_get(rec, "config_hash"));
+    char hash[INFB_SHA256_HEX], legacy[INFB_SHA256_HEX];
+    if (!path)
+      st = GSL_ENOMEM;
+    else if (h && !(st = infb_run_stage_hashes(cfg, opt, stage, hash, legacy)) &&
+             strcmp(h, hash) != 0 && strcmp(h, legacy) != 0)
+      st = INFB_ERROR(INFB_ECONFIG,
+                      "--set: the recorded stage %s (%s) read a setting that would change; "
+                      "extend a run only with settings its recorded stages did not read, or "
+                      "start a new run",
+                      stage_name, path);
+    json_decref(rec);
+    free(path);
+  }
+  if (d)
+    closedir(d);
+  free(sub);
+  return st;
+}

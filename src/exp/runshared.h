@@ -109,6 +109,11 @@ int infb_run_stage_load(const char *dir, const char *stem, int stage, const char
  * run's recorded whole-config hash (opt->recorded_hash) when the keys the stage reads are
  * those of the recorded config (records written before stages had scopes hold it), else
  * "".  GSL_ENOMEM. */
+/* Extending a run (opt->recorded_cfg): INFB_ECONFIG (raised, naming the stage record)
+ * when a stage recorded in DIR/stages read a key whose value cfg changes, so that the
+ * run is refused before anything is written.  GSL_SUCCESS when not extending. */
+int infb_run_extend_check(const infb_config *cfg, const infb_run_options *opt, const char *dir);
+
 int infb_run_stage_hashes(const infb_config *cfg, const infb_run_options *opt, int stage,
                           char hash[INFB_SHA256_HEX], char legacy[INFB_SHA256_HEX]);
 

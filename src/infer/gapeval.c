@@ -811,12 +811,13 @@ vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t
   ao.progress = ais_progress;
   ao.progress_ctx = &apc;
   infb_decoder dd = infb_vae_decoder_ops(dec);
-  infb_vae_decoder_bind(dec, n, X);
+  (void)n;
   if (!st)
     st = gap_progress(o, "AIS", gs->ais_done, m);
   for (size_t i0 = gs->ais_done; !st && i0 < m; i0 += G) {
     size_t c = m - i0 < G ? m - i0 : G;
     apc.before = i0;
+    infb_vae_decoder_bind(dec, c, X + i0 * D); /* the group's points, read in place */
     st = infb_ais_run(&dd, &ao, c, Xd + i0 * D, first_index + i0, qmu ? qmu + i0 * K : NULL,
                       qlv ? qlv + i0 * K : NULL, NULL, res, NULL,
                       o->ais_trace ? o->ais_trace + i0 : NULL, NULL);
