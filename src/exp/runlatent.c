@@ -683,14 +683,14 @@ evaluate(lctx *c, lentry *e, json_t *obj)
         st = infb_gap_state_alloc_ais(gs, ais_n);
       if (!st && legacy_done)
         st = legacy_state(c, e, s, gs);
-      if (!st)
-        st = resume_split(c, e, s, legacy_done ? NULL : rec, gs, sc.sessions);
       if (!st && arec) {
         char what[160];
         snprintf(what, sizeof what, "the %s stage record of %s", infb_run_stage_name(ais_stage),
                  e->name);
         st = infb_gapstate_read_ais(gs, json_object_get(arec, "partial"), what);
       }
+      if (!st)
+        st = resume_split(c, e, s, legacy_done ? NULL : rec, gs, sc.sessions);
     }
     json_decref(rec);
     json_decref(arec);

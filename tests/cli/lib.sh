@@ -86,3 +86,10 @@ same_run() {
   done
   [ "$(ls "$1" | sort)" = "$(ls "$2" | sort)" ]
 }
+
+# python_json FILE CODE: run CODE with the JSON document FILE as d (Debian's python3).
+python_json() {
+  "${PYTHON:-/usr/bin/python3}" -c "import json, sys
+d = json.load(open(sys.argv[1]))
+$2" "$1"
+}

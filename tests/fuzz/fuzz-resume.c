@@ -106,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t r = 0; r < NRECORDS; r++) {
       json_t *rec = NULL;
       int done = 0;
-      if (infb_run_stage_load(dir, records[r].stem, records[r].stage, info.hash, &rec,
+      if (infb_run_stage_load(dir, records[r].stem, records[r].stage, info.hash, NULL, &rec,
                               &done) == 0 && (rec != NULL) != (2 + r < nparts))
         abort(); /* a record is found exactly when the file exists */
       json_decref(rec);
