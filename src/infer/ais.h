@@ -37,13 +37,15 @@
  * chunk_rows rows when there are more) and never with another point's rows, so a point's
  * result depends only on its own data, streams and the options: bit-identical whatever
  * the number of points, their order or the thread count (linalg/blas.h, the row
- * contract).  Cost: about T·(leapfrog + 1) decoder forward+backward passes per chain, and
- * as many for the pilot chains. */
+ * contract).  Cost: T·leapfrog + 1 decoder forward+backward passes per chain (ln p(x|z)
+ * and its gradient at the state are carried from move to move), and as many per pilot
+ * chain. */
 #ifndef INFB_INFER_AIS_H
 #define INFB_INFER_AIS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <gsl/gsl_rng.h>
 #include "infer/qstar.h"
 
 enum infb_ais_schedule { INFB_AIS_LINEAR = 0, INFB_AIS_SIGMOID = 1 };
@@ -64,7 +66,7 @@ typedef struct infb_ais_options {
   double sigmoid_delta; /* δ of the sigmoid schedule (4) */
   double step_size;     /* the starting (ONLINE, PILOT) or only (FIXED) step (0.01) */
   int adapt;            /* enum infb_ais_adapt (PILOT) */
-  size_t pilot_chains;  /* PILOT: chains that set ε(t) (≥ 1; 10) */
+  size_t pilot_chains;  /* PILOT: chains that set ε(t) (≥ 1 with PILOT; 10) */
   double adapt_up, adapt_down; /* the online rule's factors (1.02, 0.98) */
   double target_accept; /* ... its target acceptance rate (0.65) */
   double step_min, step_max; /* ... its clamp ([1e-4, 0.5]); step_size must lie inside */
@@ -72,11 +74,16 @@ typedef struct infb_ais_options {
   int init;             /* enum infb_ais_init (PRIOR) */
   double ess_min;       /* flag a point whose chains' ESS is below this (10) */
   size_t chunk_rows;    /* decoder rows per call at most (≥ 1; 4096) */
-  size_t threads;       /* points run on min(threads, dec->parts) threads when the decoder
-                           has parts (fn_part), else on the calling thread (≥ 1; 1) */
+  size_t threads;       /* points run on min(threads, dec->parts, n) threads when the
+                           decoder has parts (fn_part; thread j calls part j, and a single
+                           thread part 0, so the rows meet the same code whatever the
+                           thread count), else on the calling thread with fn (≥ 1; 1) */
   uint64_t seed;        /* master seed of the streams */
-  /* Progress (may be NULL): called from the calling thread after each finished point
-   * with the points done so far; nonzero stops the run (returned as its status). */
+  /* Progress (may be NULL): called from the calling thread only, with the points done
+   * so far (of total n): after each point it finishes, every 64 moves of its chains, and
+   * once with done = n at the end unless that was the last call; nonzero stops the run
+   * (returned as its status; the results are then unspecified).  The results do not
+   * depend on it. */
   int (*progress)(void *ctx, size_t done, size_t total);
   void *progress_ctx;
 } infb_ais_options;
@@ -85,11 +92,13 @@ typedef struct infb_ais_options {
 typedef struct infb_ais_point {
   double log_px;      /* ln p̂(x) (forward: lower bound, reverse: upper bound in
                          expectation); NAN unless status is OK */
-  double mc_se;       /* delta-method standard error over the chains, sqrt(1/ESS − 1/C) */
+  double mc_se;       /* delta-method standard error over the chains, sqrt(1/ESS − 1/C)
+                         (0 when rounding makes that negative) */
   double ess;         /* the chains' effective sample size (Σw)²/Σw² */
   int low_ess;        /* ess < ess_min */
   double accept;      /* acceptance rate over all moves of all chains */
-  double step_final;  /* ε(T) (ONLINE: the geometric mean over chains of their last step) */
+  double step_final;  /* ε(T) (ONLINE: the geometric mean over chains of the steps they
+                         used at T) */
   int status;         /* enum infb_ais_status */
 } infb_ais_point;
 
@@ -97,21 +106,27 @@ typedef struct infb_ais_point {
  * t = stride, 2·stride, …, ≤ T (and always T), rows = that count; the caller allocates
  * rows entries in each array (infb_ais_trace_rows).  beta[j] = β_t; logw[j] = log-mean-exp
  * over the chains of their ln w after the increment at t (forward; reverse: −that after
- * the decrement at t, read from t = T down); accept[j] = the fraction of chains whose
- * move at t was accepted; step[j] = ε(t) (ONLINE: the geometric mean over chains). */
+ * the decrement at t; the rows are in increasing t either way, the reverse chains filling
+ * them from the last row up); accept[j] = the fraction of chains whose move at t was
+ * accepted; step[j] = ε(t) (ONLINE: the geometric mean over chains).  Rows a point does
+ * not reach (NONFINITE) hold NAN. */
 typedef struct infb_ais_trace {
   size_t stride, rows;
   double *beta, *logw, *accept, *step;
 } infb_ais_trace;
 
-/* The number of rows a trace of stride `stride` holds for T temperatures. */
+/* The number of rows a trace of stride `stride` holds for T temperatures (0 for a stride
+ * or T of 0). */
 size_t infb_ais_trace_rows(size_t T, size_t stride);
 
 /* β_0..β_T into beta (T + 1 values): linear t/T, or sigmoid σ(δ(2t/T − 1)) rescaled so
- * that β_0 = 0 and β_T = 1 exactly.  GSL_EINVAL for T < 2, an unknown schedule, δ ≤ 0. */
+ * that β_0 = 0 and β_T = 1 exactly.  GSL_EINVAL for T < 2, an unknown schedule, or (sigmoid)
+ * a δ that is not finite and positive; δ is not read for the linear schedule. */
 int infb_ais_schedule_fill(int schedule, double delta, size_t T, double *beta);
 
-/* AIS for the n points X (n×D, row-major), point index first_index + row.
+/* AIS for the n points X (n×D, row-major), point index first_index + row (chain c's
+ * streams index (first_index + row)·2^24 + c: chains, pilot chains ≤ 2^24).  Point-major:
+ * per point, its pilot chains, then its forward, then its reverse chains.
  * - fwd (n entries, or NULL): forward AIS.  q_mu, q_lv (n×K): the encoder's q, needed
  *   (GSL_EINVAL otherwise) when init is ENCODER, ignored otherwise.
  * - zstar (n×K) with rev (n entries): reverse AIS from zstar (both or neither; GSL_EINVAL
@@ -119,7 +134,11 @@ int infb_ais_schedule_fill(int schedule, double delta, size_t T, double *beta);
  * - trace (n entries or NULL; an entry with rows = 0 is skipped): the forward chains'
  *   diagnostics (of the reverse chains when fwd is NULL).
  * - step_out (n×T or NULL): the ε(t) each point used (ONLINE: geometric mean over chains).
- * A point whose numbers stop being finite gets status NONFINITE and the others go on.
+ * - fwd and rev both NULL: GSL_EINVAL.
+ * A point whose numbers stop being finite gets status NONFINITE and the others go on: a
+ * likelihood or ∇ln p(x|z) at a chain's start, or a log-weight (a proposal with one is
+ * rejected); when its pilot chains stop, both directions are NONFINITE and its step_out
+ * row holds NAN from there.
  * Returns a status: GSL_EINVAL for invalid options or arguments (chains, leapfrog, pilot
  * chains, chunk_rows or threads 0; temperatures < 2; step_size outside
  * [step_min, step_max]; …), a decoder's nonzero status unchanged, ENOMEM; the progress
@@ -130,17 +149,39 @@ int infb_ais_run(const infb_decoder *dec, const infb_ais_options *o, size_t n,
                  const double *zstar, infb_ais_point *fwd, infb_ais_point *rev,
                  infb_ais_trace *trace, double *step_out);
 
-/* One HMC move (exposed for tests) on the target with U(z) = −ln f(z), for R independent
- * chains: given ∇U at Z (R×K, gradU) and U there (R), L leapfrog steps of size eps from
- * momenta R0 (R×K), the proposal's Zp, Rp, Up, gradUp computed with the callback
- * (U and ∇U of R rows).  Exposed as the leapfrog integrator alone: */
+/* A potential U(z) = −ln f(z) for R independent rows: U (R) and gradU (R×K) at Z (R×K),
+ * for the HMC move and the leapfrog below (AIS's own: infb_ais_potential).  A
+ * non-finite U marks a point the move never accepts.  Returns a status. */
 typedef int (*infb_ais_potential_fn)(void *ctx, size_t R, const double *Z, double *U,
                                      double *gradU);
 /* Leapfrog: L steps of size eps from (Z, P) (R×K each, updated in place), with U and gradU
- * (R and R×K) at Z on entry and at the final Z on return; the half steps merged inside.
- * Returns the callback's status. */
+ * (R and R×K) at Z on entry and at the final Z on return; the half steps merged inside
+ * (L calls of pot).  Returns the callback's status (GSL_EINVAL for a NULL argument). */
 int infb_ais_leapfrog(infb_ais_potential_fn pot, void *ctx, size_t R, size_t K, size_t L,
                       double eps, double *Z, double *P, double *U, double *gradU);
+
+/* One HMC move of R independent chains on pot's target, the move infb_ais_run makes: chain
+ * r draws K momentum normals (ziggurat) and then one uniform u from rng[r], runs L leapfrog
+ * steps of size eps (eps_rows[r] when eps_rows is not NULL) from its Z row, and moves to
+ * the proposal when u < exp(H_old − H_new), H = U + ½‖p‖², rejecting a proposal whose
+ * H or gradient is not finite.  Z (R×K), U (R), gradU (R×K): the states and U, ∇U there
+ * on entry (finite), the new states on return; accepted (R) receives 1 or 0 per chain;
+ * work: 3·R·K + 3·R doubles of scratch.  Returns pot's status (GSL_EINVAL for a NULL
+ * argument or L = 0); on error Z, U, gradU are unchanged but the streams have moved. */
+int infb_ais_hmc_move(infb_ais_potential_fn pot, void *ctx, gsl_rng *const *rng, size_t R,
+                      size_t K, size_t L, double eps, const double *eps_rows, double *Z,
+                      double *U, double *gradU, double *work, int *accepted);
+
+/* AIS's potential for one point x (D), for tests: U(z) = −ln s(z) − β·ℓ(z) =
+ * −(1 − β) ln s(z) − β ln p(x, z), with s the start density (init PRIOR: N(0, I);
+ * ENCODER: q = N(q_mu, diag exp(q_lv)), K each) and ℓ = ln p(x, z) − ln s(z) (all
+ * normalised), and gradU its gradient with ∇ln p(x|z) clipped elementwise to ±grad_clip
+ * (0: none), for R rows Z (R×K) → U (R), gradU (R×K) (U = NaN where ℓ or ∇ℓ is not
+ * finite).  One decoder call of R rows via dec->fn; allocates O(R·K).  GSL_EINVAL for a
+ * NULL argument or an unknown init; a decoder's status unchanged. */
+int infb_ais_potential(const infb_decoder *dec, const double *x, double beta, int init,
+                       const double *q_mu, const double *q_lv, double grad_clip, size_t R,
+                       const double *Z, double *U, double *gradU);
 
 /* The protocol's settings: 100 chains, 10 000 linear temperatures, 10 leapfrog steps,
  * ε 0.01, PILOT with 10 pilot chains, ×1.02/×0.98 toward 0.65 within [1e-4, 0.5], clip
