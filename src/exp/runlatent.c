@@ -441,7 +441,8 @@ resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_
   const char *phase = infb_gap_state_phase(gs, &done);
   char where[96];
   if (done)
-    snprintf(where, sizeof where, "%s after %zu of %zu points", phase, done, gs->n);
+    snprintf(where, sizeof where, "%s after %zu of %zu points", phase, done,
+             strcmp(phase, "AIS") == 0 ? gs->ais_n : gs->n);
   else
     snprintf(where, sizeof where, "%s", phase);
   infb_run_progress(c->opt, "%s: resuming the %s points' gap report at %s", e->name,
