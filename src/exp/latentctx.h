@@ -99,13 +99,6 @@ qstar_options(const lctx *c, const lentry *e, infb_qstar_options *o)
   o->threads = (size_t)infb_config_int(c->cfg, "experiment", "threads");
 }
 
-/* The config hash the run records (results.json's config.hash). */
-static inline const char *
-run_hash(const lctx *c)
-{
-  return json_string_value(json_object_get(json_object_get(c->root, "config"), "hash"));
-}
-
 /* The hash stage `stage`'s record is keyed by, and the legacy hash it may also hold
  * (infb_run_stage_hashes).  GSL_ENOMEM. */
 static inline int
