@@ -6,6 +6,9 @@ K-200-200-784 Bernoulli decoder, ELU), float32, CPU, measured on the same worklo
   iwae    IWAE-k points per second (k samples per point, forward only)
   qstar   per-point q* optimisation: point-steps per second with S samples per step
           (the decoder frozen, gradients w.r.t. the per-point (mu, log sigma^2) only)
+  ais     forward AIS from the prior with HMC (MATH.md section 7), as infbench's
+          infer/ais.c runs it with adapt = fixed: chain-transitions per second (one
+          transition = one leapfrog step of one chain)
 
 Prints one line per measurement, "torch WORKLOAD threads=T value UNIT", the median of
 --repeat runs, and the peak resident memory.  Run by bench/run, which gives both sides
@@ -82,6 +85,53 @@ class VAE(nn.Module):
         return torch.stack(out)
 
 
+def ais(vae, x, a, step=0.01, clip=1e4):
+    """Forward AIS from the prior, infbench's algorithm (infer/ais.h) with a fixed step:
+    per tile of P points (P = --ais-tile), their C chains batched as the decoder's rows;
+    U(z) = 1/2 |z|^2 - beta ln p(x|z); ln p(x|z) and its z-gradient by autograd on z only
+    (the decoder's parameters need no gradient), carried from move to move; T linear
+    temperatures; per move fresh momentum, L leapfrog steps (half steps merged inside, one
+    decoder call per step) and a Metropolis test on H = U + 1/2 |r|^2."""
+    C, T, L, K = a.ais_chains, a.ais_temperatures, a.ais_leapfrog, a.latent
+    beta = [t / T for t in range(T + 1)]
+    out = []
+
+    def loglik(xr, z):
+        z = z.detach().requires_grad_(True)
+        ll = vae.log_px_given_z(xr, vae.dec(z))
+        (g,) = torch.autograd.grad(ll.sum(), z)
+        return ll.detach(), g.clamp_(-clip, clip)
+
+    for i0 in range(0, x.shape[0], a.ais_tile):
+        xr = x[i0 : i0 + a.ais_tile].repeat_interleave(C, 0)  # row r: its point's image
+        R = xr.shape[0]
+        z = torch.randn(R, K)
+        ell, gell = loglik(xr, z)
+        lnw = torch.zeros(R)
+        for t in range(1, T + 1):
+            lnw += (beta[t] - beta[t - 1]) * ell
+            b = beta[t]
+            U = 0.5 * (z * z).sum(-1) - b * ell
+            gU = z - b * gell
+            r = torch.randn(R, K)
+            H0 = U + 0.5 * (r * r).sum(-1)
+            zp, rp = z.clone(), r - 0.5 * step * gU
+            for l in range(L):
+                zp += step * rp
+                ellp, gellp = loglik(xr, zp)
+                gUp = zp - b * gellp
+                rp -= (step if l < L - 1 else 0.5 * step) * gUp
+            H1 = 0.5 * (zp * zp).sum(-1) - b * ellp + 0.5 * (rp * rp).sum(-1)
+            ok = torch.rand(R) < torch.exp(H0 - H1)
+            ok &= torch.isfinite(H1)
+            z = torch.where(ok[:, None], zp, z)
+            ell = torch.where(ok, ellp, ell)
+            gell = torch.where(ok[:, None], gellp, gell)
+        lw = lnw.view(-1, C)
+        out.append(torch.logsumexp(lw, 1) - math.log(C))
+    return torch.cat(out)
+
+
 def median_time(fn, repeat):
     times = []
     for _ in range(repeat):
@@ -106,6 +156,12 @@ def main():
     p.add_argument("--qstar-samples", type=int, default=1)
     p.add_argument("--qstar-steps", type=int, default=50)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--ais-chains", type=int, default=16)
+    p.add_argument("--ais-temperatures", type=int, default=50)
+    p.add_argument("--ais-leapfrog", type=int, default=10)
+    p.add_argument("--ais-points", type=int, default=8)
+    # points whose chains share one decoder call (rows = tile * chains)
+    p.add_argument("--ais-tile", type=int, default=1)
     p.add_argument("--workloads", default="train,iwae,qstar")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -159,6 +215,15 @@ def main():
         t = median_time(qstar, a.repeat)
         print(f"torch qstar threads={a.threads} samples={S} "
               f"{a.qstar_points * a.qstar_steps / t:.1f} point-steps/s")
+
+    if "ais" in work:
+        for p_ in vae.parameters():
+            p_.requires_grad_(False)
+        xa = (torch.rand(a.ais_points, D) > 0.5).float()
+        t = median_time(lambda: ais(vae, xa, a), 1)  # warm-up
+        t = median_time(lambda: ais(vae, xa, a), a.repeat)
+        n = a.ais_points * a.ais_chains * a.ais_temperatures * a.ais_leapfrog
+        print(f"torch ais threads={a.threads} {n / t:.1f} transitions/s")
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"torch peak-rss threads={a.threads} {rss / 1024:.1f} MiB")

@@ -6,6 +6,11 @@
  *   iwae    IWAE-k points per second
  *   qstar   per-point q* point-steps per second, S samples per step: infbench's own
  *           optimiser (infer/qstar.h) on the frozen decoder, as the gap report runs it
+ *   ais     forward AIS from the prior (infer/ais.h) on the frozen decoder, as the gap
+ *           report runs it: chain-transitions per second (one transition = one leapfrog
+ *           step of one chain, a decoder forward and its input gradient on one row);
+ *           --ais-points points, C chains each, T temperatures, L leapfrog steps, the
+ *           fixed step 0.01 (bench/torch_vae.py runs the same algorithm)
  *   sgemm   GFLOP/s of cblas_sgemm on 2048×2048 matrices
  *   peak    the machine's float32 FMA peak on T threads (bench/peak.h; not in the default
  *           list: bench/run measures it once per thread count)
@@ -23,6 +28,7 @@
 #include "linalg/blas.h"
 #include "nn/adam.h"
 #include "nn/vae.h"
+#include "infer/ais.h"
 #include "infer/gapeval.h"
 #include "infer/qstar.h"
 #include "cli/cli.h"
@@ -61,6 +67,8 @@ typedef struct flop_counts {
   double iwae;  /* per point: the encoder forward once, the decoder forward k times */
   double qstar; /* per point-step: the decoder forward and its input gradient (the
                  * weights are frozen), S times */
+  double ais;   /* per chain-transition (one leapfrog step of one chain): the decoder
+                 * forward and its input gradient on one row */
 } flop_counts;
 
 static flop_counts
@@ -84,6 +92,7 @@ count_flops(const infb_vae_arch *a, size_t iwae_k, size_t S)
   f.train = 2 * (enc + dec) + 2 * (enc + dec) + 2 * (enc - first + dec);
   f.iwae = 2 * enc + 2 * (double)iwae_k * dec;
   f.qstar = 4 * (double)S * dec;
+  f.ais = 4 * dec; /* forward 2·(K·H + H·H + H·D), backward to z 2·(H·D + H·H + H·K) */
   return f;
 }
 
@@ -101,6 +110,7 @@ main(int argc, char **argv)
 {
   size_t threads = 1, K = 50, H = 200, B = 100, steps = 50, iwae_k = 5000, iwae_points = 4;
   size_t qpoints = 100, qsamples = 1, qsteps = 50, repeat = 5, block_rows = INFB_VAE_BLOCK_ROWS;
+  size_t ais_chains = 16, ais_temps = 50, ais_leapfrog = 10, ais_points = 8, ais_tile = 1;
   const char *work = "train,iwae,qstar,sgemm";
   int split = 0; /* --split: the VAE's own threads (vae_set_parts), OpenBLAS on one */
   const char *blocking = "auto"; /* --gemm-blocking: as [experiment] gemm_blocking */
@@ -120,6 +130,11 @@ main(int argc, char **argv)
       {"gemm-block-depth", required_argument, NULL, 'd'},
       {"peak-isa", required_argument, NULL, 'P'},
       {"peak-seconds", required_argument, NULL, 'T'},
+      {"ais-chains", required_argument, NULL, 'C'},
+      {"ais-temperatures", required_argument, NULL, 'A'},
+      {"ais-leapfrog", required_argument, NULL, 'L'},
+      {"ais-points", required_argument, NULL, 'n'},
+      {"ais-tile", required_argument, NULL, 'i'},
       {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -144,6 +159,11 @@ main(int argc, char **argv)
     case 'd': block_depth = v; break;
     case 'P': peak_isa = optarg; break;
     case 'T': peak_seconds = strtod(optarg, NULL); break;
+    case 'C': ais_chains = v; break;
+    case 'A': ais_temps = v; break;
+    case 'L': ais_leapfrog = v; break;
+    case 'n': ais_points = v; break;
+    case 'i': ais_tile = v; break;
     default: return 2;
     }
   }
@@ -176,7 +196,7 @@ main(int argc, char **argv)
       check(GSL_ESANITY, "peak accumulators");
   }
   if (!strstr(work, "train") && !strstr(work, "iwae") && !strstr(work, "qstar") &&
-      !strstr(work, "sgemm"))
+      !strstr(work, "ais") && !strstr(work, "sgemm"))
     return 0;
   const size_t D = 784;
   infb_vae_arch arch = {.D = D, .K = K, .nenc = 2, .ndec = 2, .act = INFB_ACT_ELU};
@@ -184,6 +204,16 @@ main(int argc, char **argv)
   arch.dec_hidden[0] = arch.dec_hidden[1] = H;
   const flop_counts fl = count_flops(&arch, iwae_k, qsamples);
   size_t rows = qpoints * qsamples > B ? qpoints * qsamples : B;
+  if (ais_tile == 0)
+    ais_tile = 1;
+  if (ais_tile > 1) {
+    /* infb_ais_options has no tile_points here: a point's chains go through the decoder
+     * alone (C rows per call). */
+    fprintf(stderr, "vae_bench: --ais-tile: this AIS runs one point per decoder call\n");
+    return 2;
+  }
+  if (ais_chains * ais_tile > rows)
+    rows = ais_chains * ais_tile;
   infb_vae_f32 *v = infb_vae_alloc_f32(&arch, rows, 1000);
   gsl_rng *r = infb_rng_stream(1, "bench", 0);
   if (!v || !r)
@@ -196,6 +226,8 @@ main(int argc, char **argv)
   char tl[32];
   snprintf(tl, sizeof tl, "%zu%s", threads, split ? "+split" : "");
   size_t nx = rows > iwae_points ? rows : iwae_points;
+  if (ais_points > nx)
+    nx = ais_points;
   float *X = malloc(nx * D * sizeof *X), *E = malloc(rows * K * sizeof *E);
   double *t = malloc(repeat * sizeof *t);
   for (size_t i = 0; i < nx * D; i++)
@@ -281,6 +313,45 @@ main(int argc, char **argv)
     free(MU);
     free(LV);
     free(qp);
+  }
+
+  if (strstr(work, "ais")) {
+    /* Forward AIS from the prior with the fixed step (both sides do identical work), all
+     * the points in one call, on the calling thread with the decoder's own (OpenBLAS)
+     * threads, or (--split) the points over the VAE's parts, as the gap report runs it. */
+    infb_ais_options ao;
+    infb_ais_options_default(&ao);
+    ao.chains = ais_chains;
+    ao.temperatures = ais_temps;
+    ao.leapfrog = ais_leapfrog;
+    ao.adapt = INFB_AIS_FIXED;
+    ao.step_size = 0.01;
+    ao.chunk_rows = ais_chains * ais_tile;
+    ao.threads = split ? threads : 1;
+    ao.seed = 4;
+    infb_vae_decoder *dec = infb_vae_decoder_alloc(v, ais_chains * ais_tile);
+    if (!dec)
+      check(GSL_ENOMEM, "AIS decoder");
+    infb_vae_decoder_bind(dec, ais_points, X);
+    infb_decoder ops = infb_vae_decoder_ops(dec);
+    double *Xd = malloc(ais_points * D * sizeof *Xd);
+    infb_ais_point *ap = malloc(ais_points * sizeof *ap);
+    for (size_t i = 0; i < ais_points * D; i++)
+      Xd[i] = X[i];
+    for (size_t rep = 0; rep <= repeat; rep++) {
+      double t0 = infb_clock_seconds();
+      check(infb_ais_run(&ops, &ao, ais_points, Xd, 0, NULL, NULL, NULL, ap, NULL, NULL, NULL),
+            "ais");
+      if (rep)
+        t[rep - 1] = infb_clock_seconds() - t0;
+    }
+    const double transitions = (double)ais_points * (double)ais_chains * (double)ais_temps *
+                               (double)ais_leapfrog;
+    printf("infbench ais threads=%s %.1f transitions/s\n", tl, transitions / median(t, repeat));
+    printf("infbench flops ais %.0f FLOP/transition\n", fl.ais);
+    infb_vae_decoder_free(dec);
+    free(Xd);
+    free(ap);
   }
 
   struct rusage ru; /* the peak so far: the VAE workloads only */
