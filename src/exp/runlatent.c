@@ -490,9 +490,8 @@ restore_split(lctx *c, lentry *e, json_t *obj, int s, const json_t *rec)
 
 /* ------------------------------------------------------------------ AIS */
 
-/* [ais] as AIS options (the seed, threads and progress are the gap report's). */
-static void
-ais_options(const lctx *c, infb_ais_options *o)
+void
+infb_runlatent_ais_options(const lctx *c, infb_ais_options *o)
 {
   infb_ais_options_default(o);
   const infb_config *g = c->cfg;
@@ -626,7 +625,7 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   /* [ais]: AIS in every VAE gap report, on the first [ais] points of each split. */
   const int ais_on = c->vae && infb_config_bool(c->cfg, "ais", "run");
   infb_ais_options ao;
-  ais_options(c, &ao);
+  infb_runlatent_ais_options(c, &ao);
   const size_t ais_points = (size_t)infb_config_int(c->cfg, "ais", "points");
 
   json_object_set_new(obj, "gaps", json_object());
@@ -782,6 +781,8 @@ run_entry(lctx *c, lentry *e, size_t k)
       json_object_set_new(obj, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
       json_object_set_new(obj, "lr_halvings", json_integer((json_int_t)e->halvings));
       st = evaluate(c, e, obj);
+      if (!st && !c->stopped && infb_config_bool(c->cfg, "bdmc", "run"))
+        st = infb_runvae_bdmc(c, e, obj);
       if (!st && !c->stopped)
         st = infb_run_step_error(infb_runvae_figures(c, e, obj), &c->write_failed, "figures");
     } else if (f->model) {
