@@ -7,6 +7,7 @@
 #include "exp/runshared.h"
 #include "infer/bdmc.h"
 #include "infer/gapeval.h"
+#include "plot/truthfigs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -179,6 +180,11 @@ outputs(bdmc_ctx *b, json_t *obj, const infb_ais_options *ao)
                           "upper_mc_se",  "iwae",  "iwae_mc_se"};
     st = infb_tsv_write(b->c->dir, pfile, "BDMC per simulated point (nats)", 8, cols, nt * N,
                         NULL, prow);
+  }
+  if (!st) {
+    char stem[160];
+    snprintf(stem, sizeof stem, "bdmc-%s", b->e->stem);
+    st = infb_plot_bdmc_write(b->c->dir, stem, file, b->e->name);
   }
   if (!st) {
     json_t *bd = json_pack("{s:I, s:I, s:I, s:s, s:o}", "points", (json_int_t)N, "chains",
