@@ -552,6 +552,7 @@ infb_runlatent_ais_options(const lctx *c, infb_ais_options *o)
   o->grad_clip = infb_config_double(g, "ais", "grad_clip");
   o->init = infb_config_is_word(g, "ais", "init", "encoder") ? INFB_AIS_ENCODER : INFB_AIS_PRIOR;
   o->ess_min = infb_config_double(g, "ais", "ess_min");
+  o->tile_points = (size_t)infb_config_int(g, "ais", "tile_points");
   o->seed = c->seed;
 }
 

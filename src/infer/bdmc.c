@@ -72,7 +72,7 @@ infb_bdmc_vae(struct infb_vae_f32 *vtrain, const infb_bdmc_options *o, float *Xo
       return INFB_ERROR(GSL_EINVAL, "BDMC: %zu temperatures (at least 2)", o->temps[j]);
   /* An evaluation copy of the network with room for a point's chains. */
   size_t C = o->ais.chains > o->ais.pilot_chains ? o->ais.chains : o->ais.pilot_chains;
-  size_t rows = C;
+  size_t rows = C * (o->ais.tile_points ? o->ais.tile_points : 1);
   size_t B = 100, S = (rows + B - 1) / B > 64 ? (rows + B - 1) / B : 64;
   infb_vae_f32 *v = infb_vae_alloc_f32(arch, B, S);
   int st = v ? GSL_SUCCESS : GSL_ENOMEM;

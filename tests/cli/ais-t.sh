@@ -9,6 +9,7 @@ plan 18
 
 base="$fixtures/run-vae.ini"
 ais="--set ais.chains=16 --set ais.temperatures=400 --set ais.pilot_chains=4 --set ais.points=4"
+ais="$ais --set ais.tile_points=2" # AIS groups of 2 points on one thread
 
 # §9: FILE:LINE errors.
 { cat "$base"; printf '[ais]\npoints = 9\n'; } > "$tmp/bad1.ini"
@@ -75,15 +76,15 @@ cmp -s "$tmp/config-before" "$tmp/ext/config.ini"
 ok $? "... and the run's config.ini is untouched"
 
 # Killed during AIS (the fifth saved group: L[q], q*, the two IWAEs, then AIS's first
-# point), resumed: identical.
+# tile of 2 points), resumed: identical.
 # shellcheck disable=SC2086
 INFBENCH_KILL_AT=gap-group:5 "$INFBENCH" run "$base" -o "$tmp/killed" --quiet $ais \
   >"$tmp/out" 2>"$tmp/err"
 killed=$?
 "$INFBENCH" run --resume "$tmp/killed" --quiet >"$tmp/out" 2>"$tmp/err" &&
-  [ "$killed" = 137 ] && grep -q '"AIS after 1 of 4 points"' "$tmp/killed/stages/amortized.ais-train.json" &&
+  [ "$killed" = 137 ] && grep -q '"AIS after 2 of 4 points"' "$tmp/killed/stages/amortized.ais-train.json" &&
   same_gaps "$tmp/direct" "$tmp/killed" 'gaps*.tsv'
-ok $? "killed after AIS's first point (exit $killed), resumed there: identical gap reports"
+ok $? "killed after AIS's first group of 2 points (exit $killed), resumed there: identical gap reports"
 
 # BDMC (§3) on points simulated from the model: the sandwich closes as temperatures grow.
 run_cmd run "$base" -o "$tmp/bdmc" --quiet --set bdmc.points=6 --set "bdmc.temperatures=10, 300" \
