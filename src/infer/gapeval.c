@@ -774,13 +774,12 @@ ais_progress(void *ctx, size_t done, size_t total)
  * group's results saved into gs.  From the encoder's q: its means and ln σ² (re-encoded
  * here into MU, LV, float scratch of n×K). */
 static int
-vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t n,
-            const float *X, const double *Xd, size_t first_index,
-            const infb_vae_gap_options *o, infb_gap_state *gs, float *MU, float *LV)
+vae_ais_all(infb_vae_f32 *v, infb_vae_decoder *dec, const float *X, const double *Xd,
+            size_t first_index, const infb_vae_gap_options *o, infb_gap_state *gs, float *MU,
+            float *LV)
 {
   if (!o->ais || gs->ais_done >= gs->ais_n)
     return GSL_SUCCESS;
-  (void)vtrain;
   const infb_vae_arch *arch = infb_vae_arch_f32(v);
   const size_t D = arch->D, K = arch->K, m = gs->ais_n;
   infb_ais_options ao = *o->ais;
@@ -813,7 +812,6 @@ vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t
   ao.progress = ais_progress;
   ao.progress_ctx = &apc;
   infb_decoder dd = infb_vae_decoder_ops(dec);
-  (void)n;
   if (!st)
     st = gap_progress(o, "AIS", gs->ais_done, m);
   for (size_t i0 = gs->ais_done, c = 0; !st && i0 < m; i0 += c) {
@@ -1069,7 +1067,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
                          gs->khat[1], gs->khat_status[1], o, "IWAE (q*)", gs,
                          &gs->iwae_done[1])))
     goto done;
-  if ((st = vae_ais_all(vtrain, v, dec, n, X, Xd, first_index, o, gs, MU, LV)))
+  if ((st = vae_ais_all(v, dec, X, Xd, first_index, o, gs, MU, LV)))
     goto done;
   if ((st = vae_methods(rep, gs, has_q, n)))
     goto done;
