@@ -297,6 +297,9 @@ const infb_key infb_keys[] = {
         "chains start from the prior, or from the encoder's q (annealing from q)"),
     KEY("ais", "points", INFB_KEY_INT, "0", 0, 0.0, 1e7, 0, NULL,
         "AIS on the first N evaluated points of each split (0: all of them)"),
+    KEY("ais", "tile_points", INFB_KEY_INT, "8", 0, 1.0, 4096.0, 0, NULL,
+        "points whose chains share each decoder call, each at rows fixed by its index "
+        "(speed; results depend on it, not on threads)"),
     KEY("ais", "ess_min", INFB_KEY_DOUBLE, "10", 0, 0.0, NOMAX, 0, NULL,
         "flag a point whose chains' effective sample size is below this"),
     KEY("ais", "trace_points", INFB_KEY_INT, "4", 0, 0.0, 1e4, 0, NULL,

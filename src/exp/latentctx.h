@@ -114,6 +114,10 @@ json_num(const json_t *v)
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* [ais] as AIS options (seed c->seed; the threads and progress are the caller's). */
+struct infb_ais_options;
+void infb_runlatent_ais_options(const lctx *c, struct infb_ais_options *o);
+
 /* ------------------------------------------------------------------ lingauss (runlingauss.c) */
 
 /* The data of [data] source (synthetic, or CSV files split into train and test) into
@@ -148,6 +152,13 @@ int infb_runvae_load(lctx *c);
  * stage and go on from it under --resume.  INFB_EINTR when interrupted (the checkpoint
  * kept), the trainer's and the writes' statuses. */
 int infb_runvae_fit(lctx *c, lentry *e);
+
+/* [bdmc]: the BDMC sandwich of entry e's decoder (infer/bdmc.h) on [bdmc] points simulated
+ * from it, at each [bdmc] temperatures with the [ais] chain settings: bdmc-STEM.tsv (per
+ * setting: the bounds, the gap and the encoder's IWAE, means and se over points),
+ * bdmc-STEM-points.tsv, results.json's "bdmc" and, for a staged entry, the stage record
+ * "bdmc" after each setting (--resume goes on from it).  Statuses of the run. */
+int infb_runvae_bdmc(lctx *c, const lentry *e, json_t *obj);
 
 /* Entry e's figures (exp/vaefigs.h) after its gap report, listed in obj.  Write
  * statuses. */

@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "exp/gapreport.h"
 #include "infer/ais.h"
+#include "infer/psis.h"
+#include "plot/truthfigs.h"
 #include "exp/gapstate.h"
 #include "exp/latentctx.h"
 #include "exp/results.h"
@@ -93,20 +95,49 @@ add_gap_row(lctx *c, const char *label, int split, const infb_gap_report *r)
   return GSL_SUCCESS;
 }
 
+/* The per-point TSV's own columns, before its methods' (exp/gapreport.h). */
+#define NPOINT_COLS 10
+static const char *const point_cols[NPOINT_COLS] = {
+    "index",  "log_px",           "elbo_qstar",       "elbo_qstar_numeric", "elbo_qstar_numeric_mc_se",
+    "elbo_q", "approximation_gap", "amortization_gap", "inference_gap",      "qstar_steps"};
+
+/* khat-STEM.gp: the PSIS k̂ of each IWAE proposal (train and, when evaluated, test). */
+static int
+write_khat_figure(const lctx *c, const lentry *e, const infb_gap_report *r, int both)
+{
+  size_t nm = 0;
+  const char **mnames = NULL;
+  char *pool = NULL;
+  int st = infb_gapreport_columns(r, &nm, &mnames, &pool);
+  const char **cols = st ? NULL : infb_malloc(NPOINT_COLS + nm, sizeof *cols);
+  int any = 0;
+  for (size_t j = 0; j < nm; j++)
+    any |= strlen(mnames[j]) > 5 && strcmp(mnames[j] + strlen(mnames[j]) - 5, "_khat") == 0;
+  if (cols && any) {
+    memcpy(cols, point_cols, NPOINT_COLS * sizeof *cols);
+    memcpy(cols + NPOINT_COLS, mnames, nm * sizeof *cols);
+    char tr[128], te[128], stem[128];
+    snprintf(stem, sizeof stem, "khat-%s", e->stem);
+    snprintf(tr, sizeof tr, "gaps-%s-train.tsv", e->stem);
+    snprintf(te, sizeof te, "gaps-%s-test.tsv", e->stem);
+    st = infb_plot_khat_write(c->dir, stem, tr, both ? te : NULL, e->name,
+                              infb_psis_threshold((size_t)infb_config_int(c->cfg, "evaluate",
+                                                                          "iwae_k")),
+                              NPOINT_COLS + nm, cols);
+  } else if (!st && !cols) {
+    st = GSL_ENOMEM;
+  }
+  free(cols);
+  free(mnames);
+  free(pool);
+  return st;
+}
+
 static int
 write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r)
 {
-  const char *base[] = {"index",
-                        "log_px",
-                        "elbo_qstar",
-                        "elbo_qstar_numeric",
-                        "elbo_qstar_numeric_mc_se",
-                        "elbo_q",
-                        "approximation_gap",
-                        "amortization_gap",
-                        "inference_gap",
-                        "qstar_steps"};
-  const size_t nb = sizeof base / sizeof base[0];
+  const char *const *base = point_cols;
+  const size_t nb = NPOINT_COLS;
   /* then every ln p(x) method's values, errors and diagnostics (exp/gapreport.h) */
   size_t nm = 0;
   const char **mnames = NULL;
@@ -121,7 +152,7 @@ write_points(const lctx *c, const lentry *e, int split, const infb_gap_report *r
     free(cols);
     return GSL_ENOMEM;
   }
-  memcpy(cols, base, sizeof base);
+  memcpy(cols, base, nb * sizeof *cols);
   memcpy(cols + nb, mnames, nm * sizeof *cols);
   double sh = -c->log_jacobian;
   for (size_t i = 0; i < r->n; i++) {
@@ -274,6 +305,8 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
     snprintf(te, sizeof te, "gaps-%s-test.tsv", e->stem);
     int both = strcmp(which, "both") == 0 && c->n[1] > 0;
     st = infb_plot_gaphist_write(c->dir, stem, tr, both ? te : NULL, e->name, r->has_encoder);
+    if (!st && c->vae)
+      st = write_khat_figure(c, e, r, both);
   }
   e->evaluated[s] = 1;
   return st;
@@ -439,6 +472,11 @@ resume_split(const lctx *c, const lentry *e, int s, const json_t *rec, infb_gap_
     json_array_extend(sessions, before);
   size_t done;
   const char *phase = infb_gap_state_phase(gs, &done);
+  if (strcmp(phase, "quadrature") == 0) { /* every recorded phase is done */
+    infb_run_progress(c->opt, "%s: the %s points' gap report is recorded; rebuilt from it",
+                      e->name, split_name[s]);
+    return GSL_SUCCESS;
+  }
   char where[96];
   if (done)
     snprintf(where, sizeof where, "%s after %zu of %zu points", phase, done,
@@ -490,9 +528,8 @@ restore_split(lctx *c, lentry *e, json_t *obj, int s, const json_t *rec)
 
 /* ------------------------------------------------------------------ AIS */
 
-/* [ais] as AIS options (the seed, threads and progress are the gap report's). */
-static void
-ais_options(const lctx *c, infb_ais_options *o)
+void
+infb_runlatent_ais_options(const lctx *c, infb_ais_options *o)
 {
   infb_ais_options_default(o);
   const infb_config *g = c->cfg;
@@ -515,6 +552,7 @@ ais_options(const lctx *c, infb_ais_options *o)
   o->grad_clip = infb_config_double(g, "ais", "grad_clip");
   o->init = infb_config_is_word(g, "ais", "init", "encoder") ? INFB_AIS_ENCODER : INFB_AIS_PRIOR;
   o->ess_min = infb_config_double(g, "ais", "ess_min");
+  o->tile_points = (size_t)infb_config_int(g, "ais", "tile_points");
   o->seed = c->seed;
 }
 
@@ -587,6 +625,11 @@ write_ais_traces(const lctx *c, const lentry *e, int s, const infb_ais_trace *t,
                           "t, the fraction of moves accepted at t, the step",
                           6, cols, total, NULL, rows);
   free(rows);
+  if (!st) {
+    char stem[128];
+    snprintf(stem, sizeof stem, "ais-trace-%s-%s", e->stem, split_name[s]);
+    st = infb_plot_ais_trace_write(c->dir, stem, file, e->name);
+  }
   return st;
 }
 
@@ -626,7 +669,7 @@ evaluate(lctx *c, lentry *e, json_t *obj)
   /* [ais]: AIS in every VAE gap report, on the first [ais] points of each split. */
   const int ais_on = c->vae && infb_config_bool(c->cfg, "ais", "run");
   infb_ais_options ao;
-  ais_options(c, &ao);
+  infb_runlatent_ais_options(c, &ao);
   const size_t ais_points = (size_t)infb_config_int(c->cfg, "ais", "points");
 
   json_object_set_new(obj, "gaps", json_object());
@@ -693,6 +736,9 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       if (!st)
         st = resume_split(c, e, s, legacy_done ? NULL : rec, gs, sc.sessions);
     }
+    size_t phase_done;
+    const int rebuilt = gs && rec && done && !legacy_done &&
+                        strcmp(infb_gap_state_phase(gs, &phase_done), "quadrature") == 0;
     json_decref(rec);
     json_decref(arec);
     vo.ais = ais_on ? &ao : NULL;
@@ -728,7 +774,8 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       st = report_split(c, e, obj, s, &r);
     if (!st && ais_on)
       st = write_ais_traces(c, e, s, traces, ntrace);
-    if (!st && staged(c, e))
+    /* A report rebuilt from complete records leaves them as they are. */
+    if (!st && staged(c, e) && !rebuilt)
       st = record_split(c, &sc, obj, s, gs);
     if (made)
       st = infb_run_step_error(st, &c->write_failed, "gap report on the %s points",
@@ -782,6 +829,8 @@ run_entry(lctx *c, lentry *e, size_t k)
       json_object_set_new(obj, "nonfinite_skipped", json_integer((json_int_t)e->skipped));
       json_object_set_new(obj, "lr_halvings", json_integer((json_int_t)e->halvings));
       st = evaluate(c, e, obj);
+      if (!st && !c->stopped && infb_config_bool(c->cfg, "bdmc", "run"))
+        st = infb_runvae_bdmc(c, e, obj);
       if (!st && !c->stopped)
         st = infb_run_step_error(infb_runvae_figures(c, e, obj), &c->write_failed, "figures");
     } else if (f->model) {

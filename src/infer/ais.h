@@ -32,14 +32,31 @@
  * Randomness: chain c of point i (i = first_index + row) draws from its own stream of
  * INFB_RNG_SAMPLER (core/rng.h): purpose "ais" (forward), "ais/reverse", "ais/pilot",
  * index i·2^24 + c: z_0 (K ziggurat normals, forward from the prior; from q: μ + σ⊙ε),
- * then per move K momentum normals and one uniform for the test.  All of a point's chains
- * go through the decoder together (rows = chains, cut into fixed chunks of at most
- * chunk_rows rows when there are more) and never with another point's rows, so a point's
- * result depends only on its own data, streams and the options: bit-identical whatever
- * the number of points, their order or the thread count (linalg/blas.h, the row
- * contract).  Cost: T·leapfrog + 1 decoder forward+backward passes per chain (ln p(x|z)
- * and its gradient at the state are carried from move to move), and as many per pilot
- * chain. */
+ * then per move K momentum normals and one uniform for the test.
+ *
+ * Row tiles (linalg/blas.h, the row contract: a gemm row's value depends on the call's
+ * shape and the row's position in it).  Points are grouped by their index into tiles of
+ * P = tile_points: point i is slot s = i mod P of tile ⌊i/P⌋.  The points of a tile run in
+ * lockstep (the same T, L and schedule; each its own ε(t) from its own pilot chains, its
+ * own streams and Metropolis tests), and every decoder call of a tile has the same shape:
+ * P·C' rows for a phase of C' chains per point (C' = pilot_chains for the pilot phase,
+ * chains for the forward and for the reverse phase), slot s in rows [s·C', (s + 1)·C'),
+ * cut into chunks of chunk_rows rows when there are more (chunks at fixed places: a
+ * function of P, C' and chunk_rows alone).  A slot whose point is not in the call, or
+ * whose chains stopped (NONFINITE), is padding: z = 0, never moved, x the tile's first
+ * point in the call (a stopped point: its own), its outputs ignored (no sum runs over a
+ * call's rows).  So a point's
+ * rows always meet the same calls at the same places, and its result depends only on its
+ * own data, streams and the options: bit-identical whatever the points beside it in the
+ * call (a tile cut across calls included), their order or the thread count.  P = 1 is one
+ * point's chains per call (the behaviour before tiles, bit for bit).
+ * Cost: T·leapfrog + 1 decoder forward+backward passes per chain (ln p(x|z) and its
+ * gradient at the state are carried from move to move), and as many per pilot chain; the
+ * decoder runs the whole tile every time, so a tile with k of its P points in the call
+ * costs what P points cost: give a call whole tiles (first_index and n multiples of P)
+ * where it can.  Larger tiles make larger gemms, faster per row (measured on the protocol's
+ * decoder, C = 16, one thread, OpenBLAS Zen kernels: ×1.22 chain transitions/s at P = 4,
+ * ×1.29 at 8, ×1.33 at 16), for P times the per-thread workspace. */
 #ifndef INFB_INFER_AIS_H
 #define INFB_INFER_AIS_H
 
@@ -74,13 +91,18 @@ typedef struct infb_ais_options {
   int init;             /* enum infb_ais_init (PRIOR) */
   double ess_min;       /* flag a point whose chains' ESS is below this (10) */
   size_t chunk_rows;    /* decoder rows per call at most (≥ 1; 4096) */
-  size_t threads;       /* points run on min(threads, dec->parts, n) threads when the
-                           decoder has parts (fn_part; thread j calls part j, and a single
-                           thread part 0, so the rows meet the same code whatever the
-                           thread count), else on the calling thread with fn (≥ 1; 1) */
+  size_t threads;       /* tiles run on min(threads, dec->parts, tiles in the call)
+                           threads when the decoder has parts (fn_part; thread j calls part
+                           j, and a single thread part 0, so the rows meet the same code
+                           whatever the thread count), else on the calling thread with fn
+                           (≥ 1; 1) */
+  size_t tile_points;   /* P ≥ 1: points per row tile (above; 1).  Threads take whole
+                           tiles.  The results depend on P (it sets the calls' shape) but,
+                           for a given P, not on the batch, order or threads */
   uint64_t seed;        /* master seed of the streams */
   /* Progress (may be NULL): called from the calling thread only, with the points done
-   * so far (of total n): after each point it finishes, every 64 moves of its chains, and
+   * so far (of total n): after each tile it finishes (its points finish together), every
+   * 64 moves of its chains, and
    * once with done = n at the end unless that was the last call; nonzero stops the run
    * (returned as its status; the results are then unspecified).  The results do not
    * depend on it. */
@@ -125,8 +147,9 @@ size_t infb_ais_trace_rows(size_t T, size_t stride);
 int infb_ais_schedule_fill(int schedule, double delta, size_t T, double *beta);
 
 /* AIS for the n points X (n×D, row-major), point index first_index + row (chain c's
- * streams index (first_index + row)·2^24 + c: chains, pilot chains ≤ 2^24).  Point-major:
- * per point, its pilot chains, then its forward, then its reverse chains.
+ * streams index (first_index + row)·2^24 + c: chains, pilot chains ≤ 2^24).  Tile-major:
+ * per tile (above), its points' pilot chains, then their forward, then their reverse
+ * chains.
  * - fwd (n entries, or NULL): forward AIS.  q_mu, q_lv (n×K): the encoder's q, needed
  *   (GSL_EINVAL otherwise) when init is ENCODER, ignored otherwise.
  * - zstar (n×K) with rev (n entries): reverse AIS from zstar (both or neither; GSL_EINVAL
@@ -140,10 +163,10 @@ int infb_ais_schedule_fill(int schedule, double delta, size_t T, double *beta);
  * rejected); when its pilot chains stop, both directions are NONFINITE and its step_out
  * row holds NAN from there.
  * Returns a status: GSL_EINVAL for invalid options or arguments (chains, leapfrog, pilot
- * chains, chunk_rows or threads 0; temperatures < 2; step_size outside
+ * chains, chunk_rows, threads or tile_points 0; temperatures < 2; step_size outside
  * [step_min, step_max]; …), a decoder's nonzero status unchanged, ENOMEM; the progress
- * callback's nonzero value.  Allocates once per call (per thread: O(C·K + chunk rows)),
- * nothing per move. */
+ * callback's nonzero value.  Allocates once per call (per thread: O(P·C·K) with C the
+ * larger of chains and pilot chains), nothing per move. */
 int infb_ais_run(const infb_decoder *dec, const infb_ais_options *o, size_t n,
                  const double *X, size_t first_index, const double *q_mu, const double *q_lv,
                  const double *zstar, infb_ais_point *fwd, infb_ais_point *rev,
@@ -185,7 +208,8 @@ int infb_ais_potential(const infb_decoder *dec, const double *x, double beta, in
 
 /* The protocol's settings: 100 chains, 10 000 linear temperatures, 10 leapfrog steps,
  * ε 0.01, PILOT with 10 pilot chains, ×1.02/×0.98 toward 0.65 within [1e-4, 0.5], clip
- * 1e4, from the prior, ESS flag below 10, chunk 4096, 1 thread, δ 4, seed 0. */
+ * 1e4, from the prior, ESS flag below 10, chunk 4096, 1 thread, tiles of 1 point, δ 4,
+ * seed 0. */
 void infb_ais_options_default(infb_ais_options *o);
 
 #endif

@@ -770,25 +770,26 @@ ais_progress(void *ctx, size_t done, size_t total)
   return gap_progress(a->o, "AIS", a->before + done, a->total);
 }
 
-/* AIS (o->ais) on points [gs->ais_done, gs->ais_n) in groups of the run threads, each
+/* AIS (o->ais) on points [gs->ais_done, gs->ais_n) in groups of (run threads) row tiles, each
  * group's results saved into gs.  From the encoder's q: its means and ln σ² (re-encoded
  * here into MU, LV, float scratch of n×K). */
 static int
-vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t n,
-            const float *X, const double *Xd, size_t first_index,
-            const infb_vae_gap_options *o, infb_gap_state *gs, float *MU, float *LV)
+vae_ais_all(infb_vae_f32 *v, infb_vae_decoder *dec, const float *X, const double *Xd,
+            size_t first_index, const infb_vae_gap_options *o, infb_gap_state *gs, float *MU,
+            float *LV)
 {
   if (!o->ais || gs->ais_done >= gs->ais_n)
     return GSL_SUCCESS;
-  (void)vtrain;
   const infb_vae_arch *arch = infb_vae_arch_f32(v);
   const size_t D = arch->D, K = arch->K, m = gs->ais_n;
   infb_ais_options ao = *o->ais;
   ao.seed = o->qstar.seed;
   ao.threads = infb_vae_run_threads_f32(v);
-  const size_t G = ao.threads ? ao.threads : 1;
+  /* Groups of whole row tiles (infer/ais.h), as many as the threads, aligned on the
+   * points' indices: a tile cut by a group would cost a whole tile twice. */
+  const size_t P = ao.tile_points ? ao.tile_points : 1, T = ao.threads ? ao.threads : 1;
   double *qmu = NULL, *qlv = NULL;
-  infb_ais_point *res = infb_calloc(G, sizeof *res);
+  infb_ais_point *res = infb_calloc(T * P, sizeof *res);
   int st = res ? GSL_SUCCESS : GSL_ENOMEM;
   if (!st && ao.init == INFB_AIS_ENCODER) {
     if (o->no_encoder && !o->q_mu)
@@ -811,11 +812,11 @@ vae_ais_all(infb_vae_f32 *vtrain, infb_vae_f32 *v, infb_vae_decoder *dec, size_t
   ao.progress = ais_progress;
   ao.progress_ctx = &apc;
   infb_decoder dd = infb_vae_decoder_ops(dec);
-  (void)n;
   if (!st)
     st = gap_progress(o, "AIS", gs->ais_done, m);
-  for (size_t i0 = gs->ais_done; !st && i0 < m; i0 += G) {
-    size_t c = m - i0 < G ? m - i0 : G;
+  for (size_t i0 = gs->ais_done, c = 0; !st && i0 < m; i0 += c) {
+    size_t end = ((first_index + i0) / P + T) * P - first_index;
+    c = (end < m ? end : m) - i0;
     apc.before = i0;
     infb_vae_decoder_bind(dec, c, X + i0 * D); /* the group's points, read in place */
     st = infb_ais_run(&dd, &ao, c, Xd + i0 * D, first_index + i0, qmu ? qmu + i0 * K : NULL,
@@ -1066,7 +1067,7 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
                          gs->khat[1], gs->khat_status[1], o, "IWAE (q*)", gs,
                          &gs->iwae_done[1])))
     goto done;
-  if ((st = vae_ais_all(vtrain, v, dec, n, X, Xd, first_index, o, gs, MU, LV)))
+  if ((st = vae_ais_all(v, dec, X, Xd, first_index, o, gs, MU, LV)))
     goto done;
   if ((st = vae_methods(rep, gs, has_q, n)))
     goto done;

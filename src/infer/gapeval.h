@@ -244,7 +244,7 @@ typedef struct infb_vae_gap_options {
    * the IWAE phases, as method "ais" (its seed, threads and progress are set here: the
    * master seed, the network's run threads, the report's progress as phase "AIS"); the
    * state (when given) must have room for them (infb_gap_state_alloc_ais).  Its
-   * per-point results are saved after every group of as many points as the run threads
+   * per-point results are saved after every group of as many row tiles as the run threads
    * (a point's result does not depend on the group).  ais_trace (n entries or NULL; rows
    * 0: none): the diagnostics of the points that have one, filled in the session that
    * runs them. */

@@ -17,7 +17,12 @@
  *     piece, never what is in it.
  *   - Sums over pieces (gradients, a reduction over points) are taken in piece order.
  *   - Work that must not depend even on the batch (a point's result whatever the points
- *     beside it) puts that point's rows alone in its calls, at fixed positions.
+ *     beside it) puts that point's rows alone in its calls, at fixed positions — or in
+ *     calls of a fixed shape shared with other points, at positions fixed by the point's
+ *     own index, the places of points absent from the call filled with padding rows whose
+ *     outputs are ignored (a row tile: infer/ais.h's tile_points).  A padding row cannot
+ *     change another row's value (gemm rows are independent), so only sums over a call's
+ *     rows must leave padding out.
  * The VAE's [experiment] parts (nn/vae.h) and q*'s shares (infer/qstar.h) are such pieces;
  * tests/cli/threads-t.sh checks every model's outputs on 1, 2 and 3 threads. */
 #ifndef INFB_LINALG_BLAS_H

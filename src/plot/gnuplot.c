@@ -3,6 +3,7 @@
  * manual for `set datafile`, `filledcurves` and `yerrorlines`). */
 #include "config.h"
 #include "plot/gnuplot.h"
+#include "plot/gpscript.h"
 #include "core/atomicfile.h"
 #include "core/error.h"
 
@@ -29,10 +30,10 @@ enum {
 enum { PR_COL_X = 1, PR_COL_E0 = 2, PR_COLS_PER_EST = 3 };
 /* Colour line styles of the shared style (1..8) and its reference styles. */
 enum {
-  LS_NCOLOURS = 8,
-  LS_REFERENCE = 9, /* horizontal reference level */
-  LS_MARK_A = 10,   /* a marked parameter value (evidence-optimal) */
-  LS_MARK_B = 11,   /* another marked parameter value (CV-selected) */
+  LS_NCOLOURS = INFB_GP_NCOLOURS,
+  LS_REFERENCE = INFB_GP_LS_REFERENCE, /* horizontal reference level */
+  LS_MARK_A = INFB_GP_LS_MARK_A,       /* a marked parameter value (evidence-optimal) */
+  LS_MARK_B = INFB_GP_LS_MARK_B,       /* another marked parameter value (CV-selected) */
   LS_TRAIN = 12,    /* training points */
   LS_TEST = 13      /* test points */
 };
@@ -1723,4 +1724,67 @@ infb_plot_posterior_grid_write(const char *dir, const char *stem, const char *ts
   }
   fputs("\nunset multiplot\n", fp);
   return infb_afile_commit(af);
+}
+
+/* ---------------------------------------------------------------- plot/gpscript.h:
+ * the helpers above, for the other figure files. */
+int
+infb_gp_check_name(const char *what, const char *s)
+{
+  return check_name(what, s);
+}
+
+infb_afile *
+infb_gp_open(const char *dir, const char *stem, const char *suffix)
+{
+  return open_script(dir, stem, suffix);
+}
+
+void
+infb_gp_preamble(FILE *fp, const char *stem, const char *suffix, const char *what,
+                 const char *data)
+{
+  put_preamble(fp, stem, suffix, what, data);
+}
+
+void
+infb_gp_qchars(FILE *fp, const char *s)
+{
+  put_qchars(fp, s);
+}
+
+void
+infb_gp_qstr(FILE *fp, const char *s)
+{
+  put_qstr(fp, s);
+}
+
+void
+infb_gp_datafile(FILE *fp, const char *name)
+{
+  put_datafile(fp, name);
+}
+
+const char *
+infb_gp_fmt_num(char *buf, size_t cap, int digits, double x)
+{
+  return fmt_num(buf, cap, digits, x);
+}
+
+void
+infb_gp_logx(FILE *fp)
+{
+  put_logx(fp);
+}
+
+void
+infb_gp_key_below(FILE *fp)
+{
+  fputs(key_below, fp);
+}
+
+void
+infb_gp_plot_sep(FILE *fp)
+{
+  fputs(plot_sep, fp);
 }

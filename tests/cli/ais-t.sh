@@ -1,14 +1,15 @@
 #!/bin/sh
-# AIS in the VAE's gap report (issue "truth" §1, §2, §9): its config errors, its place in
+# AIS in the VAE's gap report (issue "truth" §1, §2, §3, §9): its config errors, its place in
 # the table of ln p(x) methods, agreement with the converged quadrature on a K = 2 model,
 # a finished run extended with AIS (identical to a run that had it from the start), a
 # changed AIS setting refused before anything is written, and a kill during AIS resumed to
 # identical outputs.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 14
+plan 18
 
 base="$fixtures/run-vae.ini"
 ais="--set ais.chains=16 --set ais.temperatures=400 --set ais.pilot_chains=4 --set ais.points=4"
+ais="$ais --set ais.tile_points=2" # AIS groups of 2 points on one thread
 
 # §9: FILE:LINE errors.
 { cat "$base"; printf '[ais]\npoints = 9\n'; } > "$tmp/bad1.ini"
@@ -75,12 +76,29 @@ cmp -s "$tmp/config-before" "$tmp/ext/config.ini"
 ok $? "... and the run's config.ini is untouched"
 
 # Killed during AIS (the fifth saved group: L[q], q*, the two IWAEs, then AIS's first
-# point), resumed: identical.
+# tile of 2 points), resumed: identical.
 # shellcheck disable=SC2086
 INFBENCH_KILL_AT=gap-group:5 "$INFBENCH" run "$base" -o "$tmp/killed" --quiet $ais \
   >"$tmp/out" 2>"$tmp/err"
 killed=$?
 "$INFBENCH" run --resume "$tmp/killed" --quiet >"$tmp/out" 2>"$tmp/err" &&
-  [ "$killed" = 137 ] && grep -q '"AIS after 1 of 4 points"' "$tmp/killed/stages/amortized.ais-train.json" &&
+  [ "$killed" = 137 ] && grep -q '"AIS after 2 of 4 points"' "$tmp/killed/stages/amortized.ais-train.json" &&
   same_gaps "$tmp/direct" "$tmp/killed" 'gaps*.tsv'
-ok $? "killed after AIS's first point (exit $killed), resumed there: identical gap reports"
+ok $? "killed after AIS's first group of 2 points (exit $killed), resumed there: identical gap reports"
+
+# BDMC (§3) on points simulated from the model: the sandwich closes as temperatures grow.
+run_cmd run "$base" -o "$tmp/bdmc" --quiet --set bdmc.points=6 --set "bdmc.temperatures=10, 300" \
+  --set ais.chains=8 --set ais.pilot_chains=4
+is 0 "$rc" "a run with [bdmc]: exit 0 ($err)"
+closes=$(python_json "$tmp/bdmc/results.json" \
+  "s=d['estimators']['amortized']['bdmc']['settings']; g=[x['gap'] for x in s]; \
+print(int(len(s) == 2 and g[1]['mean'] < g[0]['mean'] and g[1]['mean'] < 0.5 and \
+g[0]['mean'] > 0), g[0]['mean'], g[1]['mean'])")
+case $closes in 1*) r=0 ;; *) r=1 ;; esac
+ok $r "the BDMC gap shrinks from 10 to 300 temperatures, below 0.5 nat ($closes)"
+[ -s "$tmp/bdmc/bdmc-amortized.tsv" ] && [ -s "$tmp/bdmc/bdmc-amortized-points.tsv" ]
+ok $? "bdmc-STEM.tsv and the per-point table are written"
+{ cat "$fixtures/run-lingauss.ini"; printf '[bdmc]\npoints = 3\n'; } > "$tmp/bad3.ini"
+run_cmd check "$tmp/bad3.ini"
+[ "$rc" = 2 ] && printf '%s' "$err" | grep -q "bad3.ini:[0-9]*: \[bdmc\]: BDMC needs a sampler for p(x|z)"
+ok $? "BDMC on a model without a sampler for p(x|z): a FILE:LINE config error ($err)"

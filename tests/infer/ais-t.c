@@ -4,12 +4,17 @@
  * Gaussian target (its mean and covariance, acceptance) and the leapfrog's reversibility;
  * AIS's potential gradient against finite differences; the schedules; per-point
  * reproducibility (alone, batched, reordered, threads, chunking); the adaptation modes;
- * NONFINITE points; the error paths (MATH.md §7–8). */
+ * NONFINITE points; row tiles (tile_points) against a decoder whose rows depend on their
+ * place in the call, and through the VAE's float32 decoder on OpenBLAS; the error paths
+ * (MATH.md §7–8). */
 #include <config.h>
 #include "tap/basic.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "infer/ais.h"
+#include "infer/gapeval.h"
+#include "linalg/blas.h"
+#include "nn/vae.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -809,6 +814,399 @@ test_reproducible(lgmodel *m, gsl_rng *r)
      "reverse trace (fwd NULL, stride 1): row t = 1 holds the reverse estimate");
 }
 
+/* ---- fixed row tiles (tile_points) ----
+ * A decoder whose rows depend on their place in the call, as OpenBLAS's gemm kernels'
+ * do (linalg/blas.h, the row contract): the linear-Gaussian ln p plus
+ * (position mod 3)·1e-13·(R mod 5), position and R of the call.  With `compact` it plays
+ * a tiling that would drop its padding rows (rows with z = 0 exactly: AIS's padding):
+ * the position and R then count the other rows only, so the shape follows the batch. */
+
+typedef struct {
+  lgmodel *m;
+  int compact;
+  size_t calls, shapes[8]; /* distinct row counts seen (up to 8) */
+  size_t nshapes;
+} posmodel;
+
+static int
+pos_zero_row(size_t K, const double *z)
+{
+  for (size_t k = 0; k < K; k++)
+    if (z[k] != 0.0)
+      return 0;
+  return 1;
+}
+
+static int
+pos_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
+            double *logp, double *G)
+{
+  posmodel *p = self;
+  const size_t K = p->m->K;
+  int st = lg_decoder(p->m, R, X, xrow, Z, logp, G);
+  if (st)
+    return st;
+  size_t Rv = R, pos = 0;
+  if (p->compact) {
+    Rv = 0;
+    for (size_t r = 0; r < R; r++)
+      Rv += !pos_zero_row(K, Z + r * K);
+  }
+  for (size_t r = 0; r < R; r++) {
+    if (p->compact && pos_zero_row(K, Z + r * K))
+      continue;
+    logp[r] += (double)(pos % 3) * 1e-13 * (double)(Rv % 5);
+    pos++;
+  }
+  /* The shapes, from one thread at a time (the tests read them after single-thread runs;
+   * a race with two threads only garbles this log). */
+  __atomic_add_fetch(&p->calls, 1, __ATOMIC_RELAXED);
+  int seen = 0;
+  for (size_t j = 0; j < p->nshapes; j++)
+    seen |= p->shapes[j] == R;
+  if (!seen && p->nshapes < 8)
+    p->shapes[p->nshapes++] = R;
+  return GSL_SUCCESS;
+}
+
+static int
+pos_decoder_part(void *self, size_t part, size_t R, const double *X, const size_t *xrow,
+                 const double *Z, double *logp, double *G)
+{
+  posmodel *p = self;
+  __atomic_or_fetch(&p->m->parts_used, 1u << part, __ATOMIC_RELAXED);
+  return pos_decoder(self, R, X, xrow, Z, logp, G);
+}
+
+static infb_decoder
+pos_dec(posmodel *p, size_t parts)
+{
+  infb_decoder d = {.D = p->m->D, .K = p->m->K, .fn = pos_decoder, .self = p,
+                    .parts = parts, .fn_part = parts ? pos_decoder_part : NULL};
+  return d;
+}
+
+/* Bit-identity of every field that holds a number, NaNs included. */
+static int
+same_bits(size_t n, const infb_ais_point *a, const infb_ais_point *b)
+{
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(&a[i].log_px, &b[i].log_px, sizeof(double)) ||
+        memcmp(&a[i].mc_se, &b[i].mc_se, sizeof(double)) ||
+        memcmp(&a[i].ess, &b[i].ess, sizeof(double)) ||
+        memcmp(&a[i].accept, &b[i].accept, sizeof(double)) ||
+        memcmp(&a[i].step_final, &b[i].step_final, sizeof(double)) ||
+        a[i].status != b[i].status || a[i].low_ess != b[i].low_ess)
+      return 0;
+  return 1;
+}
+
+/* The 7 points at indices FI … FI + 6 (FI = 5: tiles of 4 from index 4, so the first
+ * tile holds 3 of them and the second 4). */
+#define TN 7
+#define TFI 5
+#define TT 30
+
+/* Each of the TN points run alone under its index into fa, ra, sa (steps). */
+static int
+tiles_alone(const infb_decoder *d, const infb_ais_options *o, const lgmodel *m,
+            const double *X, const double *Zs, infb_ais_point *fa, infb_ais_point *ra,
+            double *sa)
+{
+  int st = 0;
+  for (size_t j = 0; j < TN; j++)
+    st |= infb_ais_run(d, o, 1, X + j * m->D, TFI + j, NULL, NULL, Zs + j * m->K, fa + j,
+                       ra + j, NULL, sa + j * TT);
+  return st;
+}
+
+static void
+test_tiles(lgmodel *m, gsl_rng *r)
+{
+  const size_t D = m->D, K = m->K, T = TT;
+  double X[TN * MAXD], Zs[TN * MAXK], Xr[TN * MAXD], Zr[TN * MAXK];
+  lg_sample(m, r, TN, X, Zs);
+  for (size_t i = 0; i < TN; i++) {
+    memcpy(Xr + i * D, X + (TN - 1 - i) * D, D * sizeof(double));
+    memcpy(Zr + i * K, Zs + (TN - 1 - i) * K, K * sizeof(double));
+  }
+  posmodel pm = {.m = m};
+  infb_decoder dp = pos_dec(&pm, 2);
+  infb_ais_options o;
+  /* 8 chains and 6 pilot chains: calls of 32 and 24 rows at P = 4 (R mod 5 = 2, 4), 16 and
+   * 12 at P = 2 (1, 2), 8 and 6 at P = 1 (3, 1): the position term never vanishes. */
+  small_options(&o, 8, T, 3);
+  o.pilot_chains = 6;
+  o.step_size = 0.25;
+  o.target_accept = 0.9;
+  o.tile_points = 4;
+  infb_ais_point fb[TN], rb[TN], fa[TN], ra[TN], fx[TN], rx[TN];
+  double sb[TN * TT], sa[TN * TT], sx[TN * TT];
+
+  /* The position term matters: one row, alone and third in a call of 4, or in a call of 3. */
+  {
+    double z[4 * MAXK] = {0}, lp[4], G[4 * MAXK];
+    size_t xr[4] = {0, 0, 0, 0};
+    for (size_t k = 0; k < K; k++)
+      z[k] = z[K + k] = z[2 * K + k] = z[3 * K + k] = 0.3;
+    pos_decoder(&pm, 4, X, xr, z, lp, G);
+    double l3[3];
+    pos_decoder(&pm, 3, X, xr, z, l3, G);
+    ok(lp[0] != lp[2] && lp[2] != l3[2] && lp[0] == l3[0],
+       "the test decoder's rows depend on their position and the call's rows (%.17g, %.17g, "
+       "%.17g), as gemm rows do", lp[0], lp[2], l3[2]);
+  }
+
+  /* The reference: the batch of 7 on one thread. */
+  pm.nshapes = 0;
+  progress_log pl = {0};
+  o.progress = progress_cb;
+  o.progress_ctx = &pl;
+  int st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fb, rb, NULL, sb);
+  o.progress = NULL;
+  int shapes = pm.nshapes == 2 && ((pm.shapes[0] == 24 && pm.shapes[1] == 32) ||
+                                   (pm.shapes[0] == 32 && pm.shapes[1] == 24));
+  int all_ok = 1;
+  for (size_t i = 0; i < TN; i++)
+    all_ok = all_ok && fb[i].status == INFB_AIS_OK && rb[i].status == INFB_AIS_OK;
+  ok(st == 0 && all_ok && shapes && pl.last_done == TN && pl.off_main == 0,
+     "tile_points 4, 7 points from index 5: every point OK, every decoder call 4·6 = 24 "
+     "(pilot) or 4·8 = 32 rows (%zu shapes seen), progress ends at 7", pm.nshapes);
+
+  st = tiles_alone(&dp, &o, m, X, Zs, fa, ra, sa);
+  ok(st == 0 && same_bits(TN, fb, fa) && same_bits(TN, rb, ra) && !memcmp(sb, sa, sizeof sb),
+     "tile_points 4, position-dependent decoder: each point run alone (its own index) is "
+     "bit-identical to the batch of 7, forward, reverse and ε(t)");
+
+  /* Reversed rows: row j holds point 6 − j under index 5 + j; it equals that x alone there. */
+  st = infb_ais_run(&dp, &o, TN, Xr, TFI, NULL, NULL, Zr, fx, rx, NULL, sx);
+  infb_ais_point fra[TN], rra[TN];
+  double sra[TN * TT];
+  st |= tiles_alone(&dp, &o, m, Xr, Zr, fra, rra, sra);
+  ok(st == 0 && same_bits(TN, fx, fra) && same_bits(TN, rx, rra) &&
+     !memcmp(sx, sra, sizeof sx) && !same_bits(1, fx, fb),
+     "tile_points 4: the batch in reversed order, each row bit-identical to its x alone "
+     "under its index");
+
+  /* Two calls cut inside a tile (indices 5–6, then 7–11: the first tile split), issued
+   * in reverse order. */
+  st = infb_ais_run(&dp, &o, 5, X + 2 * D, TFI + 2, NULL, NULL, Zs + 2 * K, fx + 2, rx + 2,
+                    NULL, sx + 2 * T);
+  st |= infb_ais_run(&dp, &o, 2, X, TFI, NULL, NULL, Zs, fx, rx, NULL, sx);
+  ok(st == 0 && same_bits(TN, fb, fx) && same_bits(TN, rb, rx) && !memcmp(sb, sx, sizeof sb),
+     "tile_points 4: the batch split into calls of 2 and 5 points across a tile, the later "
+     "call first: bit-identical");
+
+  /* Threads: two tiles on two threads (the decoder's two parts). */
+  o.threads = 2;
+  m->parts_used = 0;
+  pl = (progress_log){0};
+  o.progress = progress_cb;
+  o.progress_ctx = &pl;
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fx, rx, NULL, sx);
+  o.progress = NULL;
+  ok(st == 0 && same_bits(TN, fb, fx) && same_bits(TN, rb, rx) &&
+     !memcmp(sb, sx, sizeof sb) && m->parts_used && pl.last_done == TN &&
+     pl.off_main == 0,
+     "tile_points 4: 2 threads (parts used 0x%x) bit-identical to 1; progress from the "
+     "calling thread", m->parts_used);
+  o.threads = 1;
+
+  /* Chunks: the 32 rows cut into 12, 12, 8 (a fixed cut): alone equals batch still. */
+  o.chunk_rows = 12;
+  infb_ais_point fc[TN], rc[TN], fca[TN], rca[TN];
+  double sc[TN * TT], sca[TN * TT];
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fc, rc, NULL, sc);
+  st |= tiles_alone(&dp, &o, m, X, Zs, fca, rca, sca);
+  ok(st == 0 && same_bits(TN, fc, fca) && same_bits(TN, rc, rca) && !memcmp(sc, sca, sizeof sc),
+     "tile_points 4, chunk_rows 12 (calls of 12, 12, 8 rows): alone bit-identical to the "
+     "batch");
+  o.chunk_rows = 4096;
+
+  /* The test has teeth: a tiling that dropped its padding (the shape following the batch)
+   * gives other bits alone than in the batch. */
+  pm.compact = 1;
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fx, rx, NULL, NULL);
+  st |= tiles_alone(&dp, &o, m, X, Zs, fa, ra, sa);
+  size_t differ = 0;
+  for (size_t i = 0; i < TN; i++)
+    differ += !same_bits(1, fx + i, fa + i);
+  pm.compact = 0;
+  ok(st == 0 && differ >= 5,
+     "a decoder that sees the calls without their padding rows (a shape that follows the "
+     "batch): %zu of 7 points differ alone from the batch", differ);
+
+  /* Shape matters: P = 1, 2 and 4 give the same point other bits with this decoder, and the
+   * same bits with the position-free one. */
+  infb_ais_point f1[TN], r1[TN], f2[TN], r2[TN], g4[TN], h4[TN];
+  double s1[TN * TT], s2[TN * TT], s4[TN * TT];
+  o.tile_points = 1;
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, f1, r1, NULL, NULL);
+  o.tile_points = 2;
+  st |= infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, f2, r2, NULL, NULL);
+  int all_differ = 1;
+  for (size_t i = 0; i < TN; i++)
+    all_differ = all_differ && f1[i].log_px != f2[i].log_px && f1[i].log_px != fb[i].log_px &&
+                 f2[i].log_px != fb[i].log_px;
+  ok(st == 0 && all_differ, "position-dependent decoder: tile_points 1, 2 and 4 give every "
+     "point three different estimates (e.g. %.17g, %.17g, %.17g)", f1[0].log_px,
+     f2[0].log_px, fb[0].log_px);
+  infb_decoder dl = lg_dec(m, 2);
+  st = 0;
+  for (size_t P = 1; P <= 4; P *= 2) {
+    o.tile_points = P;
+    st |= infb_ais_run(&dl, &o, TN, X, TFI, NULL, NULL, Zs, P == 1 ? f1 : P == 2 ? f2 : g4,
+                       P == 1 ? r1 : P == 2 ? r2 : h4, NULL, P == 1 ? s1 : P == 2 ? s2 : s4);
+  }
+  ok(st == 0 && same_bits(TN, f1, f2) && same_bits(TN, f1, g4) && same_bits(TN, r1, r2) &&
+     same_bits(TN, r1, h4) && !memcmp(s1, s2, sizeof s1) && !memcmp(s1, s4, sizeof s1),
+     "position-free decoder: tile_points 1, 2 and 4 bit-identical (forward, reverse, ε(t)): "
+     "the tiles change the calls, not a point's arithmetic");
+  /* ... in the other modes too: ONLINE, FIXED, from the encoder's q, with a trace. */
+  double qm[TN * MAXK], ql[TN * MAXK];
+  for (size_t i = 0; i < TN; i++)
+    lg_posterior(m, X + i * D, qm + i * K, ql + i * K);
+  const int modes[3][2] = {{INFB_AIS_ONLINE, INFB_AIS_PRIOR}, {INFB_AIS_FIXED, INFB_AIS_PRIOR},
+                           {INFB_AIS_PILOT, INFB_AIS_ENCODER}};
+  int modes_same = 1;
+  st = 0;
+  for (int j = 0; j < 3; j++) {
+    o.adapt = modes[j][0];
+    o.init = modes[j][1];
+    double tb[2][5], tl[2][5], ta[2][5], ts[2][5];
+    for (int q = 0; q < 2; q++) {
+      infb_ais_trace tr[TN] = {{0}};
+      tr[3] = (infb_ais_trace){7, infb_ais_trace_rows(T, 7), tb[q], tl[q], ta[q], ts[q]};
+      o.tile_points = q ? 4 : 1;
+      st |= infb_ais_run(&dl, &o, TN, X, TFI, qm, ql, NULL, q ? g4 : f1, NULL, tr,
+                         q ? s4 : s1);
+    }
+    modes_same = modes_same && same_bits(TN, f1, g4) && !memcmp(s1, s4, sizeof s1) &&
+                 !memcmp(tb, tb[1], sizeof tb[0]) && !memcmp(tl, tl[1], sizeof tl[0]) &&
+                 !memcmp(ta, ta[1], sizeof ta[0]) && !memcmp(ts, ts[1], sizeof ts[0]);
+  }
+  ok(st == 0 && modes_same, "position-free decoder, ONLINE, FIXED and from the encoder's q "
+     "with a trace: tile_points 4 bit-identical to 1 (estimates, ε(t), traces)");
+  o.adapt = INFB_AIS_PILOT;
+  o.init = INFB_AIS_PRIOR;
+
+  /* A NONFINITE point inside a tile: padding from its start; its neighbours unchanged. */
+  o.tile_points = 4;
+  m->nan_x = X + 3 * D; /* index 8: slot 0 of the second tile */
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fx, rx, NULL, NULL);
+  m->nan_x = NULL;
+  int others = fx[3].status == INFB_AIS_NONFINITE && rx[3].status == INFB_AIS_NONFINITE &&
+               isnan(fx[3].log_px);
+  for (size_t i = 0; i < TN; i++)
+    if (i != 3)
+      others = others && same_bits(1, fx + i, fb + i) && same_bits(1, rx + i, rb + i);
+  ok(st == 0 && others, "tile_points 4: a NONFINITE point in a tile (its slot turns to "
+     "padding), its neighbours bit-identical to the clean batch");
+
+  /* A decoder's error passes through with tiles on 2 threads; P = 0 is refused. */
+  o.threads = 2;
+  m->calls = 0;
+  m->fail_call = 40;
+  st = infb_ais_run(&dp, &o, TN, X, TFI, NULL, NULL, Zs, fx, rx, NULL, NULL);
+  m->fail_call = 0;
+  is_int(GSL_EFAILED, st, "tile_points 4, 2 threads: a decoder's GSL_EFAILED passes through");
+  o.threads = 1;
+  infb_ais_options d0;
+  infb_ais_options_default(&d0);
+  ok(d0.tile_points == 1, "the default tile_points is 1 (one point per call, as before "
+     "tiles)");
+}
+#undef TN
+#undef TFI
+#undef TT
+
+/* ---- tiles through the VAE's decoder: real OpenBLAS sgemm rows ---- */
+
+#define VN 7
+#define VFI 5
+#define VT 10
+#define VD 784
+#define VK 4
+#define VH 200
+
+static void
+test_tiles_vae(void)
+{
+  infb_vae_arch a;
+  memset(&a, 0, sizeof a);
+  a.D = VD;
+  a.K = VK;
+  a.ndec = 1;
+  a.dec_hidden[0] = VH;
+  a.act = INFB_ACT_ELU;
+  infb_ais_options o;
+  small_options(&o, 16, VT, 2);
+  o.pilot_chains = 4;
+  o.step_size = 0.05;
+  o.tile_points = 4;
+  const size_t rows = o.tile_points * o.chains; /* 64: the largest call */
+  infb_vae_f32 *v = infb_vae_alloc_f32(&a, rows, 1);
+  gsl_rng *r = infb_rng_stream(17, "test/ais/tiles-vae", 0);
+  float *Xf = malloc(VN * VD * sizeof *Xf);
+  double *Xd = malloc(VN * VD * sizeof *Xd), Zs[VN * VK];
+  int st = !v || !Xf || !Xd || infb_vae_init_f32(v, r) || infb_vae_set_parts_f32(v, 2);
+  for (size_t j = 0; !st && j < (size_t)VN * VD; j++)
+    Xd[j] = Xf[j] = gsl_rng_uniform(r) < 0.3 ? 1.0f : 0.0f;
+  for (size_t j = 0; j < (size_t)VN * VK; j++)
+    Zs[j] = gsl_ran_gaussian(r, 1.0);
+  infb_vae_decoder *d = st ? NULL : infb_vae_decoder_alloc(v, rows);
+  infb_decoder ops = d ? infb_vae_decoder_ops(d) : (infb_decoder){0};
+  const int threads = infb_blas_threads();
+  infb_blas_set_threads(1);
+  for (int b = 0; b < 2; b++) {
+    infb_blas_set_blocking(b ? 32 : 0, b ? 128 : 0);
+    const int engaged = b == infb_blas_blocks(0, 0, rows, VD, VH);
+    infb_ais_point fb[VN], rb[VN], fa[VN], ra[VN], ft[VN], rt[VN], f1[VN];
+    double sb[VN * VT], sa[VN * VT], stt[VN * VT];
+    int s = st || !d;
+    o.threads = 1;
+    s |= infb_ais_run(&ops, &o, VN, Xd, VFI, NULL, NULL, Zs, fb, rb, NULL, sb);
+    for (size_t j = 0; j < VN; j++)
+      s |= infb_ais_run(&ops, &o, 1, Xd + j * VD, VFI + j, NULL, NULL, Zs + j * VK, fa + j,
+                        ra + j, NULL, sa + j * VT);
+    o.threads = 2;
+    s |= infb_ais_run(&ops, &o, VN, Xd, VFI, NULL, NULL, Zs, ft, rt, NULL, stt);
+    o.threads = 1;
+    int all_ok = 1;
+    for (size_t i = 0; i < VN; i++)
+      all_ok = all_ok && fb[i].status == INFB_AIS_OK && rb[i].status == INFB_AIS_OK;
+    ok(s == 0 && all_ok && engaged && same_bits(VN, fb, fa) && same_bits(VN, rb, ra) &&
+       !memcmp(sb, sa, sizeof sb) && same_bits(VN, fb, ft) && same_bits(VN, rb, rt) &&
+       !memcmp(sb, stt, sizeof sb),
+       "VAE decoder (%d-%d-%d ELU, float32 sgemm, 2 parts), gemm blocking %s, tile_points 4, "
+       "16 chains: 7 points from index 5 alone, in one batch and on 2 threads bit-identical "
+       "(forward, reverse, ε(t))", VK, VH, VD, b ? "on" : "off");
+    /* For the record: how many points the shape of their calls moves (P = 1 vs 4). */
+    o.tile_points = 1;
+    s = infb_ais_run(&ops, &o, VN, Xd, VFI, NULL, NULL, NULL, f1, NULL, NULL, NULL);
+    o.tile_points = 4;
+    size_t moved = 0;
+    for (size_t i = 0; i < VN; i++)
+      moved += f1[i].log_px != fb[i].log_px;
+    diag("VAE decoder, blocking %s (kernels %s): %zu of 7 points' ln p̂ differ between "
+         "tile_points 1 and 4 (the gemm rows' dependence on shape and place)",
+         b ? "on" : "off", infb_blas_corename(), moved);
+  }
+  infb_blas_set_blocking(0, 0);
+  infb_blas_set_threads(threads);
+  infb_vae_decoder_free(d);
+  infb_vae_free_f32(v);
+  gsl_rng_free(r);
+  free(Xf);
+  free(Xd);
+}
+#undef VN
+#undef VFI
+#undef VT
+#undef VD
+#undef VK
+#undef VH
+
 /* ---- NONFINITE points, errors ---- */
 
 static void
@@ -879,6 +1277,7 @@ test_errors(lgmodel *m)
   BAD("pilot_chains 0 with PILOT", o.pilot_chains = 0, NULL, NULL, NULL, NULL);
   BAD("chunk_rows 0", o.chunk_rows = 0, NULL, NULL, NULL, NULL);
   BAD("threads 0", o.threads = 0, NULL, NULL, NULL, NULL);
+  BAD("tile_points 0", o.tile_points = 0, NULL, NULL, NULL, NULL);
   BAD("target_accept 1", o.target_accept = 1.0, NULL, NULL, NULL, NULL);
 #undef BAD
   small_options(&o, 4, 10, 2);
@@ -911,7 +1310,7 @@ int
 main(void)
 {
   on_main_thread = 1;
-  plan(72);
+  plan(89);
   gsl_rng *r = infb_rng_stream(42, "test/ais", 0);
   lgmodel m;
   lg_random(&m, r, 5, 2, 0.1, 0.3); /* posterior s.d. ≈ 0.15–0.3: far from the prior */
@@ -926,6 +1325,8 @@ main(void)
   test_unbiased(&m3, r);
   test_reproducible(&m3, r);
   test_nonfinite(&m3, r);
+  test_tiles(&m3, r);
+  test_tiles_vae();
   test_errors(&m3);
 
   gsl_rng_free(r);
