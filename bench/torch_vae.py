@@ -161,7 +161,7 @@ def main():
     p.add_argument("--ais-leapfrog", type=int, default=10)
     p.add_argument("--ais-points", type=int, default=8)
     # points whose chains share one decoder call (rows = tile * chains)
-    p.add_argument("--ais-tile", type=int, default=1)
+    p.add_argument("--ais-tile", type=int, default=8)
     p.add_argument("--workloads", default="train,iwae,qstar")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
