@@ -799,10 +799,30 @@ vae_ais_all(infb_vae_f32 *v, infb_vae_decoder *dec, const float *X, const double
     qlv = infb_malloc(m * K, sizeof *qlv);
     if (!st && (!qmu || !qlv))
       st = GSL_ENOMEM;
-    for (size_t i0 = 0; !st && !o->no_encoder && i0 < m; i0 += 100) {
-      size_t c = m - i0 < 100 ? m - i0 : 100;
-      st = infb_vae_encode_f32(v, c, X + i0 * D, MU + i0 * K, LV + i0 * K);
+    /* The encoder's q of each point from a call of one fixed shape, a row tile of P rows
+     * with the point at the slot its index fixes (padding: the tile's first point), so
+     * that q, like AIS's own rows, does not depend on which points are evaluated. */
+    float *Xt = st ? NULL : infb_malloc(P * D, sizeof *Xt);
+    float *Mt = st ? NULL : infb_malloc(P * K, sizeof *Mt), *Lt = st ? NULL : infb_malloc(P * K, sizeof *Lt);
+    if (!st && (!Xt || !Mt || !Lt))
+      st = GSL_ENOMEM;
+    for (size_t i0 = 0, c = 0; !st && !o->no_encoder && i0 < m; i0 += c) {
+      const size_t slot0 = (first_index + i0) % P;
+      c = P - slot0 < m - i0 ? P - slot0 : m - i0;
+      for (size_t r = 0; r < P; r++) {
+        size_t i = r >= slot0 && r < slot0 + c ? i0 + r - slot0 : i0;
+        memcpy(Xt + r * D, X + i * D, D * sizeof *Xt);
+      }
+      st = infb_vae_encode_f32(v, P, Xt, Mt, Lt);
+      for (size_t j = 0; !st && j < c; j++)
+        for (size_t k = 0; k < K; k++) {
+          MU[(i0 + j) * K + k] = Mt[(slot0 + j) * K + k];
+          LV[(i0 + j) * K + k] = Lt[(slot0 + j) * K + k];
+        }
     }
+    free(Xt);
+    free(Mt);
+    free(Lt);
     for (size_t i = 0; !st && i < m * K; i++) {
       qmu[i] = o->no_encoder ? o->q_mu[i] : MU[i];
       qlv[i] = o->no_encoder ? o->q_lv[i] : LV[i];

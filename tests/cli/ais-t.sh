@@ -5,7 +5,7 @@
 # changed AIS setting refused before anything is written, and a kill during AIS resumed to
 # identical outputs.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 18
+plan 19
 
 base="$fixtures/run-vae.ini"
 ais="--set ais.chains=16 --set ais.temperatures=400 --set ais.pilot_chains=4 --set ais.points=4"
@@ -102,3 +102,20 @@ ok $? "bdmc-STEM.tsv and the per-point table are written"
 run_cmd check "$tmp/bad3.ini"
 [ "$rc" = 2 ] && printf '%s' "$err" | grep -q "bad3.ini:[0-9]*: \[bdmc\]: BDMC needs a sampler for p(x|z)"
 ok $? "BDMC on a model without a sampler for p(x|z): a FILE:LINE config error ($err)"
+
+# AIS from the encoder's q: a point's value does not depend on how many points AIS covers
+# (the encoder, too, sees each point at the place its index fixes: a gemm's row depends on
+# the call's shape, so 8 and 24 points encoded in one call each would differ).
+for np in 8 24; do
+  "$INFBENCH" run "$base" -o "$tmp/enc$np" --quiet --set evaluate.points=24 \
+    --set ais.init=encoder --set ais.points=$np --set ais.chains=4 --set ais.pilot_chains=2 \
+    --set ais.temperatures=20 --set ais.tile_points=2 >"$tmp/out" 2>"$tmp/err" ||
+    diag "encoder AIS on $np points failed: $(cat "$tmp/err")"
+done
+col() { # the log_px_ais column of the first eight training points
+  awk -F'\t' '/^# index/ { for (i = 2; i <= NF; i++) if ($i == "log_px_ais") c = i }
+    !/^#/ && c && n++ < 8 { printf "%s ", $c }' "$1/gaps-amortized-train.tsv"
+}
+a=$(col "$tmp/enc8") b=$(col "$tmp/enc24")
+[ -n "$a" ] && [ "$a" = "$b" ]
+ok $? "AIS from the encoder: the first 8 points' values are the same on 8 and 24 points"
