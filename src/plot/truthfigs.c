@@ -70,16 +70,25 @@ static const char fin_defs[] =
     "widen(v) = (lo = (lo == lo && lo <= v) ? lo : v, hi = (hi == hi && hi >= v) ? hi : v, "
     "0)\n";
 
+/* The names every writer takes, checked as gnuplot strings (infb_gp_check_name). */
+static int
+check_names(const char *dir, const char *stem, const char *tsv, const char *title)
+{
+  int st;
+  if ((st = infb_gp_check_name("the directory", dir)) ||
+      (st = infb_gp_check_name("the stem", stem)) ||
+      (st = infb_gp_check_name("the data file", tsv)))
+    return st;
+  return infb_gp_check_name("the title", title);
+}
+
 /* ---------------------------------------------------------------- AIS trace */
 
 int
 infb_plot_ais_trace_write(const char *dir, const char *stem, const char *tsv, const char *title)
 {
-  int st;
-  if ((st = infb_gp_check_name("the directory", dir)) ||
-      (st = infb_gp_check_name("the stem", stem)) ||
-      (st = infb_gp_check_name("the data file", tsv)) ||
-      (st = infb_gp_check_name("the title", title)))
+  int st = check_names(dir, stem, tsv, title);
+  if (st)
     return st;
   infb_afile *af = infb_gp_open(dir, stem, ".gp");
   if (!af)
@@ -358,11 +367,8 @@ infb_plot_khat_write(const char *dir, const char *stem, const char *tsv_train,
 int
 infb_plot_bdmc_write(const char *dir, const char *stem, const char *tsv, const char *title)
 {
-  int st;
-  if ((st = infb_gp_check_name("the directory", dir)) ||
-      (st = infb_gp_check_name("the stem", stem)) ||
-      (st = infb_gp_check_name("the data file", tsv)) ||
-      (st = infb_gp_check_name("the title", title)))
+  int st = check_names(dir, stem, tsv, title);
+  if (st)
     return st;
   infb_afile *af = infb_gp_open(dir, stem, ".gp");
   if (!af)
