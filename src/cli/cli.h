@@ -52,6 +52,11 @@ void infb_cli_wait_describe(char *buf, size_t size);
  * infbench's advice: A|none)", A being what infbench would choose without keep. */
 void infb_cli_blas_describe(char *buf, size_t size);
 
+/* A rank other than 0 under MPI (par/par.h): compute the groups rank 0 hands out, on
+ * the threads of the command line's --threads (default 1), until rank 0 ends the run;
+ * returns the exit code rank 0 ended it with. */
+int infb_cli_serve(int argc, char **argv);
+
 /* "infbench: " + message on stderr. */
 void infb_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

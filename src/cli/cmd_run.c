@@ -11,6 +11,7 @@
 #include "exp/results.h"
 #include "exp/runner.h"
 #include "exp/runshared.h"
+#include "par/par.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,12 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t got_signal;
+
+static const char *
+env_get(const char *name)
+{
+  return getenv(name);
+}
 
 static void
 on_signal(int sig)
@@ -124,7 +131,8 @@ static const char usage_text[] =
     "  -j, --threads N               threads to run on (1 to 64; default [experiment]\n"
     "                                threads): not part of the config's hash, the\n"
     "                                results do not depend on it, and a run resumes\n"
-    "                                on any thread count\n"
+    "                                on any thread count; under mpirun, per rank\n"
+    "                                (default 1)\n"
     "  -p, --plot                    render the figures with gnuplot (PNG and SVG)\n"
     "  -q, --quiet                   print nothing but errors\n"
     "  -f, --force                   reuse an existing run directory\n"
@@ -139,7 +147,11 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 success (also a run stopped by --stop-after, and --resume of a finished\n"
     "run), 1 run failure (any estimator failed, or an output could not be written), 2 usage\n"
-    "or config error, 130 interrupted (SIGINT or SIGTERM; --resume continues).\n";
+    "or config error, 130 interrupted (SIGINT or SIGTERM; --resume continues).\n"
+    "\n"
+    "Under MPI (mpirun -np N infbench run ...): rank 0 reads the config and writes every\n"
+    "output; all ranks compute the gap report's groups of points; the outputs are the\n"
+    "same as on one process (infbench(1), CLUSTERS).\n";
 
 /* Nonzero when DIR/results.json holds exactly the document results (it was written). */
 static int
@@ -388,6 +400,11 @@ infb_cmd_run(int argc, char **argv)
     free(sets);
     return EXIT_USAGE;
   }
+
+  /* Under a launcher every rank is a process of its own: one thread each unless
+   * --threads says otherwise (-np 2 on 2 cores must not run 4 threads). */
+  if (!*threads_set && infb_par_launched_size(env_get) != 0)
+    snprintf(threads_set, sizeof threads_set, "experiment.threads=1");
 
   /* The fault-injection variables (a testing aid): checked before anything is done. */
   if (infb_fault_init() != GSL_SUCCESS) {

@@ -3,6 +3,8 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "linalg/blas.h"
+#include "par/par.h"
+#include "par/sched.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,12 +40,10 @@ infb_cli_error(const char *fmt, ...)
   fputc('\n', stderr);
 }
 
-int
-main(int argc, char **argv)
+/* The command line's command, as the process's own exit code. */
+static int
+command(int argc, char **argv)
 {
-  infb_cli_exec_setup(argv);
-  /* The library reports through statuses; GSL must never abort the program. */
-  gsl_set_error_handler(infb_error_gsl_handler);
   if (argc < 2) {
     fputs(usage_text, stderr);
     return EXIT_USAGE;
@@ -57,8 +57,9 @@ main(int argc, char **argv)
     char kernels[256], wait[256];
     infb_cli_blas_describe(kernels, sizeof kernels);
     infb_cli_wait_describe(wait, sizeof wait);
-    printf("%s %s\nGSL %s\nBLAS %s\nBLAS kernels: %s\nOpenMP wait policy: %s\n",
-           PACKAGE_NAME, PACKAGE_VERSION, gsl_version, infb_blas_config(), kernels, wait);
+    printf("%s %s\nGSL %s\nBLAS %s\nBLAS kernels: %s\nOpenMP wait policy: %s\nMPI: %s\n",
+           PACKAGE_NAME, PACKAGE_VERSION, gsl_version, infb_blas_config(), kernels, wait,
+           infb_par_describe());
     return EXIT_OK;
   }
   if (strcmp(cmd, "run") == 0)
@@ -71,4 +72,41 @@ main(int argc, char **argv)
     return infb_cmd_plot(argc - 1, argv + 1);
   infb_cli_error("unknown command '%s' (try infbench --help)", cmd);
   return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+  infb_cli_exec_setup(argv); /* before MPI starts: it may re-execute the program */
+  /* The library reports through statuses; GSL must never abort the program. */
+  gsl_set_error_handler(infb_error_gsl_handler);
+  if (infb_par_init(&argc, &argv)) {
+    infb_cli_error("%s", infb_error_message());
+    return EXIT_USAGE;
+  }
+  if (infb_par_active()) {
+    /* Every rank the same binary and kernels as rank 0, or none runs. */
+    char msg[512];
+    int verdict = infb_par_handshake(msg, sizeof msg);
+    if (verdict) {
+      if (infb_par_rank() == 0)
+        infb_cli_error("refused at the start: %s", msg);
+      infb_par_finalize();
+      return EXIT_USAGE;
+    }
+    if (infb_par_rank() != 0) {
+      int code = infb_cli_serve(argc, argv);
+      infb_par_finalize();
+      return code;
+    }
+  }
+  int code = command(argc, argv);
+  if (infb_par_active()) {
+    /* The other ranks end with rank 0's code; a job that failed with groups still out
+     * left them busy: stop them all. */
+    if (infb_par_release(code))
+      infb_par_abort(code);
+    infb_par_finalize();
+  }
+  return code;
 }

@@ -16,7 +16,7 @@
 int infb_fault_armed_ = -1;
 
 static const char *const points[] = {"train-step", "checkpoint-write", "file-write",
-                                     "gap-group"};
+                                     "gap-group", "par-group"};
 
 static char armed_point[32]; /* the point acted at */
 static unsigned long armed_n; /* at its armed_n-th reach */

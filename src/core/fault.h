@@ -19,7 +19,9 @@
  *                     records, checkpoints, TSVs, scripts, results.json): the temporary
  *                     file written and flushed, not yet renamed into place;
  *   gap-group         between two groups of points of a VAE gap report (L[q], q*, IWAE
- *                     with either proposal), the finished group's results recorded.
+ *                     with either proposal), the finished group's results recorded;
+ *   par-group         on a rank other than 0 under MPI (par/sched.h): a group computed,
+ *                     its result not yet sent to rank 0.
  *
  * The environment is read once, by infb_fault_init or at the first point reached; with
  * neither variable set a point costs a load and a branch.  Points are reached from the
@@ -30,7 +32,7 @@
 #include <stdio.h>
 
 /* The point names, comma-separated, for messages. */
-#define INFB_FAULT_POINTS "train-step, checkpoint-write, file-write, gap-group"
+#define INFB_FAULT_POINTS "train-step, checkpoint-write, file-write, gap-group, par-group"
 
 /* Read the environment.  Returns GSL_SUCCESS (neither variable set, or a valid one), or
  * INFB_ECONFIG with a message naming the variable: a malformed value, an unknown point,

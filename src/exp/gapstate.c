@@ -152,7 +152,7 @@ infb_gapstate_read(infb_gap_state *s, const json_t *j, const char *what)
                       "with K = %zu",
                       what, n, K, s->n, s->K);
   int bad = get_count(j, "q_done", n, &s->q_done) || get_count(j, "qstar_done", n, &q) ||
-            (q != 0 && q != n) || !json_is_array(iw) || json_array_size(iw) != 2;
+            !json_is_array(iw) || json_array_size(iw) != 2;
   for (size_t p = 0; !bad && p < 2; p++) {
     const json_t *v = json_array_get(iw, p);
     bad = !json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > n;

@@ -4,6 +4,7 @@
 #include "core/atomicfile.h"
 #include "core/error.h"
 #include "linalg/blas.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,11 +77,12 @@ infb_results_program(long threads)
 {
   size_t nc, kc;
   infb_blas_blocking(&nc, &kc);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[I, I], s:I}", "name", PACKAGE_NAME,
-                   "version", PACKAGE_VERSION, "gsl", gsl_version, "blas", infb_blas_config(),
-                   "blas_kernels", infb_blas_corename(), "blas_threads", infb_blas_threads(),
-                   "gemm_blocks", (json_int_t)nc, (json_int_t)kc, "threads",
-                   (json_int_t)threads);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[I, I], s:I, s:s, s:i}", "name",
+                   PACKAGE_NAME, "version", PACKAGE_VERSION, "gsl", gsl_version, "blas",
+                   infb_blas_config(), "blas_kernels", infb_blas_corename(), "blas_threads",
+                   infb_blas_threads(), "gemm_blocks", (json_int_t)nc, (json_int_t)kc,
+                   "threads", (json_int_t)threads, "mpi", infb_par_describe(), "ranks",
+                   infb_par_size());
 }
 
 const char *

@@ -22,6 +22,8 @@
 #include "infer/latent.h"
 #include "infer/vaemf.h"
 #include "nn/vae.h"
+#include "par/par.h"
+#include "par/sched.h"
 #include "plot/gnuplot.h"
 
 #include <math.h>
@@ -712,6 +714,9 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       return INFB_ERROR(INFB_EINTR, "interrupted");
     }
     pc.split = s;
+    char job_name[160];
+    snprintf(job_name, sizeof job_name, "%s, %s", e->name, split_name[s]);
+    vo.job_name = job_name;
     size_t n = c->n[s] < points ? c->n[s] : points;
     infb_run_progress(c->opt, "%s: gap report on %zu %s points", e->name, n, split_name[s]);
     /* A staged split records its state after every group of points, and goes on from the
@@ -902,6 +907,26 @@ free_ctx(lctx *c)
   json_decref(c->root);
 }
 
+/* schedule.log in the run directory ctx: a line per group of every job of par/sched.h
+ * (job, group, rank, seconds, start), appended by rank 0 as the jobs end — a log, which
+ * differs from run to run, read by bench/schedule-sim.py. */
+static void
+schedule_log(void *ctx, const infb_par_job *job, const infb_par_group_stat *gs, double seconds)
+{
+  char *path = infb_path_join(ctx, "schedule.log");
+  FILE *f = path ? fopen(path, "a") : NULL;
+  free(path);
+  if (!f)
+    return; /* a log: its loss stops nothing */
+  if (ftell(f) == 0)
+    fprintf(f, "# infbench schedule log: job\tgroup\trank\tseconds\tstart\tranks\n");
+  for (size_t g = 0; g < job->ngroups; g++)
+    fprintf(f, "%s\t%zu\t%d\t%.6f\t%.6f\t%d\n", job->what, g, gs[g].rank, gs[g].seconds,
+            gs[g].start, infb_par_size());
+  (void)seconds;
+  fclose(f);
+}
+
 int
 infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_result *res)
 {
@@ -933,6 +958,10 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   }
   if (!st && (st = infb_run_write_config(cfg, c.dir)) == GSL_SUCCESS)
     st = infb_plot_style(c.dir);
+  if (!st) {
+    infb_par_set_log(schedule_log, c.dir);
+    infb_par_set_timeout(infb_config_double(cfg, "experiment", "group_timeout"));
+  }
   if (c.dir)
     st = infb_run_step_error(st, &res->write_failed, "setting up the run directory");
   char *const *names = infb_config_estimators(cfg);
@@ -980,6 +1009,7 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
   free(json_path);
   res->nfailed = c.nfailed;
   res->results = json_incref(c.root);
+  infb_par_set_log(NULL, NULL);
   free_ctx(&c);
   return infb_run_status(st, intr, res->nfailed);
 }

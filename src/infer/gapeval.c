@@ -8,9 +8,12 @@
 #include "core/rng.h"
 #include "infer/ais.h"
 #include "infer/psis.h"
+#include "infer/vaegroups.h"
+#include "par/sched.h"
 #include "nn/vae.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,7 +347,6 @@ done:
   gsl_matrix_free(EMU);
   gsl_matrix_free(ELV);
   gsl_matrix_free(LV);
-  free(qp);
   if (st)
     infb_gap_report_free(rep);
   return st;
@@ -619,19 +621,6 @@ gap_saved(const infb_vae_gap_options *o, const infb_gap_state *s)
   return st;
 }
 
-/* q*'s progress: points stopped of all of them, as phase "q*". */
-typedef struct {
-  const infb_vae_gap_options *o;
-  size_t n;
-} qstar_progress_ctx;
-
-static int
-qstar_progress(void *ctx, size_t stopped)
-{
-  const qstar_progress_ctx *q = ctx;
-  return gap_progress(q->o, "q*", stopped, q->n);
-}
-
 /* Points per progress group for L[q] and q*: o->progress_points rounded up to a multiple
  * of the q* batch B (all n when 0). */
 static size_t
@@ -640,55 +629,6 @@ gap_group(const infb_vae_gap_options *o, size_t B, size_t n)
   if (o->progress_points == 0 || o->progress_points >= n)
     return n;
   return (o->progress_points + B - 1) / B * B;
-}
-
-/* IWAE-k for points [*done, n) in batches of B, proposal (MU, LV) or the encoder's
- * (NULL), into out and se; progress reported as `phase` after each batch, and *done
- * advanced and the state s saved after each group of G points (a multiple of B). */
-static int
-vae_iwae_all(infb_vae_f32 *v, size_t B, size_t G, size_t n, size_t D, size_t K,
-             const float *X, const float *MU, const float *LV, size_t k, uint64_t seed,
-             const char *purpose, size_t first_index, double *out, double *se, double *khat,
-             int *khat_status, const infb_vae_gap_options *o, const char *phase,
-             infb_gap_state *s, size_t *done)
-{
-  if (*done >= n)
-    return GSL_SUCCESS;
-  gsl_rng **rngs = infb_calloc(B, sizeof *rngs);
-  /* The points' log-weights, for their PSIS k̂ (B·k doubles: 4 MB at the protocol's). */
-  double *lw = infb_malloc(B * k, sizeof *lw), *work = infb_malloc(k, sizeof *work);
-  if (!rngs || !lw || !work) {
-    free(rngs);
-    free(lw);
-    free(work);
-    return GSL_ENOMEM;
-  }
-  int st = gap_progress(o, phase, *done, n);
-  for (size_t i0 = *done; !st && i0 < n; i0 += B) {
-    size_t m = n - i0 < B ? n - i0 : B;
-    for (size_t j = 0; j < m; j++)
-      if (!(rngs[j] = infb_rng_sampler(seed, purpose, first_index + i0 + j)))
-        st = GSL_ENOMEM;
-    if (!st)
-      st = infb_vae_iwae_lw_f32(v, m, X + i0 * D, MU ? MU + i0 * K : NULL,
-                                LV ? LV + i0 * K : NULL, k, rngs, out + i0, se + i0, lw);
-    for (size_t j = 0; !st && j < m; j++)
-      khat_status[i0 + j] = infb_psis_khat(k, lw + j * k, work, &khat[i0 + j]);
-    for (size_t j = 0; j < m; j++) {
-      gsl_rng_free(rngs[j]);
-      rngs[j] = NULL;
-    }
-    if (!st && ((i0 + m) % G == 0 || i0 + m == n)) {
-      *done = i0 + m;
-      st = gap_saved(o, s);
-    }
-    if (!st)
-      st = gap_progress(o, phase, i0 + m, n);
-  }
-  free(rngs);
-  free(lw);
-  free(work);
-  return st;
 }
 
 /* The largest |a_i − b_i| over n points. */
@@ -756,110 +696,88 @@ vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap
   return st;
 }
 
-/* AIS's progress, as the report's phase "AIS" (points done of the phase's). */
-typedef struct {
+/* One phase of the report as a job of par/sched.h: its groups from the phase's done count
+ * (a prefix of its points), committed into the state; the done count advances over the
+ * groups committed without a gap (they may arrive out of order from other ranks), the
+ * state is saved at each advance, and progress counts every committed point. */
+typedef struct phase_job {
+  infb_vae_groups *w;
   const infb_vae_gap_options *o;
-  size_t before, total;
-} ais_progress_ctx;
+  infb_gap_state *gs;
+  size_t *done;              /* the phase's done count in gs */
+  size_t total;              /* the phase's points */
+  const char *phase;         /* its progress name */
+  unsigned char *got;        /* per group: committed */
+  size_t next;               /* the first group not committed */
+  size_t base, points;       /* done at the start; points committed since */
+} phase_job;
 
 static int
-ais_progress(void *ctx, size_t done, size_t total)
+phase_run(void *self, size_t g, void *res, size_t *len)
 {
-  (void)total;
-  const ais_progress_ctx *a = ctx;
-  return gap_progress(a->o, "AIS", a->before + done, a->total);
+  return infb_vae_groups_run(((phase_job *)self)->w, g, res, len);
 }
 
-/* AIS (o->ais) on points [gs->ais_done, gs->ais_n) in groups of (run threads) row tiles, each
- * group's results saved into gs.  From the encoder's q: its means and ln σ² (re-encoded
- * here into MU, LV, float scratch of n×K). */
 static int
-vae_ais_all(infb_vae_f32 *v, infb_vae_decoder *dec, const float *X, const double *Xd,
-            size_t first_index, const infb_vae_gap_options *o, infb_gap_state *gs, float *MU,
-            float *LV)
+phase_context(void *self, void **buf, size_t *len)
 {
-  if (!o->ais || gs->ais_done >= gs->ais_n)
+  return infb_vae_groups_context(((phase_job *)self)->w, buf, len);
+}
+
+static int
+phase_commit(void *self, size_t g, const void *res, size_t len)
+{
+  phase_job *p = self;
+  const infb_vae_groups *w = p->w;
+  int st = infb_vae_groups_store(w, g, res, len, p->gs, p->o->ais_trace);
+  if (st)
+    return st;
+  p->got[g] = 1;
+  p->points += w->start[g + 1] - w->start[g];
+  size_t before = *p->done;
+  while (p->next < w->set.ngroups && p->got[p->next])
+    *p->done = w->start[++p->next];
+  if (*p->done != before && (st = gap_saved(p->o, p->gs)))
+    return st;
+  return gap_progress(p->o, p->phase, p->base + p->points, p->total);
+}
+
+/* Rank 0's own q* groups report progress as their points stop. */
+static int
+phase_qstar_progress(void *ctx, size_t stopped)
+{
+  const phase_job *p = ctx;
+  return gap_progress(p->o, "q*", p->base + p->points + stopped, p->total);
+}
+
+/* Run phase w->set.phase on points [*done, total) in groups (G points; AIS: `tiles` row
+ * tiles), on every rank there is. */
+static int
+run_phase(infb_vae_groups *w, const infb_vae_gap_options *o, infb_gap_state *gs, size_t *done,
+          size_t total, size_t G, size_t tiles, const char *phase)
+{
+  if (*done >= total)
     return GSL_SUCCESS;
-  const infb_vae_arch *arch = infb_vae_arch_f32(v);
-  const size_t D = arch->D, K = arch->K, m = gs->ais_n;
-  infb_ais_options ao = *o->ais;
-  ao.seed = o->qstar.seed;
-  ao.threads = infb_vae_run_threads_f32(v);
-  /* Groups of whole row tiles (infer/ais.h), as many as the threads, aligned on the
-   * points' indices: a tile cut by a group would cost a whole tile twice. */
-  const size_t P = ao.tile_points ? ao.tile_points : 1, T = ao.threads ? ao.threads : 1;
-  double *qmu = NULL, *qlv = NULL;
-  infb_ais_point *res = infb_calloc(T * P, sizeof *res);
-  int st = res ? GSL_SUCCESS : GSL_ENOMEM;
-  if (!st && ao.init == INFB_AIS_ENCODER) {
-    if (o->no_encoder && !o->q_mu)
-      st = INFB_ERROR(GSL_EINVAL, "AIS from the encoder's q: this estimator has no q "
-                                  "([ais] init = prior)");
-    qmu = infb_malloc(m * K, sizeof *qmu);
-    qlv = infb_malloc(m * K, sizeof *qlv);
-    if (!st && (!qmu || !qlv))
-      st = GSL_ENOMEM;
-    /* The encoder's q of each point from a call of one fixed shape, a row tile of P rows
-     * with the point at the slot its index fixes (padding: the tile's first point), so
-     * that q, like AIS's own rows, does not depend on which points are evaluated. */
-    float *Xt = st ? NULL : infb_malloc(P * D, sizeof *Xt);
-    float *Mt = st ? NULL : infb_malloc(P * K, sizeof *Mt), *Lt = st ? NULL : infb_malloc(P * K, sizeof *Lt);
-    if (!st && (!Xt || !Mt || !Lt))
-      st = GSL_ENOMEM;
-    for (size_t i0 = 0, c = 0; !st && !o->no_encoder && i0 < m; i0 += c) {
-      const size_t slot0 = (first_index + i0) % P;
-      c = P - slot0 < m - i0 ? P - slot0 : m - i0;
-      for (size_t r = 0; r < P; r++) {
-        size_t i = r >= slot0 && r < slot0 + c ? i0 + r - slot0 : i0;
-        memcpy(Xt + r * D, X + i * D, D * sizeof *Xt);
-      }
-      st = infb_vae_encode_f32(v, P, Xt, Mt, Lt);
-      for (size_t j = 0; !st && j < c; j++)
-        for (size_t k = 0; k < K; k++) {
-          MU[(i0 + j) * K + k] = Mt[(slot0 + j) * K + k];
-          LV[(i0 + j) * K + k] = Lt[(slot0 + j) * K + k];
-        }
-    }
-    free(Xt);
-    free(Mt);
-    free(Lt);
-    for (size_t i = 0; !st && i < m * K; i++) {
-      qmu[i] = o->no_encoder ? o->q_mu[i] : MU[i];
-      qlv[i] = o->no_encoder ? o->q_lv[i] : LV[i];
-    }
+  int st = infb_vae_groups_cut(w, *done, total, G, tiles);
+  if (st || (st = gap_progress(o, phase, *done, total)))
+    return st;
+  phase_job pj = {w, o, gs, done, total, phase, NULL, 0, *done, 0};
+  if (!(pj.got = infb_calloc(w->set.ngroups ? w->set.ngroups : 1, 1)))
+    return GSL_ENOMEM;
+  if (w->set.phase == INFB_VP_QSTAR) {
+    w->qstar_progress = phase_qstar_progress;
+    w->qstar_progress_ctx = &pj;
   }
-  ais_progress_ctx apc = {o, 0, m};
-  ao.progress = ais_progress;
-  ao.progress_ctx = &apc;
-  infb_decoder dd = infb_vae_decoder_ops(dec);
-  if (!st)
-    st = gap_progress(o, "AIS", gs->ais_done, m);
-  for (size_t i0 = gs->ais_done, c = 0; !st && i0 < m; i0 += c) {
-    size_t end = ((first_index + i0) / P + T) * P - first_index;
-    c = (end < m ? end : m) - i0;
-    apc.before = i0;
-    infb_vae_decoder_bind(dec, c, X + i0 * D); /* the group's points, read in place */
-    st = infb_ais_run(&dd, &ao, c, Xd + i0 * D, first_index + i0, qmu ? qmu + i0 * K : NULL,
-                      qlv ? qlv + i0 * K : NULL, NULL, res, NULL,
-                      o->ais_trace ? o->ais_trace + i0 : NULL, NULL);
-    for (size_t j = 0; !st && j < c; j++) {
-      gs->ais_lp[i0 + j] = res[j].log_px;
-      gs->ais_se[i0 + j] = res[j].mc_se;
-      gs->ais_ess[i0 + j] = res[j].ess;
-      gs->ais_accept[i0 + j] = res[j].accept;
-      gs->ais_step[i0 + j] = res[j].step_final;
-      gs->ais_status[i0 + j] = res[j].status;
-      gs->ais_low_ess[i0 + j] = res[j].low_ess;
-    }
-    if (!st) {
-      gs->ais_done = i0 + c;
-      st = gap_saved(o, gs);
-    }
-  }
-  infb_vae_decoder_bind(dec, 0, NULL);
-  free(res);
-  free(qmu);
-  free(qlv);
+  char what[160];
+  snprintf(what, sizeof what, "%s%s%s", o->job_name ? o->job_name : "",
+           o->job_name ? ": " : "", phase);
+  infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what,  w->set.ngroups,
+                      infb_vae_groups_result_max(w), phase_context, phase_run,
+                      phase_commit, &pj};
+  st = infb_par_job_run(&job);
+  w->qstar_progress = NULL;
+  w->qstar_progress_ctx = NULL;
+  free(pj.got);
   return st;
 }
 
@@ -968,13 +886,10 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   infb_gap_state *gs = o->state ? o->state : own;
   double *Xd = infb_malloc(n * D, sizeof *Xd);
   float *MU = infb_malloc(n * K, sizeof *MU), *LV = infb_malloc(n * K, sizeof *LV);
-  double *MUd = infb_malloc(n * K, sizeof *MUd), *LVd = infb_malloc(n * K, sizeof *LVd);
   double *a = infb_malloc(n, sizeof *a), *b = infb_malloc(n, sizeof *b);
-  infb_qstar_point *qp = infb_calloc(n, sizeof *qp);
   rep->pts = infb_calloc(n, sizeof *rep->pts);
   int st = GSL_ENOMEM;
-  if (!v || !dst || np != np2 || !dec || !gs || !Xd || !MU || !LV || !MUd || !LVd || !a ||
-      !b || !qp || !rep->pts)
+  if (!v || !dst || np != np2 || !dec || !gs || !Xd || !MU || !LV || !a || !b || !rep->pts)
     goto done;
   if (o->ais && !gs->ais_lp &&
       (st = infb_gap_state_alloc_ais(gs, o->ais_points && o->ais_points < n ? o->ais_points : n)))
@@ -992,7 +907,6 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   rep->approximation_gap_analytic = NAN;
   for (size_t i = 0; i < n * D; i++)
     Xd[i] = X[i];
-  infb_decoder dd = infb_vae_decoder_ops(dec);
 
   /* The encoder's q (or the given one), and L[q] by Monte Carlo. */
   if (o->no_encoder && has_q) {
@@ -1004,29 +918,49 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     if ((st = infb_vae_encode_f32(v, m, X + i0 * D, MU + i0 * K, LV + i0 * K)))
       goto done;
   }
-  for (size_t i = 0; i < n * K; i++) {
-    MUd[i] = has_q ? MU[i] : 0.0;
-    LVd[i] = has_q ? LV[i] : 0.0;
-  }
   if (!has_q) {
     for (size_t i = 0; i < n; i++)
       gs->q_elbo[i] = gs->q_se[i] = gs->iw[0][i] = gs->iw_se[0][i] = NAN;
     gs->q_done = gs->iwae_done[0] = n;
   }
-  const size_t G = gap_group(o, B, n); /* points per progress group */
-  if (gs->q_done < n && (st = gap_progress(o, "L[q]", gs->q_done, n)))
-    goto done;
-  for (size_t i0 = gs->q_done; i0 < n; i0 += G) {
-    size_t m = n - i0 < G ? n - i0 : G;
-    infb_vae_decoder_bind(dec, m, X + i0 * D); /* read in place; Xd + i0·D is its copy */
-    if ((st = infb_qstar_elbo_mc(&dd, m, Xd + i0 * D, MUd + i0 * K, LVd + i0 * K, o->q_samples,
-                                 o->qstar.seed, "evaluate/q", first_index + i0,
-                                 gs->q_elbo + i0, gs->q_se + i0)))
-      goto done;
-    gs->q_done = i0 + m;
-    if ((st = gap_saved(o, gs)) || (st = gap_progress(o, "L[q]", i0 + m, n)))
-      goto done;
+  const size_t G = gap_group(o, B, n); /* points per group */
+  /* The phases, each in groups of points handed to every rank there is (par/sched.h). */
+  infb_vae_groups w;
+  memset(&w, 0, sizeof w);
+  w.set.arch = *arch;
+  w.set.n = n;
+  w.set.first_index = first_index;
+  w.set.B = B;
+  w.set.S = S;
+  w.set.parts = infb_vae_parts_f32(v);
+  w.set.q_samples = o->q_samples;
+  w.set.iwae_k = o->iwae_k;
+  w.set.has_q = has_q;
+  w.set.qstar_init = o->qstar_init_encoder && has_q;
+  w.set.no_encoder = o->no_encoder;
+  w.set.qstar = o->qstar;
+  w.set.qstar.progress = NULL;
+  if (o->ais) {
+    w.set.ais = *o->ais;
+    w.set.ais.seed = o->qstar.seed;
+    w.set.ais.progress = NULL;
+    for (size_t i = 0; o->ais_trace && i < n && o->ais_trace[i].rows > 0; i++) {
+      w.set.ntrace = i + 1;
+      w.set.trace_stride = o->ais_trace[0].stride;
+      w.set.trace_rows = o->ais_trace[0].rows;
+    }
   }
+  w.v = v;
+  w.dec = dec;
+  w.X = X;
+  w.Xd = Xd;
+
+  /* L[q] by Monte Carlo. */
+  w.set.phase = INFB_VP_LQ;
+  w.MU = MU;
+  w.LV = LV;
+  if ((st = run_phase(&w, o, gs, &gs->q_done, n, G, 0, "L[q]")))
+    goto phase_done;
   for (size_t i = 0; i < n; i++) {
     rep->pts[i].elbo_q = rep->pts[i].elbo_q_mc = gs->q_elbo[i];
     rep->pts[i].elbo_q_mc_se = gs->q_se[i];
@@ -1034,35 +968,11 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   rep->has_q_mc = has_q;
 
   /* L[q*], numerically. */
-  if (gs->qstar_done < n) {
-    infb_qstar_options qo = o->qstar;
-    qo.threads = infb_vae_run_threads_f32(v); /* q*'s parts run as the VAE's passes */
-    qo.init_given = o->qstar_init_encoder && has_q;
-    if (!qo.init_given)
-      for (size_t i = 0; i < n * K; i++)
-        MUd[i] = LVd[i] = 0.0;
-    if ((st = gap_progress(o, "q*", 0, n)))
-      goto done;
-    /* One call for all the points (its batch refilled as points stop, no group tails),
-     * reporting progress as points stop. */
-    qstar_progress_ctx qpc = {o, n};
-    qo.progress = qstar_progress;
-    qo.progress_ctx = &qpc;
-    infb_vae_decoder_bind(dec, n, X);
-    if ((st = infb_qstar_optimize(&dd, &qo, n, Xd, first_index, MUd, LVd, qp)))
-      goto done;
-    for (size_t i = 0; i < n; i++) {
-      gs->qs_elbo[i] = qp[i].elbo;
-      gs->qs_se[i] = qp[i].elbo_mc_se;
-      gs->qs_steps[i] = qp[i].steps;
-      gs->qs_stop[i] = qp[i].stop;
-    }
-    memcpy(gs->qs_mu, MUd, n * K * sizeof *MUd);
-    memcpy(gs->qs_lv, LVd, n * K * sizeof *LVd);
-    gs->qstar_done = n;
-    if ((st = gap_saved(o, gs)))
-      goto done;
-  }
+  w.set.phase = INFB_VP_QSTAR;
+  w.MU = w.set.qstar_init ? MU : NULL;
+  w.LV = w.set.qstar_init ? LV : NULL;
+  if ((st = run_phase(&w, o, gs, &gs->qstar_done, n, G, 0, "q*")))
+    goto phase_done;
   for (size_t i = 0; i < n; i++) {
     infb_gap_point *p = &rep->pts[i];
     p->elbo_qstar = p->elbo_qstar_numeric = gs->qs_elbo[i];
@@ -1071,23 +981,30 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     p->qstar_stop = gs->qs_stop[i];
   }
 
-  /* ln p̂(x): IWAE with both proposals, the larger per point. */
-  if ((st = vae_iwae_all(v, B, G, n, D, K, X, o->no_encoder ? MU : NULL,
-                         o->no_encoder ? LV : NULL, o->iwae_k, o->qstar.seed, "evaluate/iwae",
-                         first_index, gs->iw[0], gs->iw_se[0], gs->khat[0], gs->khat_status[0],
-                         o, "IWAE (encoder)", gs,
-                         &gs->iwae_done[0])))
-    goto done;
+  /* ln p̂(x): IWAE with both proposals. */
+  w.set.phase = INFB_VP_IWAE_ENCODER;
+  w.MU = o->no_encoder ? MU : NULL;
+  w.LV = o->no_encoder ? LV : NULL;
+  if ((st = run_phase(&w, o, gs, &gs->iwae_done[0], n, G, 0, "IWAE (encoder)")))
+    goto phase_done;
   for (size_t i = 0; i < n * K; i++) {
     MU[i] = (float)gs->qs_mu[i];
     LV[i] = (float)gs->qs_lv[i];
   }
-  if ((st = vae_iwae_all(v, B, G, n, D, K, X, MU, LV, o->iwae_k, o->qstar.seed,
-                         "evaluate/iwae-qstar", first_index, gs->iw[1], gs->iw_se[1],
-                         gs->khat[1], gs->khat_status[1], o, "IWAE (q*)", gs,
-                         &gs->iwae_done[1])))
-    goto done;
-  if ((st = vae_ais_all(v, dec, X, Xd, first_index, o, gs, MU, LV)))
+  w.set.phase = INFB_VP_IWAE_QSTAR;
+  w.MU = MU;
+  w.LV = LV;
+  if ((st = run_phase(&w, o, gs, &gs->iwae_done[1], n, G, 0, "IWAE (q*)")))
+    goto phase_done;
+  if (o->ais) {
+    w.set.phase = INFB_VP_AIS;
+    w.MU = o->no_encoder ? o->q_mu : NULL;
+    w.LV = o->no_encoder ? o->q_lv : NULL;
+    st = run_phase(&w, o, gs, &gs->ais_done, gs->ais_n, G, infb_vae_run_threads_f32(v), "AIS");
+  }
+phase_done:
+  free(w.start);
+  if (st)
     goto done;
   if ((st = vae_methods(rep, gs, has_q, n)))
     goto done;
@@ -1184,11 +1101,8 @@ done:
   free(Xd);
   free(MU);
   free(LV);
-  free(MUd);
-  free(LVd);
   free(a);
   free(b);
-  free(qp);
   infb_gap_state_free(own);
   if (st)
     infb_gap_report_free(rep);

@@ -251,6 +251,12 @@ typedef struct infb_vae_gap_options {
   const struct infb_ais_options *ais;
   size_t ais_points;
   struct infb_ais_trace *ais_trace;
+  /* The report's name in the schedule log of par/sched.h (e.g. "amortized, train"; may
+   * be NULL).  Every phase above runs as a job of groups of points on every rank there
+   * is (infer/vaegroups.h): the groups of progress_points for L[q], q* and IWAE, of
+   * (run threads) row tiles for AIS; the numbers depend on the groups (q*'s batches are
+   * a group's points), never on which rank computes one. */
+  const char *job_name;
 } infb_vae_gap_options;
 
 struct infb_vae_f32;
