@@ -12,6 +12,7 @@
 #include "exp/runner.h"
 #include "exp/runshared.h"
 #include "par/par.h"
+#include "par/sched.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -507,6 +508,13 @@ infb_cmd_run(int argc, char **argv)
       infb_cli_error("once the outputs can be written, continue with: infbench run --resume %s",
                      res.outdir);
   }
+  const char *idle_job;
+  size_t idle_groups;
+  int idle = infb_par_idle(&idle_job, &idle_groups);
+  if (idle > 0 && !quiet)
+    infb_cli_error("note: %d of the %d ranks had no group of points to compute at times (e.g. "
+                   "%s: %zu groups); fewer ranks would have done as well",
+                   idle, infb_par_size(), idle_job, idle_groups);
   if (code == EXIT_OK && res.stopped && !quiet)
     printf("\nstopped after stage %s; continue with: infbench run --resume %s\n",
            infb_run_stage_name(stop_after), res.outdir);

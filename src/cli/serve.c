@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/fault.h"
+#include "infer/lggroups.h"
 #include "infer/vaegroups.h"
 #include "par/par.h"
 #include "par/sched.h"
@@ -34,7 +35,7 @@ threads_arg(int argc, char **argv)
 int
 infb_cli_serve(int argc, char **argv)
 {
-  static const infb_par_kind *const kinds[] = {&infb_vae_groups_kind};
+  static const infb_par_kind *const kinds[] = {&infb_vae_groups_kind, &infb_lg_groups_kind};
   infb_par_kind table[sizeof kinds / sizeof *kinds];
   for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
     table[i] = *kinds[i];

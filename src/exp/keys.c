@@ -46,7 +46,7 @@ const infb_key infb_keys[] = {
              "threads (the default of run --threads; an execution setting, not hashed): "
              "they run a VAE's parts and q*'s per-point work (parallel = split), or "
              "OpenBLAS's gemms (parallel = blas); results do not depend on them"),
-    EXEC_KEY("experiment", "group_timeout", INFB_KEY_DOUBLE, "600", 0, 1.0, 1e7, 0, NULL,
+    EXEC_KEY("experiment", "group_timeout", INFB_KEY_INT, "600", 0, 1.0, 1e7, 0, NULL,
              "under MPI: the shortest wait in seconds for a rank's group of points (the wait "
              "is also at least 4 times the slowest group so far); a rank that does not answer "
              "in time stops the run, naming it (an execution setting, not hashed)"),

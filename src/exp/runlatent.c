@@ -772,6 +772,10 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       st = infb_gapeval_vae(e->vae, n, c->F[s], first, &vo, &r);
     } else {
       gsl_matrix_const_view Xv = gsl_matrix_const_submatrix(c->X[s], 0, 0, n, c->D);
+      /* Groups as the VAE's: the progress groups, in whole q* batches. */
+      size_t B = go.qstar.batch_points ? go.qstar.batch_points : 1;
+      go.progress_points = (vo.progress_points + B - 1) / B * B;
+      go.job_name = job_name;
       st = infb_gapeval_lingauss(f->model, &Xv.matrix, first, enc, &go, &r);
     }
     const int made = !st; /* a failed save within the report named its own step */
@@ -960,7 +964,7 @@ infb_run_latent(const infb_config *cfg, const infb_run_options *opt, infb_run_re
     st = infb_plot_style(c.dir);
   if (!st) {
     infb_par_set_log(schedule_log, c.dir);
-    infb_par_set_timeout(infb_config_double(cfg, "experiment", "group_timeout"));
+    infb_par_set_timeout((double)infb_config_int(cfg, "experiment", "group_timeout"));
   }
   if (c.dir)
     st = infb_run_step_error(st, &res->write_failed, "setting up the run directory");

@@ -7,6 +7,7 @@
 #include "core/fault.h"
 #include "core/rng.h"
 #include "infer/ais.h"
+#include "infer/lggroups.h"
 #include "infer/psis.h"
 #include "infer/vaegroups.h"
 #include "par/sched.h"
@@ -171,14 +172,6 @@ choose_method(const infb_gap_report *rep)
   return best;
 }
 
-/* The lingauss decoder as a q* callback. */
-static int
-lingauss_decoder(void *self, size_t R, const double *X, const size_t *xrow, const double *Z,
-                 double *logp, double *G)
-{
-  return infb_lingauss_decoder((const infb_lingauss *)self, R, X, xrow, Z, logp, G);
-}
-
 /* Copy field `off` of every point into v. */
 static void
 column(const infb_gap_report *rep, size_t off, double *v)
@@ -226,6 +219,53 @@ summarise(infb_gap_report *rep, double *v, double *mc)
   }
 }
 
+/* The linear-Gaussian report's per-point Monte Carlo as a job: groups committed into the
+ * report's points. */
+typedef struct lg_job {
+  infb_lg_groups *w;
+  infb_gap_report *rep;
+} lg_job;
+
+static int
+lg_run(void *self, size_t g, void *res, size_t *len)
+{
+  return infb_lg_groups_run(((lg_job *)self)->w, g, res, len);
+}
+
+static int
+lg_context(void *self, void **buf, size_t *len)
+{
+  return infb_lg_groups_context(((lg_job *)self)->w, buf, len);
+}
+
+static int
+lg_commit(void *self, size_t g, const void *res, size_t len)
+{
+  const lg_job *j = self;
+  const size_t G = j->w->set.G, a = g * G, n = j->w->set.n, m = n - a < G ? n - a : G;
+  if (len != INFB_LG_GROUPS_PER_POINT * m * sizeof(double))
+    return INFB_ERROR(GSL_EBADLEN, "gap report: a group's result of %zu bytes", len);
+  double *v = infb_malloc(INFB_LG_GROUPS_PER_POINT * m, sizeof *v);
+  if (!v)
+    return GSL_ENOMEM;
+  memcpy(v, res, len);
+  for (size_t i = 0; i < m; i++) {
+    infb_gap_point *p = &j->rep->pts[a + i];
+    if (j->w->set.q_mc) {
+      p->elbo_q_mc = v[i];
+      p->elbo_q_mc_se = v[m + i];
+    }
+    if (j->w->set.numeric) {
+      p->elbo_qstar_numeric = v[2 * m + i];
+      p->elbo_qstar_numeric_mc_se = v[3 * m + i];
+      p->qstar_steps = (size_t)v[4 * m + i];
+      p->qstar_stop = (int)v[5 * m + i];
+    }
+  }
+  free(v);
+  return GSL_SUCCESS;
+}
+
 int
 infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_index,
                       const infb_encoder *enc, const infb_gap_options *o, infb_gap_report *rep)
@@ -251,10 +291,8 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
   gsl_vector *v = gsl_vector_alloc(n), *mc = gsl_vector_alloc(n);
   gsl_matrix *MU = gsl_matrix_alloc(n, K), *S2 = gsl_matrix_alloc(n, K);
   gsl_matrix *EMU = gsl_matrix_alloc(n, K), *ELV = gsl_matrix_alloc(n, K);
-  gsl_matrix *LV = gsl_matrix_alloc(n, K);
-  infb_qstar_point *qp = infb_calloc(n, sizeof *qp);
   int st = GSL_ENOMEM;
-  if (!rep->pts || !cache || !v || !mc || !MU || !S2 || !EMU || !ELV || !LV || !qp)
+  if (!rep->pts || !cache || !v || !mc || !MU || !S2 || !EMU || !ELV)
     goto done;
   if ((st = infb_lingauss_cache_set(cache, m)) != GSL_SUCCESS)
     goto done;
@@ -292,44 +330,36 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
       p->amortization_gap = p->elbo_qstar - p->elbo_q;
       p->inference_gap = p->log_px - p->elbo_q;
     }
-    /* The Monte-Carlo L[q] beside the closed form: the VAE has only the former. */
-    if (o->q_samples > 0) {
-      infb_decoder dec = {.D = D, .K = K, .fn = lingauss_decoder, .self = (void *)m};
-      if ((st = infb_qstar_elbo_mc(&dec, n, X->data, EMU->data, ELV->data, o->q_samples,
-                                   o->qstar.seed, "evaluate/q", first_index, v->data,
-                                   mc->data)) != GSL_SUCCESS)
-        goto done;
-      for (size_t i = 0; i < n; i++) {
-        rep->pts[i].elbo_q_mc = gsl_vector_get(v, i);
-        rep->pts[i].elbo_q_mc_se = gsl_vector_get(mc, i);
-      }
-      rep->has_q_mc = 1;
-    }
   }
 
-  /* The numeric q*: the VAE's code path, checked against the closed form. */
-  if (o->numeric_qstar) {
-    infb_decoder dec = {.D = D, .K = K, .fn = lingauss_decoder, .self = (void *)m};
-    infb_qstar_options qo = o->qstar;
-    if (o->qstar_init_encoder && enc) {
-      gsl_matrix_memcpy(MU, EMU);
-      gsl_matrix_memcpy(LV, ELV);
-      qo.init_given = 1;
-    } else {
-      gsl_matrix_set_zero(MU);
-      gsl_matrix_set_zero(LV);
-      qo.init_given = 0;
-    }
-    if ((st = infb_qstar_optimize(&dec, &qo, n, X->data, first_index, MU->data, LV->data, qp)) !=
-        GSL_SUCCESS)
+  /* The per-point Monte Carlo, in groups of points on every rank there is
+   * (infer/lggroups.h): the Monte-Carlo L[q] beside the closed form (the VAE has only the
+   * former), and the numeric q* (the VAE's code path), checked against the closed form. */
+  {
+    infb_lg_groups w;
+    memset(&w, 0, sizeof w);
+    w.set = (infb_lg_groups_settings){.D = D, .K = K, .n = n, .first_index = first_index,
+                                      .ppca = m->ppca, .q_mc = enc && o->q_samples > 0,
+                                      .numeric = o->numeric_qstar != 0,
+                                      .init_given = o->qstar_init_encoder && enc,
+                                      .q_samples = o->q_samples, .qstar = o->qstar};
+    w.set.qstar.progress = NULL;
+    w.set.G = o->progress_points ? o->progress_points : n;
+    w.set.ngroups = (n + w.set.G - 1) / w.set.G;
+    w.m = m;
+    w.X = X->data;
+    w.EMU = enc ? EMU->data : NULL;
+    w.ELV = enc ? ELV->data : NULL;
+    lg_job lj = {&w, rep};
+    char what[160];
+    snprintf(what, sizeof what, "%s%sL[q] and q*", o->job_name ? o->job_name : "",
+             o->job_name ? ": " : "");
+    infb_par_job job = {INFB_PAR_KIND_LG_GAP, what, w.set.ngroups,
+                        INFB_LG_GROUPS_PER_POINT * w.set.G * sizeof(double), lg_context,
+                        lg_run, lg_commit, &lj};
+    if ((w.set.q_mc || w.set.numeric) && (st = infb_par_job_run(&job)) != GSL_SUCCESS)
       goto done;
-    for (size_t i = 0; i < n; i++) {
-      infb_gap_point *p = &rep->pts[i];
-      p->elbo_qstar_numeric = qp[i].elbo;
-      p->elbo_qstar_numeric_mc_se = qp[i].elbo_mc_se;
-      p->qstar_steps = qp[i].steps;
-      p->qstar_stop = qp[i].stop;
-    }
+    rep->has_q_mc = w.set.q_mc;
   }
   summarise(rep, v->data, mc->data);
   column(rep, offsetof(infb_gap_point, log_px), v->data);
@@ -346,7 +376,6 @@ done:
   gsl_matrix_free(S2);
   gsl_matrix_free(EMU);
   gsl_matrix_free(ELV);
-  gsl_matrix_free(LV);
   if (st)
     infb_gap_report_free(rep);
   return st;
@@ -586,8 +615,10 @@ infb_gap_state_phase(const infb_gap_state *s, size_t *done)
     *done = s->q_done;
     return "L[q]";
   }
-  if (s->qstar_done < s->n)
+  if (s->qstar_done < s->n) {
+    *done = s->qstar_done;
     return "q*";
+  }
   for (int p = 0; p < 2; p++)
     if (s->iwae_done[p] < s->n) {
       *done = s->iwae_done[p];

@@ -91,6 +91,11 @@ typedef struct infb_gap_options {
   size_t q_samples;              /* > 0: also estimate L[q] by Monte Carlo with this many
                                     samples per point (streams ("evaluate/q", index)) */
   infb_qstar_options qstar;      /* its settings (qstar.seed is used) */
+  /* The Monte-Carlo L[q] and the numeric q* run in groups of this many points (0: all
+   * in one), each group on any rank (infer/lggroups.h): the numbers depend on it (q*'s
+   * batches are a group's points), never on the rank. */
+  size_t progress_points;
+  const char *job_name;          /* the report's name in the schedule log (may be NULL) */
 } infb_gap_options;
 
 typedef struct infb_gap_report {

@@ -18,6 +18,8 @@
 #endif
 
 static int par_rank = 0, par_size = 1, par_running = 0;
+/* Rank 0: every rank's node, from the handshake (par_size entries). */
+static char (*par_hosts)[64];
 
 long
 infb_par_launched_size(const char *(*env)(const char *name))
@@ -29,9 +31,19 @@ infb_par_launched_size(const char *(*env)(const char *name))
     if (*end == '\0' && n > 0)
       return n;
   }
-  if (env("PMIX_RANK") || env("PMI_RANK"))
-    return -1;
-  return 0;
+  const char *rank = env("PMIX_RANK") ? env("PMIX_RANK") : env("PMI_RANK");
+  if (!rank)
+    return 0;
+  /* srun: the step's task count, when Slurm says it. */
+  const char *tasks = env("SLURM_STEP_NUM_TASKS");
+  if (tasks && *tasks) {
+    char *end;
+    long n = strtol(tasks, &end, 10);
+    if (*end == '\0' && n > 0)
+      return n;
+  }
+  /* A rank other than the first is one of several. */
+  return strcmp(rank, "0") != 0 ? 2 : -1;
 }
 
 int
@@ -105,6 +117,12 @@ infb_par_init(int *argc, char ***argv)
 #endif
 }
 
+const char *
+infb_par_host(int rank)
+{
+  return par_hosts && rank >= 0 && rank < par_size ? par_hosts[rank] : "(unknown node)";
+}
+
 int
 infb_par_rank(void)
 {
@@ -130,6 +148,8 @@ infb_par_finalize(void)
   if (par_running)
     MPI_Finalize();
   par_running = 0;
+  free(par_hosts);
+  par_hosts = NULL;
 #endif
 }
 
@@ -289,6 +309,9 @@ infb_par_handshake(char *msg, size_t size)
   int verdict = GSL_SUCCESS;
   for (int r = 1; par_rank == 0 && r < par_size && !verdict; r++)
     verdict = infb_par_identity_check(&all[0], &all[r], r, msg, size);
+  if (par_rank == 0 && (par_hosts = calloc((size_t)par_size, sizeof *par_hosts)))
+    for (int r = 0; r < par_size; r++)
+      memcpy(par_hosts[r], all[r].host, sizeof par_hosts[r]);
   free(all);
   if (MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
     snprintf(msg, size, "MPI: the ranks could not agree at the start");

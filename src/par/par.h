@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 /* How many ranks a launcher says it started, from the environment env (getenv, or a
- * test's): OMPI_COMM_WORLD_SIZE (Open MPI's mpirun); −1 when only PMIX_RANK or PMI_RANK
- * says a launcher (srun) started it, the count unknown until MPI starts; 0 when no
- * launcher started this process.  A pure function of env. */
+ * test's): OMPI_COMM_WORLD_SIZE (Open MPI's mpirun); else, when PMIX_RANK or PMI_RANK says
+ * a launcher (srun) started it, SLURM_STEP_NUM_TASKS, or 2 ("several") for a rank other
+ * than 0, or −1 (unknown until MPI starts); 0 when no launcher started this process.  A
+ * pure function of env. */
 long infb_par_launched_size(const char *(*env)(const char *name));
 
 /* Nonzero when this build has MPI. */
@@ -30,6 +31,8 @@ const char *infb_par_describe(void);
  * with a message (the launcher started several ranks of a build without MPI, or MPI
  * would not start).  Call once, after the environment's re-execution (cli/cli.h). */
 int infb_par_init(int *argc, char ***argv);
+/* Rank 0, after infb_par_handshake: the node rank runs on ("(unknown node)" otherwise). */
+const char *infb_par_host(int rank);
 /* This process's rank (0 when MPI is not running) and the number of ranks (1). */
 int infb_par_rank(void);
 int infb_par_size(void);

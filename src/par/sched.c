@@ -39,6 +39,10 @@ static double par_timeout = 600.0;
 static infb_par_log_fn par_log;
 static void *par_log_ctx;
 static int par_dirty; /* a failed job left ranks busy */
+/* The most ranks a job had no group for, and that job's name and groups. */
+static int idle_most;
+static char idle_job[128];
+static size_t idle_groups;
 
 void
 infb_par_set_timeout(double seconds)
@@ -153,10 +157,11 @@ dispatch(void *arg)
         if (busy[r] != TASK_END && now - since[r] > limit) {
           st = GSL_EFAILED;
           snprintf(msg, sizeof msg,
-                   "rank %d did not answer for group %llu of %s within %.0f s (the timeout: "
-                   "[experiment] group_timeout, or %.0f× the slowest group); the groups "
-                   "recorded so far are kept: --resume goes on",
-                   r, (unsigned long long)busy[r], s->job->what, limit, TIMEOUT_SLOWEST);
+                   "rank %d on %s did not answer for group %llu of %s within %.0f s (the "
+                   "timeout: [experiment] group_timeout, or %.0f× the slowest group); the "
+                   "groups recorded so far are kept: --resume goes on",
+                   r, infb_par_host(r), (unsigned long long)busy[r], s->job->what, limit,
+                   TIMEOUT_SLOWEST);
         }
       if (st)
         break;
@@ -183,8 +188,8 @@ dispatch(void *arg)
     nbusy--;
     if (h.status) {
       st = h.status;
-      snprintf(msg, sizeof msg, "rank %d, group %llu of %s: %.*s", src,
-               (unsigned long long)h.group, s->job->what, (int)(len - sizeof h),
+      snprintf(msg, sizeof msg, "rank %d on %s, group %llu of %s: %.*s", src,
+               infb_par_host(src), (unsigned long long)h.group, s->job->what, (int)(len - sizeof h),
                (char *)b + sizeof h);
       free(b);
       break;
@@ -237,6 +242,11 @@ run_many(const infb_par_job *job, infb_par_group_stat *stats, double t0)
     return st;
   }
   free(ctx);
+  if (G < (size_t)infb_par_size() && infb_par_size() - (int)G > idle_most) {
+    idle_most = infb_par_size() - (int)G;
+    snprintf(idle_job, sizeof idle_job, "%s", job->what);
+    idle_groups = G;
+  }
   shared s;
   memset(&s, 0, sizeof s);
   pthread_mutex_init(&s.mu, NULL);
@@ -328,6 +338,12 @@ infb_par_job_run(const infb_par_job *job)
   for (size_t g = 0; g < job->ngroups; g++)
     stats[g] = (infb_par_group_stat){-1, 0.0, 0.0};
   double t0 = infb_clock_seconds();
+  if (infb_par_active() && par_dirty) {
+    free(stats);
+    return INFB_ERROR(GSL_EFAILED,
+                      "%s: not started: the other ranks are still busy with a job that failed; "
+                      "the run stops here (--resume goes on)", job->what);
+  }
   int st = infb_par_active() && job->ngroups > 0 ? run_many(job, stats, t0)
                                                   : run_alone(job, stats, t0);
   if (par_log)
@@ -436,6 +452,14 @@ infb_par_serve(const infb_par_kind *kinds, size_t nkinds, int *code)
     if (st)
       return st;
   }
+}
+
+int
+infb_par_idle(const char **job, size_t *groups)
+{
+  *job = idle_job;
+  *groups = idle_groups;
+  return idle_most;
 }
 
 int

@@ -47,7 +47,7 @@ typedef struct infb_par_kind {
 } infb_par_kind;
 
 /* Kinds of job (infb_par_kind.kind). */
-enum { INFB_PAR_KIND_VAE_GAP = 1, INFB_PAR_KIND_MAX = 8 };
+enum { INFB_PAR_KIND_VAE_GAP = 1, INFB_PAR_KIND_LG_GAP = 2, INFB_PAR_KIND_MAX = 8 };
 
 /* Where each group ran: rank (−1: not computed), the seconds it took on that rank, and
  * when it started (seconds after the job began, on rank 0's clock). */
@@ -68,6 +68,11 @@ int infb_par_serve(const infb_par_kind *kinds, size_t nkinds, int *code);
 /* Rank 0, at the end: tell the serving ranks to end with exit code `code`.  Returns a
  * status; GSL_EFAILED when a failed job left ranks busy (then call infb_par_abort). */
 int infb_par_release(int code);
+
+/* The most ranks that had no group in a job so far (0: none), with that job's name and
+ * its number of groups: more ranks than a job has groups leaves some idle, which is fine
+ * but worth a note. */
+int infb_par_idle(const char **job, size_t *groups);
 
 /* The shortest wait for a group before a rank counts as lost (seconds; default 600). */
 void infb_par_set_timeout(double seconds);

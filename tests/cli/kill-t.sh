@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/cli/lib.sh"
 fm=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 if [ -r "$fm" ]; then have_fm=1; else have_fm=0; fi
-plan $((12 + have_fm * 59))
+plan $((12 + have_fm * 64))
 
 # kill_run DIR POINT ARGS...: run infbench with the kill armed at POINT; $rc its status.
 kill_run() {
@@ -121,33 +121,40 @@ resume_ok "$tmp/c" "file-write:12"
 session_is "$tmp/c" evaluate-train '"start","L[q] after 10 of 20 points"' \
   "file-write:12: the gap report resumed from the last state written (10 points of L[q])"
 
-# Between evaluation groups: after q* (group 5), mid-IWAE on the train split (group 7),
-# mid-IWAE with q*'s proposal (11), and on the test split (13 + 7 = 20).
-kill_run "$tmp/d" gap-group:5 "$@"
-is 137 "$rc" "gap-group:5: killed by SIGKILL (137)"
-resume_ok "$tmp/d" "gap-group:5"
+# Between evaluation groups (20 points in groups of 5: L[q] groups 1-4, q* 5-8, IWAE with
+# the encoder's proposal 9-12, with q*'s 13-16): mid-q* (group 6), after q* (8), mid-IWAE
+# on the train split (10), mid-IWAE with q*'s proposal (14), and on the test split
+# (16 + 10 = 26).
+kill_run "$tmp/d0" gap-group:6 "$@"
+is 137 "$rc" "gap-group:6: killed by SIGKILL (137)"
+resume_ok "$tmp/d0" "gap-group:6"
+session_is "$tmp/d0" evaluate-train '"start","q* after 10 of 20 points"' \
+  "gap-group:6: the gap report resumed mid-q*"
+kill_run "$tmp/d" gap-group:8 "$@"
+is 137 "$rc" "gap-group:8: killed by SIGKILL (137)"
+resume_ok "$tmp/d" "gap-group:8"
 session_is "$tmp/d" evaluate-train '"start","IWAE (encoder)"' \
-  "gap-group:5: the gap report resumed after q*, at IWAE"
-kill_run "$tmp/e" gap-group:7 "$@"
-is 137 "$rc" "gap-group:7: killed by SIGKILL (137)"
-resume_ok "$tmp/e" "gap-group:7"
+  "gap-group:8: the gap report resumed after q*, at IWAE"
+kill_run "$tmp/e" gap-group:10 "$@"
+is 137 "$rc" "gap-group:10: killed by SIGKILL (137)"
+resume_ok "$tmp/e" "gap-group:10"
 session_is "$tmp/e" evaluate-train '"start","IWAE (encoder) after 10 of 20 points"' \
-  "gap-group:7: the gap report resumed mid-IWAE"
-kill_run "$tmp/g" gap-group:11 "$@"
-is 137 "$rc" "gap-group:11: killed by SIGKILL (137)"
-resume_ok "$tmp/g" "gap-group:11"
+  "gap-group:10: the gap report resumed mid-IWAE"
+kill_run "$tmp/g" gap-group:14 "$@"
+is 137 "$rc" "gap-group:14: killed by SIGKILL (137)"
+resume_ok "$tmp/g" "gap-group:14"
 session_is "$tmp/g" evaluate-train '"start","IWAE (q*) after 10 of 20 points"' \
-  "gap-group:11: the gap report resumed mid-IWAE with q*'s proposal"
-kill_run "$tmp/h" gap-group:20 "$@"
-is 137 "$rc" "gap-group:20: killed by SIGKILL (137)"
-resume_ok "$tmp/h" "gap-group:20"
-session_is "$tmp/h" evaluate-train '"start"' "gap-group:20: the train split finished in one session"
+  "gap-group:14: the gap report resumed mid-IWAE with q*'s proposal"
+kill_run "$tmp/h" gap-group:26 "$@"
+is 137 "$rc" "gap-group:26: killed by SIGKILL (137)"
+resume_ok "$tmp/h" "gap-group:26"
+session_is "$tmp/h" evaluate-train '"start"' "gap-group:26: the train split finished in one session"
 session_is "$tmp/h" evaluate-test '"start","IWAE (encoder) after 10 of 20 points"' \
-  "gap-group:20: the test split's report resumed mid-IWAE"
+  "gap-group:26: the test split's report resumed mid-IWAE"
 
 # Killed twice: the resumed session is killed too (its third group: IWAE with q*'s
 # proposal after 5 points), and a third session finishes.
-kill_run "$tmp/i" gap-group:7 "$@"
+kill_run "$tmp/i" gap-group:10 "$@"
 is 137 "$rc" "twice: the first session killed by SIGKILL (137)"
 INFBENCH_KILL_AT=gap-group:3 "$INFBENCH" run --resume "$tmp/i" --quiet >"$tmp/out" 2>"$tmp/err"
 is 137 "$?" "twice: the resumed session killed by SIGKILL (137)"
@@ -156,13 +163,13 @@ session_is "$tmp/i" evaluate-train \
   '"start","IWAE (encoder) after 10 of 20 points","IWAE (q*) after 5 of 20 points"' \
   "twice: three sessions, each going on from the last"
 
-# SIGTERM between two evaluation groups (sent while the run waits at gap-group:7): the
+# SIGTERM between two evaluation groups (sent while the run waits at gap-group:10): the
 # group's state is recorded, exit 130, and --resume goes on from it.
-paused_run gap-group:7 'kill -TERM "$pause_pid"' run -o "$tmp/t" --quiet "$@"
-is 130 "$rc" "SIGTERM at gap-group:7: exit 130"
-resume_ok "$tmp/t" "SIGTERM at gap-group:7"
+paused_run gap-group:10 'kill -TERM "$pause_pid"' run -o "$tmp/t" --quiet "$@"
+is 130 "$rc" "SIGTERM at gap-group:10: exit 130"
+resume_ok "$tmp/t" "SIGTERM at gap-group:10"
 session_is "$tmp/t" evaluate-train '"start","IWAE (encoder) after 10 of 20 points"' \
-  "SIGTERM at gap-group:7: the gap report resumed mid-IWAE"
+  "SIGTERM at gap-group:10: the gap report resumed mid-IWAE"
 
 # meanfield on the VAE keeps no trainer state: killed mid-epoch, it trains again.
 set -- "$f" --set estimators.run=meanfield --set train.epochs=2 --set evaluate.points=5 \
