@@ -4,25 +4,15 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "infer/gapeval.h"
+#include "infer/vaegroups.h"
+#include "par/sched.h"
 #include "nn/vae.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_randist.h>
-
-/* The progress of one setting's AIS, as BDMC's. */
-typedef struct {
-  const infb_bdmc_options *o;
-  size_t temp;
-} bdmc_progress_ctx;
-
-static int
-bdmc_ais_progress(void *ctx, size_t done, size_t total)
-{
-  const bdmc_progress_ctx *p = ctx;
-  return p->o->progress ? p->o->progress(p->o->progress_ctx, p->temp, done, total) : 0;
-}
 
 /* The N simulated points: z* and x. */
 static int
@@ -54,6 +44,50 @@ simulate(infb_vae_f32 *v, const infb_bdmc_options *o, size_t D, size_t K, size_t
   free(Zf);
   free(P);
   return st;
+}
+
+/* One temperature setting as a job: groups committed into that setting's rows. */
+typedef struct bdmc_job {
+  infb_vae_groups *w;
+  const infb_bdmc_options *o;
+  size_t temp;
+  double *lower, *lower_se, *upper, *upper_se; /* the setting's rows (N each) */
+  size_t done;                                 /* points committed */
+} bdmc_job;
+
+static int
+bdmc_run(void *self, size_t g, void *res, size_t *len)
+{
+  return infb_vae_groups_run(((bdmc_job *)self)->w, g, res, len);
+}
+
+static int
+bdmc_context(void *self, void **buf, size_t *len)
+{
+  return infb_vae_groups_context(((bdmc_job *)self)->w, buf, len);
+}
+
+static int
+bdmc_commit(void *self, size_t g, const void *res, size_t len)
+{
+  bdmc_job *b = self;
+  const size_t a = b->w->start[g], m = b->w->start[g + 1] - a;
+  if (len != 4 * m * sizeof(double))
+    return INFB_ERROR(GSL_EBADLEN, "BDMC: a group's result of %zu bytes, not %zu", len,
+                      4 * m * sizeof(double));
+  double *v = infb_malloc(4 * m, sizeof *v);
+  if (!v)
+    return GSL_ENOMEM;
+  memcpy(v, res, len);
+  memcpy(b->lower + a, v, m * sizeof *v);
+  memcpy(b->lower_se + a, v + m, m * sizeof *v);
+  memcpy(b->upper + a, v + 2 * m, m * sizeof *v);
+  memcpy(b->upper_se + a, v + 3 * m, m * sizeof *v);
+  free(v);
+  b->done += m;
+  if (b->o->progress && b->o->progress(b->o->progress_ctx, b->temp, b->done, b->o->points))
+    return INFB_ERROR(INFB_EINTR, "interrupted during BDMC");
+  return GSL_SUCCESS;
 }
 
 int
@@ -88,9 +122,8 @@ infb_bdmc_vae(struct infb_vae_f32 *vtrain, const infb_bdmc_options *o, float *Xo
   infb_vae_decoder *dec = st ? NULL : infb_vae_decoder_alloc(v, B * S);
   double *Z = infb_malloc(N * K, sizeof *Z), *Xd = infb_malloc(N * D, sizeof *Xd);
   float *X = Xout ? Xout : infb_malloc(N * D, sizeof *X);
-  infb_ais_point *fw = infb_calloc(N, sizeof *fw), *rv = infb_calloc(N, sizeof *rv);
   gsl_rng **rngs = infb_calloc(N, sizeof *rngs);
-  if (!st && (!dec || !Z || !Xd || !X || !fw || !rv || !rngs))
+  if (!st && (!dec || !Z || !Xd || !X || !rngs))
     st = GSL_ENOMEM;
   if (!st)
     st = simulate(v, o, D, K, B, Z, X);
@@ -104,27 +137,44 @@ infb_bdmc_vae(struct infb_vae_f32 *vtrain, const infb_bdmc_options *o, float *Xo
     st = infb_vae_iwae_f32(v, N, X, NULL, NULL, o->iwae_k, rngs, iwae, iwae_se);
   for (size_t i = 0; !st && !o->iwae_k && i < N; i++)
     iwae[i] = iwae_se[i] = NAN;
-  infb_decoder dd = dec ? infb_vae_decoder_ops(dec) : (infb_decoder){0};
-  if (dec)
-    infb_vae_decoder_bind(dec, N, X);
+  /* Each setting a job of groups of row tiles, on every rank there is (par/sched.h,
+   * infer/vaegroups.h): a point's results do not depend on the groups. */
+  infb_vae_groups w;
+  memset(&w, 0, sizeof w);
+  w.set.phase = INFB_VP_BDMC;
+  w.set.arch = *arch;
+  w.set.n = N;
+  w.set.first_index = o->first_index;
+  w.set.B = B;
+  w.set.S = S;
+  w.set.parts = v ? infb_vae_parts_f32(v) : 1;
+  w.v = v;
+  w.dec = dec;
+  w.X = X;
+  w.Xd = Xd;
+  w.Z = Z;
   for (size_t j = o->first_temp; !st && j < o->ntemps; j++) {
-    infb_ais_options ao = o->ais;
-    ao.temperatures = o->temps[j];
-    ao.seed = o->seed;
-    ao.threads = infb_vae_run_threads_f32(v);
-    bdmc_progress_ctx pc = {o, j};
-    ao.progress = bdmc_ais_progress;
-    ao.progress_ctx = &pc;
-    st = infb_ais_run(&dd, &ao, N, Xd, o->first_index, NULL, NULL, Z, fw, rv, NULL, NULL);
-    for (size_t i = 0; !st && i < N; i++) {
-      lower[j * N + i] = fw[i].log_px;
-      lower_se[j * N + i] = fw[i].mc_se;
-      upper[j * N + i] = rv[i].log_px;
-      upper_se[j * N + i] = rv[i].mc_se;
+    w.set.ais = o->ais;
+    w.set.ais.temperatures = o->temps[j];
+    w.set.ais.seed = o->seed;
+    w.set.ais.progress = NULL;
+    bdmc_job bj = {&w, o, j, lower + j * N, lower_se + j * N, upper + j * N, upper_se + j * N,
+                   0};
+    char what[96];
+    snprintf(what, sizeof what, "BDMC, %zu temperatures", o->temps[j]);
+    if (!(st = infb_vae_groups_cut(&w, 0, N, 0, infb_vae_run_threads_f32(v))) &&
+        o->progress && o->progress(o->progress_ctx, j, 0, N))
+      st = INFB_ERROR(INFB_EINTR, "interrupted during BDMC");
+    if (!st) {
+      infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what, w.set.ngroups,
+                          infb_vae_groups_result_max(&w), bdmc_context, bdmc_run, bdmc_commit,
+                          &bj};
+      st = infb_par_job_run(&job);
     }
     if (!st && o->save)
       st = o->save(o->save_ctx, j + 1);
   }
+  free(w.start);
   for (size_t i = 0; rngs && i < N; i++)
     if (rngs[i])
       gsl_rng_free(rngs[i]);
@@ -135,7 +185,5 @@ infb_bdmc_vae(struct infb_vae_f32 *vtrain, const infb_bdmc_options *o, float *Xo
   free(Xd);
   if (!Xout)
     free(X);
-  free(fw);
-  free(rv);
   return st;
 }

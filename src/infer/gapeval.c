@@ -672,18 +672,59 @@ max_change(size_t n, const double *a, const double *b)
   return m;
 }
 
-/* One quadrature of all n points on [−L, L]² with g cells per axis (the decoder runs
- * once per cell for all of them), with progress. */
+/* A quadrature as a job: its groups committed into out. */
+typedef struct quad_job {
+  infb_vae_groups *w;
+  const infb_vae_gap_options *o;
+  double *out;
+  size_t done;
+} quad_job;
+
 static int
-vae_quadrature_once(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
-                    double L, size_t g, double *out)
+quad_run(void *self, size_t g, void *res, size_t *len)
 {
-  int st = gap_progress(o, "quadrature", 0, n);
-  if (!st)
-    st = infb_vae_quadrature_f32(v, n, X, L, g, out);
-  if (!st)
-    st = gap_progress(o, "quadrature", n, n);
-  return st;
+  return infb_vae_groups_run(((quad_job *)self)->w, g, res, len);
+}
+
+static int
+quad_context(void *self, void **buf, size_t *len)
+{
+  return infb_vae_groups_context(((quad_job *)self)->w, buf, len);
+}
+
+static int
+quad_commit(void *self, size_t g, const void *res, size_t len)
+{
+  quad_job *q = self;
+  const size_t a = q->w->start[g], m = q->w->start[g + 1] - a;
+  if (len != m * sizeof(double))
+    return INFB_ERROR(GSL_EBADLEN, "gap report: a quadrature group of %zu bytes", len);
+  memcpy(q->out + a, res, len);
+  q->done += m;
+  return gap_progress(q->o, "quadrature", q->done, q->w->set.n);
+}
+
+/* One quadrature of all n points on [−L, L]² with g cells per axis, in groups of G points
+ * (w: the report's groups, set up for the points) on every rank there is, with progress. */
+static int
+vae_quadrature_once(infb_vae_groups *w, const infb_vae_gap_options *o, size_t G, double L,
+                    size_t g, double *out)
+{
+  const size_t n = w->set.n;
+  w->set.phase = INFB_VP_QUADRATURE;
+  w->set.quad_L = L;
+  w->set.quad_n = g;
+  w->MU = w->LV = NULL;
+  int st = infb_vae_groups_cut(w, 0, n, G, 0);
+  if (st || (st = gap_progress(o, "quadrature", 0, n)))
+    return st;
+  quad_job q = {w, o, out, 0};
+  char what[160];
+  snprintf(what, sizeof what, "%s%squadrature %zu×%zu on [−%g, %g]²",
+           o->job_name ? o->job_name : "", o->job_name ? ": " : "", g, g, L, L);
+  infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what, w->set.ngroups,
+                      infb_vae_groups_result_max(w), quad_context, quad_run, quad_commit, &q};
+  return infb_par_job_run(&job);
 }
 
 /* K = 2: quadrature in two phases, each stopping when the largest change over the points
@@ -695,17 +736,18 @@ vae_quadrature_once(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_ga
  * rep->quadrature_change the last doubling's largest change (NAN: none), and
  * rep->quadrature_converged whether both phases stopped by the tolerance. */
 static int
-vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap_options *o,
-                   double *out, double *prev, infb_gap_report *rep)
+vae_quadrature_all(infb_vae_groups *w, size_t G, const infb_vae_gap_options *o, double *out,
+                   double *prev, infb_gap_report *rep)
 {
+  const size_t n = w->set.n;
   double L = o->quad_L;
   size_t g = o->quad_n;
   int box_ok = 0, grid_ok = 0;
   double change = NAN; /* the last doubling's largest change */
-  int st = vae_quadrature_once(v, n, X, o, L, g, out);
+  int st = vae_quadrature_once(w, o, G, L, g, out);
   while (!st && !box_ok && 2 * g <= o->quad_max_n) {
     memcpy(prev, out, n * sizeof *out);
-    if ((st = vae_quadrature_once(v, n, X, o, 2 * L, 2 * g, out)))
+    if ((st = vae_quadrature_once(w, o, G, 2 * L, 2 * g, out)))
       break;
     L *= 2;
     g *= 2;
@@ -714,7 +756,7 @@ vae_quadrature_all(infb_vae_f32 *v, size_t n, const float *X, const infb_vae_gap
   }
   while (!st && !grid_ok && 2 * g <= o->quad_max_n) {
     memcpy(prev, out, n * sizeof *out);
-    if ((st = vae_quadrature_once(v, n, X, o, L, 2 * g, out)))
+    if ((st = vae_quadrature_once(w, o, G, L, 2 * g, out)))
       break;
     g *= 2;
     change = max_change(n, out, prev);
@@ -919,6 +961,8 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   float *MU = infb_malloc(n * K, sizeof *MU), *LV = infb_malloc(n * K, sizeof *LV);
   double *a = infb_malloc(n, sizeof *a), *b = infb_malloc(n, sizeof *b);
   rep->pts = infb_calloc(n, sizeof *rep->pts);
+  infb_vae_groups w; /* the phases' groups (below) */
+  memset(&w, 0, sizeof w);
   int st = GSL_ENOMEM;
   if (!v || !dst || np != np2 || !dec || !gs || !Xd || !MU || !LV || !a || !b || !rep->pts)
     goto done;
@@ -956,8 +1000,6 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
   }
   const size_t G = gap_group(o, B, n); /* points per group */
   /* The phases, each in groups of points handed to every rank there is (par/sched.h). */
-  infb_vae_groups w;
-  memset(&w, 0, sizeof w);
   w.set.arch = *arch;
   w.set.n = n;
   w.set.first_index = first_index;
@@ -1034,7 +1076,6 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     st = run_phase(&w, o, gs, &gs->ais_done, gs->ais_n, G, infb_vae_run_threads_f32(v), "AIS");
   }
 phase_done:
-  free(w.start);
   if (st)
     goto done;
   if ((st = vae_methods(rep, gs, has_q, n)))
@@ -1045,7 +1086,7 @@ phase_done:
         rep->methods[j].note = "approximate: online step sizes (the authors' code) make the "
                                "kernel depend on the chain's past; not a guaranteed bound";
   if (K == 2) {
-    if ((st = vae_quadrature_all(v, n, X, o, a, b, rep)))
+    if ((st = vae_quadrature_all(&w, G, o, a, b, rep)))
       goto done;
     for (size_t i = 0; i < n; i++)
       rep->pts[i].log_px_quadrature = a[i];
@@ -1126,6 +1167,7 @@ phase_done:
   rep->qstar_numeric_gap = NAN;
   st = GSL_SUCCESS;
 done:
+  free(w.start);
   rep->seconds = infb_clock_seconds() - t0;
   infb_vae_decoder_free(dec);
   infb_vae_free_f32(v);

@@ -16,12 +16,15 @@ static size_t
 per_point(const infb_vae_groups_settings *s)
 {
   switch (s->phase) {
+  case INFB_VP_QUADRATURE:
+    return 1;
   case INFB_VP_LQ:
     return 2;
   case INFB_VP_QSTAR:
     return 4 + 2 * s->arch.K;
   case INFB_VP_IWAE_ENCODER:
   case INFB_VP_IWAE_QSTAR:
+  case INFB_VP_BDMC:
     return 4;
   default:
     return 7;
@@ -44,7 +47,7 @@ infb_vae_groups_cut(infb_vae_groups *w, size_t done, size_t end, size_t G,
   w->start[k++] = done;
   for (size_t i = done; i < end;) {
     size_t next;
-    if (w->set.phase == INFB_VP_AIS)
+    if (w->set.phase == INFB_VP_AIS || w->set.phase == INFB_VP_BDMC)
       next = ((f + i) / P + T) * P - f; /* the end of T whole tiles from i's */
     else
       next = (i / G + 1) * G;
@@ -261,6 +264,34 @@ group_ais(infb_vae_groups *w, size_t a, size_t m, double *out)
   return st;
 }
 
+/* BDMC's forward and reverse AIS (infer/bdmc.h) from the prior and from Z. */
+static int
+group_bdmc(infb_vae_groups *w, size_t a, size_t m, double *out)
+{
+  const size_t D = w->set.arch.D, K = w->set.arch.K;
+  infb_ais_options ao = w->set.ais;
+  ao.threads = infb_vae_run_threads_f32(w->v);
+  ao.progress = NULL;
+  infb_ais_point *fw = infb_calloc(m, sizeof *fw), *rv = infb_calloc(m, sizeof *rv);
+  int st = fw && rv && w->Z ? GSL_SUCCESS : GSL_ENOMEM;
+  infb_decoder dd = infb_vae_decoder_ops(w->dec);
+  if (!st) {
+    infb_vae_decoder_bind(w->dec, m, w->X + a * D);
+    st = infb_ais_run(&dd, &ao, m, w->Xd + a * D, w->set.first_index + a, NULL, NULL,
+                      w->Z + a * K, fw, rv, NULL, NULL);
+    infb_vae_decoder_bind(w->dec, 0, NULL);
+  }
+  for (size_t j = 0; !st && j < m; j++) {
+    out[j] = fw[j].log_px;
+    out[m + j] = fw[j].mc_se;
+    out[2 * m + j] = rv[j].log_px;
+    out[3 * m + j] = rv[j].mc_se;
+  }
+  free(fw);
+  free(rv);
+  return st;
+}
+
 int
 infb_vae_groups_run(void *self, size_t g, void *res, size_t *len)
 {
@@ -286,6 +317,13 @@ infb_vae_groups_run(void *self, size_t g, void *res, size_t *len)
     for (size_t i = a; i < a + m; i++)
       n += i < w->set.ntrace ? 4 * w->set.trace_rows : 0;
     st = group_ais(w, a, m, out);
+    break;
+  case INFB_VP_BDMC:
+    st = group_bdmc(w, a, m, out);
+    break;
+  case INFB_VP_QUADRATURE:
+    st = infb_vae_quadrature_f32(w->v, m, w->X + a * w->set.arch.D, w->set.quad_L,
+                                 w->set.quad_n, out);
     break;
   default:
     st = INFB_ERROR(GSL_EINVAL, "gap report: no phase %d", w->set.phase);
@@ -335,6 +373,10 @@ infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_
       s->khat_status[p][a + i] = (int)v[3 * m + i];
     break;
   }
+  case INFB_VP_BDMC:
+  case INFB_VP_QUADRATURE:
+    free(v);
+    return INFB_ERROR(GSL_EINVAL, "gap report: these groups are not stored in a state");
   default: {
     memcpy(s->ais_lp + a, v, m * sizeof *v);
     memcpy(s->ais_se + a, v + m, m * sizeof *v);
@@ -383,6 +425,7 @@ infb_vae_groups_context(void *self, void **out, size_t *len)
   infb_vae_groups_settings set = w->set;
   set.nparams = np;
   set.has_mu = w->MU && w->LV;
+  set.has_z = w->Z != NULL;
   set.qstar.progress = NULL;
   set.qstar.progress_ctx = NULL;
   set.ais.progress = NULL;
@@ -390,7 +433,8 @@ infb_vae_groups_context(void *self, void **out, size_t *len)
   infb_blas_blocking(&set.blas_nc, &set.blas_kc);
   set.blas_threaded = infb_blas_threads() > 1;
   size_t total = sizeof set + (set.ngroups + 1) * sizeof *w->start + np * sizeof(float) +
-                 n * D * sizeof(float) + (set.has_mu ? 2 * n * K * sizeof(float) : 0);
+                 n * D * sizeof(float) + (set.has_mu ? 2 * n * K * sizeof(float) : 0) +
+                 (set.has_z ? n * K * sizeof(double) : 0);
   char *buf = infb_malloc(total, 1);
   if (!buf)
     return GSL_ENOMEM;
@@ -403,6 +447,8 @@ infb_vae_groups_context(void *self, void **out, size_t *len)
     put(buf, &at, w->MU, n * K * sizeof(float));
     put(buf, &at, w->LV, n * K * sizeof(float));
   }
+  if (set.has_z)
+    put(buf, &at, w->Z, n * K * sizeof(double));
   *out = buf;
   *len = total;
   return GSL_SUCCESS;
@@ -431,6 +477,7 @@ serve_teardown(void *self)
   free((void *)w->Xd);
   free((void *)w->MU);
   free((void *)w->LV);
+  free((void *)w->Z);
   free(w);
 }
 
@@ -464,12 +511,14 @@ serve_setup(const void *ctx, size_t clen, void **self)
   double *Xd = st ? NULL : infb_malloc(nd, sizeof *Xd);
   float *MU = !st && w->set.has_mu ? infb_malloc(n * K, sizeof *MU) : NULL;
   float *LV = !st && w->set.has_mu ? infb_malloc(n * K, sizeof *LV) : NULL;
+  double *Z = !st && w->set.has_z ? infb_malloc(n * K, sizeof *Z) : NULL;
   w->start = start;
   w->X = X;
   w->Xd = Xd;
   w->MU = MU;
   w->LV = LV;
-  if (!st && (!start || !X || !Xd || (w->set.has_mu && (!MU || !LV))))
+  w->Z = Z;
+  if (!st && (!start || !X || !Xd || (w->set.has_mu && (!MU || !LV)) || (w->set.has_z && !Z)))
     st = GSL_ENOMEM;
   if (!st) {
     w->v = infb_vae_alloc_f32(&w->set.arch, w->set.B, w->set.S);
@@ -486,7 +535,8 @@ serve_setup(const void *ctx, size_t clen, void **self)
               take(ctx, clen, &at, params, np * sizeof *params) ||
               take(ctx, clen, &at, X, n * D * sizeof *X) ||
               (w->set.has_mu && (take(ctx, clen, &at, MU, n * K * sizeof *MU) ||
-                                 take(ctx, clen, &at, LV, n * K * sizeof *LV)))))
+                                 take(ctx, clen, &at, LV, n * K * sizeof *LV))) ||
+              (w->set.has_z && take(ctx, clen, &at, Z, n * K * sizeof *Z))))
     st = INFB_ERROR(GSL_EBADLEN, "gap report: a short context");
   if (!st) {
     for (size_t i = 0; i < n * D; i++)

@@ -20,7 +20,9 @@ enum infb_vae_phase {
   INFB_VP_QSTAR = 1,       /* the numeric q* */
   INFB_VP_IWAE_ENCODER = 2,/* IWAE with the encoder's (or the given) q */
   INFB_VP_IWAE_QSTAR = 3,  /* IWAE with q*'s proposal */
-  INFB_VP_AIS = 4          /* forward AIS */
+  INFB_VP_AIS = 4,         /* forward AIS */
+  INFB_VP_BDMC = 5,        /* BDMC (infer/bdmc.h): forward AIS and reverse AIS from Z */
+  INFB_VP_QUADRATURE = 6   /* K = 2: ln p(x) by quadrature on one box and grid */
 };
 
 /* What any rank needs to compute a group of a phase; `set` travels as bytes (the same
@@ -35,9 +37,12 @@ typedef struct infb_vae_groups_settings {
   int qstar_init;          /* q* starts at MU, LV */
   int no_encoder;          /* the network's encoder is not used (MU, LV: a given q) */
   int has_mu;              /* MU, LV are part of the context */
+  int has_z;               /* Z is part of the context (BDMC) */
   infb_qstar_options qstar;/* progress unused */
   infb_ais_options ais;    /* progress unused; seed set */
   size_t ntrace, trace_stride, trace_rows; /* AIS: points [0, ntrace) traced */
+  double quad_L;           /* quadrature: the box [−L, L]² */
+  size_t quad_n;           /* ... and its cells per axis */
   size_t blas_nc, blas_kc; /* rank 0's gemm blocking */
   int blas_threaded;       /* rank 0's gemms run on OpenBLAS's threads ([experiment]
                               parallel = blas): a serving rank's run on its own */
@@ -52,6 +57,7 @@ typedef struct infb_vae_groups {
   const float *X;           /* the n points (n×D) */
   const double *Xd;         /* ... as doubles */
   const float *MU, *LV;     /* the phase's q (n×K each) or NULL */
+  const double *Z;          /* BDMC: the points' exact posterior draws z* (n×K) */
   /* Rank 0's own group of q*: progress as points stop (may be NULL). */
   int (*qstar_progress)(void *ctx, size_t stopped);
   void *qstar_progress_ctx;
@@ -59,8 +65,13 @@ typedef struct infb_vae_groups {
 } infb_vae_groups;
 
 /* Cut phase w->set.phase's points [done, end) into groups: w->start, w->set.ngroups.
- * L[q], q*, IWAE: at the multiples of G; AIS: at every tiles_per_group row tiles of
- * w->set.ais.tile_points points from done's tile.  GSL_ENOMEM. */
+ * L[q], q*, IWAE, quadrature: at the multiples of G; AIS and BDMC: at every tiles_per_group row tiles
+ * of w->set.ais.tile_points points from done's tile.  GSL_ENOMEM.
+ *
+ * A group's result (doubles, m points): L[q]: value, error; q*: ELBO, error, steps, stop,
+ * then μ and ln σ² (m×K each); IWAE: value, error, k̂, k̂'s status; AIS: ln p̂, error,
+ * ESS, acceptance, final step, status, low-ESS flag, then the traced points' traces; BDMC:
+ * lower, its error, upper, its error; quadrature: ln p(x) — each a column of m. */
 int infb_vae_groups_cut(infb_vae_groups *w, size_t done, size_t end, size_t G,
                         size_t tiles_per_group);
 

@@ -16,7 +16,7 @@ if [ -z "$mpirun" ] || [ ! -x "$mpirun" ]; then
   echo "1..0 # SKIP mpirun not found (apt-get install openmpi-bin)"
   exit 0
 fi
-plan 20
+plan 24
 
 # Open MPI's settings for a container: shared memory only, no CPU binding, more ranks
 # than cores, no single-copy (ptrace) mechanism; as root, its explicit consent.
@@ -89,6 +89,27 @@ mpi 3 run "$lg" -o "$tmp/lg3" --quiet --set qstar.batch_points=2
 [ "$rc1" = 0 ] && [ "$rc" = 0 ] && same_run "$tmp/lg-plain" "$tmp/lg3"
 ok $? "lingauss on 3 ranks: the same outputs as without a launcher (exit $rc1, $rc)"
 is "0 1 2 " "$(ranks_in "$tmp/lg3" 'L\[q\] and q\*')" "lingauss, 3 ranks: every rank computed groups"
+
+# K = 2: the quadrature too, each box and grid a job of groups of 2 points.
+set -- --set evaluate.points=12 --set qstar.batch_points=2
+run_cmd run "$fixtures/run-vae.ini" -o "$tmp/k2-plain" --quiet "$@"
+rc1=$rc
+mpi 3 run "$fixtures/run-vae.ini" -o "$tmp/k2-3" --quiet "$@"
+[ "$rc1" = 0 ] && [ "$rc" = 0 ] && same_run "$tmp/k2-plain" "$tmp/k2-3"
+ok $? "K = 2 on 3 ranks: the same outputs, quadrature included (exit $rc1, $rc)"
+is "0 1 2 " "$(ranks_in "$tmp/k2-3" 'quadrature')" "K = 2, 3 ranks: every rank computed quadrature groups"
+set --
+
+# BDMC on simulated points: each temperature setting in groups of row tiles.
+set -- --set bdmc.points=12 --set "bdmc.temperatures=10, 30" --set ais.chains=4 \
+  --set ais.pilot_chains=2 --set ais.tile_points=2 --set evaluate.points=5 --set ais.points=4
+run_cmd run "$vae" -o "$tmp/bdmc-plain" --quiet "$@"
+rc1=$rc
+mpi 3 run "$vae" -o "$tmp/bdmc3" --quiet "$@"
+[ "$rc1" = 0 ] && [ "$rc" = 0 ] && same_run "$tmp/bdmc-plain" "$tmp/bdmc3"
+ok $? "BDMC on 3 ranks: the same outputs as without a launcher (exit $rc1, $rc)"
+is "0 1 2 " "$(ranks_in "$tmp/bdmc3" '^BDMC')" "BDMC, 3 ranks: every rank computed groups"
+set --
 
 # A rank other than 0 killed after its second group (mpirun then stops the job), then
 # resumed on 3 ranks; rank 0 killed between groups on 3 ranks, resumed without MPI.
