@@ -52,6 +52,49 @@ paired(const infb_gap_report *r, const infb_logpx_method *m)
 }
 
 json_t *
+infb_gapreport_families_json(const infb_gap_report *r, double shift)
+{
+  json_t *all = json_object();
+  const infb_logpx_method *c = r->nmethods ? &r->methods[r->chosen] : NULL;
+  double *d = infb_malloc(r->n ? r->n : 1, sizeof *d), *e = infb_malloc(r->n ? r->n : 1, sizeof *e);
+  int bad = !all || !d || !e;
+  for (size_t j = 0; !bad && j < r->nfamilies; j++) {
+    const infb_qstar_family *f = &r->families[j];
+    json_t *o = stat_obj(&f->stat, shift);
+    if (!o) {
+      bad = 1;
+      break;
+    }
+    if (json_is_object(o)) {
+      if (f->note)
+        json_object_set_new(o, "note", json_string(f->note));
+      /* ln p̂(x) − L[q*] per point, its errors combined (independent draws). */
+      size_t k = 0;
+      for (size_t i = 0; c && i < f->n && i < c->n; i++)
+        if (isfinite(f->value[i]) && isfinite(c->value[i])) {
+          double a = isfinite(f->mc_se[i]) ? f->mc_se[i] : 0.0;
+          double b = isfinite(c->mc_se[i]) ? c->mc_se[i] : 0.0;
+          d[k] = c->value[i] - f->value[i];
+          e[k++] = hypot(a, b);
+        }
+      infb_stat g;
+      infb_stat_of(d, e, k, &g);
+      if (c && c->kind == INFB_LOGPX_EXACT && !isfinite(f->stat.mc_se))
+        g.mc_se = NAN; /* both exact */
+      json_object_set_new(o, "approximation_gap", stat_obj(&g, 0.0));
+    }
+    bad = json_object_set_new(all, f->name, o) != 0;
+  }
+  free(d);
+  free(e);
+  if (bad) {
+    json_decref(all);
+    return NULL;
+  }
+  return all;
+}
+
+json_t *
 infb_gapreport_estimates_json(const infb_gap_report *r, double shift)
 {
   json_t *all = json_object();

@@ -15,6 +15,11 @@
  * NULL on ENOMEM. */
 json_t *infb_gapreport_estimates_json(const infb_gap_report *r, double shift);
 
+/* {FAMILY: {mean, se, n, mc_se, note, approximation_gap: {mean, se, n, mc_se}}, ...}: L[q*]
+ * of each variational family of r (today "ffg"), with its approximation gap ln p̂(x) −
+ * L[q*] against the chosen method, paired per point.  NULL on ENOMEM. */
+json_t *infb_gapreport_families_json(const infb_gap_report *r, double shift);
+
 /* PSIS k̂ of each IWAE method with `samples` importance samples:
  *   {METHOD: {threshold, n_fitted, mean, above (fraction of fitted points over the
  *    threshold), statuses {ok, few-exceedances, flat-tail, non-finite, not-recorded},

@@ -264,6 +264,10 @@ report_split(lctx *c, lentry *e, json_t *obj, int s, const infb_gap_report *r)
   if (!est)
     return GSL_ENOMEM;
   json_object_set_new(g, "log_px_estimates", est);
+  json_t *fam = infb_gapreport_families_json(r, sh);
+  if (!fam)
+    return GSL_ENOMEM;
+  json_object_set_new(g, "qstar_families", fam);
   if (c->vae) {
     /* Today's names for the methods' summaries (results.json schema 1). */
     static const char *const legacy[][2] = {{"log_px_iwae", "iwae-max"},

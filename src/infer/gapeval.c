@@ -60,6 +60,12 @@ infb_gap_report_free(infb_gap_report *rep)
   }
   memset(rep->methods, 0, sizeof rep->methods);
   rep->nmethods = 0;
+  for (size_t j = 0; j < rep->nfamilies; j++) {
+    free(rep->families[j].value);
+    free(rep->families[j].mc_se);
+  }
+  memset(rep->families, 0, sizeof rep->families);
+  rep->nfamilies = 0;
 }
 
 const char *
@@ -150,6 +156,54 @@ infb_gap_report_method(const infb_gap_report *rep, const char *name)
   for (size_t j = 0; j < rep->nmethods; j++)
     if (strcmp(rep->methods[j].name, name) == 0)
       return &rep->methods[j];
+  return NULL;
+}
+
+infb_qstar_family *
+infb_gap_report_add_family(infb_gap_report *rep, const char *name, const double *value,
+                           const double *mc_se)
+{
+  if (rep->nfamilies == INFB_GAP_MAX_FAMILIES)
+    INFB_ERROR_NULL(GSL_EINVAL, "gap report: more than %d variational families",
+                    INFB_GAP_MAX_FAMILIES);
+  const size_t n = rep->n;
+  infb_qstar_family *f = &rep->families[rep->nfamilies];
+  memset(f, 0, sizeof *f);
+  f->value = infb_malloc(n ? n : 1, sizeof *f->value);
+  f->mc_se = infb_malloc(n ? n : 1, sizeof *f->mc_se);
+  double *v = infb_malloc(n ? n : 1, sizeof *v), *e = infb_malloc(n ? n : 1, sizeof *e);
+  if (!f->value || !f->mc_se || !v || !e) {
+    free(f->value);
+    free(f->mc_se);
+    free(v);
+    free(e);
+    f->value = f->mc_se = NULL;
+    return NULL;
+  }
+  f->name = name;
+  f->n = n;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    f->value[i] = value[i];
+    f->mc_se[i] = mc_se ? mc_se[i] : NAN;
+    if (isfinite(value[i])) {
+      v[k] = value[i];
+      e[k++] = f->mc_se[i];
+    }
+  }
+  infb_stat_of(v, mc_se ? e : NULL, k, &f->stat);
+  free(v);
+  free(e);
+  rep->nfamilies++;
+  return f;
+}
+
+const infb_qstar_family *
+infb_gap_report_family(const infb_gap_report *rep, const char *name)
+{
+  for (size_t j = 0; j < rep->nfamilies; j++)
+    if (strcmp(rep->families[j].name, name) == 0)
+      return &rep->families[j];
   return NULL;
 }
 
@@ -362,6 +416,14 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
     rep->has_q_mc = w.set.q_mc;
   }
   summarise(rep, v->data, mc->data);
+  /* ffg's L[q*] in closed form (the numeric optimum is reported beside it). */
+  column(rep, offsetof(infb_gap_point, elbo_qstar), v->data);
+  infb_qstar_family *fam = infb_gap_report_add_family(rep, "ffg", v->data, NULL);
+  if (!fam) {
+    st = GSL_ENOMEM;
+    goto done;
+  }
+  fam->note = "closed form";
   column(rep, offsetof(infb_gap_point, log_px), v->data);
   st = infb_gap_report_add_method(rep, "exact", INFB_LOGPX_EXACT, n, v->data, NULL)
            ? GSL_SUCCESS
@@ -1052,6 +1114,14 @@ infb_gapeval_vae(struct infb_vae_f32 *vtrain, size_t n, const float *X, size_t f
     p->elbo_qstar_numeric_mc_se = gs->qs_se[i];
     p->qstar_steps = gs->qs_steps[i];
     p->qstar_stop = gs->qs_stop[i];
+  }
+  {
+    infb_qstar_family *fam = infb_gap_report_add_family(rep, "ffg", gs->qs_elbo, gs->qs_se);
+    if (!fam) {
+      st = GSL_ENOMEM;
+      goto phase_done;
+    }
+    fam->note = "numeric (Adam on the reparameterised ELBO)";
   }
 
   /* ln p̂(x): IWAE with both proposals. */

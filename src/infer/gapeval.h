@@ -67,6 +67,23 @@ typedef struct infb_logpx_method {
   infb_stat stat;                /* over the finite values: mean, se, n, mc_se */
 } infb_logpx_method;
 
+/* The most variational families a report holds. */
+#define INFB_GAP_MAX_FAMILIES 4
+
+/* One variational family's L[q*] (the best member of the family per point, the decoder
+ * frozen): its per-point values on the report's n points, their Monte-Carlo errors (NAN
+ * when exact) and its summary.  Today one family, "ffg" (the fully factorised Gaussian of
+ * infer/qstar.h, the family of the encoder's q, so L[q*] − L[q] is the amortisation gap); a
+ * richer family (full covariance, flows: MATH.md) adds a row, and its approximation gap
+ * ln p̂(x) − L[q*_family] beside ffg's. */
+typedef struct infb_qstar_family {
+  const char *name;              /* "ffg" (a static string) */
+  const char *note;              /* NULL, or how it was found ("closed form", "numeric") */
+  size_t n;                      /* the report's points */
+  double *value, *mc_se;         /* n each (owned) */
+  infb_stat stat;                /* over the finite values */
+} infb_qstar_family;
+
 /* One point's numbers (NAN where not applicable). */
 typedef struct infb_gap_point {
   double log_px;                 /* ln p(x): exact, or an estimate (see log_px_method) */
@@ -114,6 +131,10 @@ typedef struct infb_gap_report {
   infb_logpx_method methods[INFB_GAP_MAX_METHODS];
   size_t nmethods;
   size_t chosen;                 /* index into methods */
+  /* L[q*] by every variational family the report ran (results.json's qstar_families);
+   * elbo_qstar, the per-point L[q*] and the gaps above are ffg's. */
+  infb_qstar_family families[INFB_GAP_MAX_FAMILIES];
+  size_t nfamilies;
   int has_q_mc;                  /* the Monte-Carlo L[q] was computed */
   int has_quadrature;            /* log_px_quadrature was computed */
   double quadrature_L;           /* ... on the box [−L, L]² */
@@ -146,6 +167,13 @@ infb_logpx_method *infb_gap_report_add_method(infb_gap_report *rep, const char *
 int infb_gap_method_add_extra(infb_logpx_method *m, const char *name, const double *v);
 /* The method called name, or NULL. */
 const infb_logpx_method *infb_gap_report_method(const infb_gap_report *rep, const char *name);
+/* Add family `name` (static string) with its per-point L[q*] on the report's n points
+ * (values and errors copied; mc_se NULL: exact, NAN), summarised; returns it, or NULL
+ * (error raised) when the table is full or memory is out. */
+infb_qstar_family *infb_gap_report_add_family(infb_gap_report *rep, const char *name,
+                                              const double *value, const double *mc_se);
+/* The family called name, or NULL. */
+const infb_qstar_family *infb_gap_report_family(const infb_gap_report *rep, const char *name);
 
 /* A VAE gap report's progress, so that an interrupted report goes on where it stopped
  * (infb_vae_gap_options.state): the per-point results of each phase's finished points.

@@ -2,7 +2,7 @@
 # The latent-model runner end to end: outputs present, the gap report consistent with its
 # closed forms, bad input and a failing estimator handled.
 . "$top_srcdir/tests/cli/lib.sh"
-plan 22
+plan 23
 
 run_cmd run "$fixtures/run-lingauss.ini" -o "$tmp/l" --quiet
 is 0 "$rc" "a lingauss run exits 0"
@@ -22,6 +22,19 @@ awk -F'\t' '!/^#/ { if (n++ == 0) v = $7; else if ($7 - v > 1e-9 || v - $7 > 1e-
   "$tmp/l/gaps-mle-train.tsv"
 ok $? "the per-point approximation gaps are all equal"
 grep -q '"principal_angles"' "$tmp/l/results.json"; ok $? "the autoencoder reports principal angles"
+# The table of variational families: ffg's L[q*] and approximation gap are the report's,
+# and its gap equals the analytic one (exact: no Monte-Carlo error).
+python_json "$tmp/l/results.json" '
+g = d["estimators"]["mle"]["gaps"]["train"]
+f = g["qstar_families"]
+assert list(f) == ["ffg"], f
+ffg = f["ffg"]
+assert abs(ffg["mean"] - g["elbo_qstar"]["mean"]) < 1e-9, (ffg, g["elbo_qstar"])
+ag = ffg["approximation_gap"]
+assert abs(ag["mean"] - g["approximation_gap"]["mean"]) < 1e-9 and "mc_se" not in ag, ag
+ana = d["estimators"]["mle"]["approximation_gap_analytic"]
+assert abs(ag["mean"] - ana) < 1e-9, (ag, ana)'
+ok $? "qstar_families: ffg, in closed form, its approximation gap the analytic one"
 
 # K >= D on a CSV is a configuration error, found when the data are read.
 run_cmd run "$fixtures/run-lingauss.ini" --set data.source=csv --set data.train=csv-good.csv \
