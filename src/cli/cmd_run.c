@@ -117,6 +117,39 @@ show_progress(void *ctx, const char *what, size_t done, size_t total)
   fflush(stderr);
 }
 
+/* Progress as whole lines, for a log rather than a terminal (under a launcher, whose
+ * output is a job's log file): a line per stage, and for counted stages a line at most
+ * every PROGRESS_LOG_SECONDS (and at the end) with the count, the rate and the time left. */
+#define PROGRESS_LOG_SECONDS 30.0
+
+static void
+log_progress(void *ctx, const char *what, size_t done, size_t total)
+{
+  progress_state *p = ctx;
+  double now = infb_clock_seconds();
+  if (total == 0) {
+    p->total = 0;
+    fprintf(stderr, "infbench: %s\n", what);
+    fflush(stderr);
+    return;
+  }
+  if (p->total != total || done == 0 || done < p->done) {
+    p->start = now;
+    p->total = total;
+    p->first = done;
+    p->last = now;
+  }
+  p->done = done;
+  if (done < total && now - p->last < PROGRESS_LOG_SECONDS)
+    return;
+  p->last = now;
+  double el = now - p->start, rate = el > 0 ? (double)(done - p->first) / el : 0.0;
+  double left = rate > 0 ? (double)(total - done) / rate : 0.0;
+  fprintf(stderr, "infbench: %s: %zu of %zu (%.0f%%), %.3g/s, %.0f s left\n", what, done, total,
+          100.0 * (double)done / (double)total, rate, left);
+  fflush(stderr);
+}
+
 static const char usage_text[] =
     "usage: infbench run FILE.ini [-o DIR] [--set SECTION.KEY=VALUE]... [--threads N]\n"
     "                    [--plot] [--quiet] [--force] [--stop-after STAGE]\n"
@@ -462,7 +495,11 @@ infb_cmd_run(int argc, char **argv)
   infb_run_options opt = {
       .outdir = outdir,
       .force = force,
-      .progress = !quiet && isatty(STDERR_FILENO) ? show_progress : NULL,
+      /* A terminal gets the bar; a launcher's log (mpirun, srun) lines. */
+      .progress = quiet                                   ? NULL
+                  : isatty(STDERR_FILENO)                 ? show_progress
+                  : infb_par_launched_size(env_get) != 0 ? log_progress
+                                                          : NULL,
       .progress_ctx = &ps,
       .interrupted = &got_signal,
       .resume = resume != NULL,
