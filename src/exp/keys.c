@@ -254,6 +254,11 @@ const infb_key infb_keys[] = {
         "also find q* numerically (the VAE's code path) beside its closed form"),
     KEY("evaluate", "iwae_curve_k", INFB_KEY_LIST, "1, 10, 100, 1000, 5000", 0, NORANGE, NULL,
         "vae: the k of the IWAE-against-k figure, increasing (empty: no figure)"),
+    KEY("evaluate", "group_points", INFB_KEY_INT, "0", 0, 0.0, 1e7, 0, NULL,
+        "points per group of the gap report's L[q], q*, IWAE and quadrature, rounded up to a "
+        "multiple of [qstar] batch_points: the unit of its checkpoints and of the work MPI "
+        "hands out; results depend on it (q*'s batches are a group's points), never on "
+        "the ranks or threads (0: points / 20)"),
     KEY("evaluate", "iwae_curve_points", INFB_KEY_INT, "100", 0, 0.0, 1e7, 0, NULL,
         "vae: the IWAE-against-k figure uses the first N of the evaluated points (0: none)"),
     KEY("evaluate", "quadrature_box", INFB_KEY_DOUBLE, "6", 0, 0.0, 1e3, 1, NULL,

@@ -666,7 +666,11 @@ evaluate(lctx *c, lentry *e, json_t *obj)
       .quad_tol = infb_config_double(c->cfg, "evaluate", "quadrature_tol"),
       .quad_max_n = (size_t)infb_config_int(c->cfg, "evaluate", "quadrature_max_grid"),
       .progress = gap_progress,
-      .progress_points = (points + PROGRESS_GROUPS - 1) / PROGRESS_GROUPS,
+      /* [evaluate] group_points, or a twentieth of the points (rounded up to whole q*
+       * batches by the report). */
+      .progress_points = infb_config_int(c->cfg, "evaluate", "group_points") > 0
+                             ? (size_t)infb_config_int(c->cfg, "evaluate", "group_points")
+                             : (points + PROGRESS_GROUPS - 1) / PROGRESS_GROUPS,
   };
   gap_progress_ctx pc = {c, e, 0};
   vo.progress_ctx = &pc;
