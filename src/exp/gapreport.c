@@ -23,31 +23,40 @@ stat_obj(const infb_stat *s, double shift)
   return o;
 }
 
+/* The summary of a_i − b_i over the first n points where both are finite, each
+ * difference's Monte-Carlo error the two errors combined (independent draws; NAN counts
+ * as 0).  GSL_ENOMEM. */
+static int
+paired_stat(size_t n, const double *a, const double *ae, const double *b, const double *be,
+            infb_stat *out)
+{
+  double *d = infb_malloc(n ? n : 1, sizeof *d), *e = infb_malloc(n ? n : 1, sizeof *e);
+  int st = d && e ? GSL_SUCCESS : GSL_ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; !st && i < n; i++)
+    if (isfinite(a[i]) && isfinite(b[i])) {
+      d[k] = a[i] - b[i];
+      e[k++] = hypot(isfinite(ae[i]) ? ae[i] : 0.0, isfinite(be[i]) ? be[i] : 0.0);
+    }
+  if (!st)
+    infb_stat_of(d, e, k, out);
+  free(d);
+  free(e);
+  return st;
+}
+
 /* The paired difference m − chosen over m's points where both are finite. */
 static json_t *
 paired(const infb_gap_report *r, const infb_logpx_method *m)
 {
   const infb_logpx_method *c = &r->methods[r->chosen];
-  double *d = infb_malloc(m->n ? m->n : 1, sizeof *d);
-  double *e = infb_malloc(m->n ? m->n : 1, sizeof *e);
+  infb_stat s;
   json_t *o = NULL;
-  if (d && e) {
-    size_t k = 0;
-    for (size_t i = 0; i < m->n; i++)
-      if (isfinite(m->value[i]) && isfinite(c->value[i])) {
-        double a = isfinite(m->mc_se[i]) ? m->mc_se[i] : 0.0;
-        double b = isfinite(c->mc_se[i]) ? c->mc_se[i] : 0.0;
-        d[k] = m->value[i] - c->value[i];
-        e[k++] = hypot(a, b);
-      }
-    infb_stat s;
-    infb_stat_of(d, e, k, &s);
+  if (!paired_stat(m->n, m->value, m->mc_se, c->value, c->mc_se, &s)) {
     o = stat_obj(&s, 0.0);
     if (o && json_is_object(o))
       json_object_set_new(o, "minus", json_string(c->name));
   }
-  free(d);
-  free(e);
   return o ? o : json_null();
 }
 
@@ -56,8 +65,7 @@ infb_gapreport_families_json(const infb_gap_report *r, double shift)
 {
   json_t *all = json_object();
   const infb_logpx_method *c = r->nmethods ? &r->methods[r->chosen] : NULL;
-  double *d = infb_malloc(r->n ? r->n : 1, sizeof *d), *e = infb_malloc(r->n ? r->n : 1, sizeof *e);
-  int bad = !all || !d || !e;
+  int bad = !all;
   for (size_t j = 0; !bad && j < r->nfamilies; j++) {
     const infb_qstar_family *f = &r->families[j];
     json_t *o = stat_obj(&f->stat, shift);
@@ -68,25 +76,19 @@ infb_gapreport_families_json(const infb_gap_report *r, double shift)
     if (json_is_object(o)) {
       if (f->note)
         json_object_set_new(o, "note", json_string(f->note));
-      /* ln p̂(x) − L[q*] per point, its errors combined (independent draws). */
-      size_t k = 0;
-      for (size_t i = 0; c && i < f->n && i < c->n; i++)
-        if (isfinite(f->value[i]) && isfinite(c->value[i])) {
-          double a = isfinite(f->mc_se[i]) ? f->mc_se[i] : 0.0;
-          double b = isfinite(c->mc_se[i]) ? c->mc_se[i] : 0.0;
-          d[k] = c->value[i] - f->value[i];
-          e[k++] = hypot(a, b);
-        }
-      infb_stat g;
-      infb_stat_of(d, e, k, &g);
+      /* ln p̂(x) − L[q*], paired per point. */
+      infb_stat g = {NAN, NAN, 0, NAN};
+      if (c && (bad = paired_stat(f->n < c->n ? f->n : c->n, c->value, c->mc_se, f->value,
+                                  f->mc_se, &g))) {
+        json_decref(o);
+        break;
+      }
       if (c && c->kind == INFB_LOGPX_EXACT && !isfinite(f->stat.mc_se))
         g.mc_se = NAN; /* both exact */
       json_object_set_new(o, "approximation_gap", stat_obj(&g, 0.0));
     }
     bad = json_object_set_new(all, f->name, o) != 0;
   }
-  free(d);
-  free(e);
   if (bad) {
     json_decref(all);
     return NULL;

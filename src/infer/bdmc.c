@@ -56,18 +56,6 @@ typedef struct bdmc_job {
 } bdmc_job;
 
 static int
-bdmc_run(void *self, size_t g, void *res, size_t *len)
-{
-  return infb_vae_groups_run(((bdmc_job *)self)->w, g, res, len);
-}
-
-static int
-bdmc_context(void *self, void **buf, size_t *len)
-{
-  return infb_vae_groups_context(((bdmc_job *)self)->w, buf, len);
-}
-
-static int
 bdmc_commit(void *self, size_t g, const void *res, size_t len)
 {
   bdmc_job *b = self;
@@ -167,8 +155,8 @@ infb_bdmc_vae(struct infb_vae_f32 *vtrain, const infb_bdmc_options *o, float *Xo
       st = INFB_ERROR(INFB_EINTR, "interrupted during BDMC");
     if (!st) {
       infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what, w.set.ngroups,
-                          infb_vae_groups_result_max(&w), bdmc_context, bdmc_run, bdmc_commit,
-                          &bj};
+                          infb_vae_groups_result_max(&w), infb_vae_groups_context,
+                          infb_vae_groups_run, &w, bdmc_commit, &bj};
       st = infb_par_job_run(&job);
     }
     if (!st && o->save)

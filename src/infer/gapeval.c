@@ -281,18 +281,6 @@ typedef struct lg_job {
 } lg_job;
 
 static int
-lg_run(void *self, size_t g, void *res, size_t *len)
-{
-  return infb_lg_groups_run(((lg_job *)self)->w, g, res, len);
-}
-
-static int
-lg_context(void *self, void **buf, size_t *len)
-{
-  return infb_lg_groups_context(((lg_job *)self)->w, buf, len);
-}
-
-static int
 lg_commit(void *self, size_t g, const void *res, size_t len)
 {
   const lg_job *j = self;
@@ -409,8 +397,8 @@ infb_gapeval_lingauss(const infb_lingauss *m, const gsl_matrix *X, size_t first_
     snprintf(what, sizeof what, "%s%sL[q] and q*", o->job_name ? o->job_name : "",
              o->job_name ? ": " : "");
     infb_par_job job = {INFB_PAR_KIND_LG_GAP, what, w.set.ngroups,
-                        INFB_LG_GROUPS_PER_POINT * w.set.G * sizeof(double), lg_context,
-                        lg_run, lg_commit, &lj};
+                        INFB_LG_GROUPS_PER_POINT * w.set.G * sizeof(double),
+                        infb_lg_groups_context, infb_lg_groups_run, &w, lg_commit, &lj};
     if ((w.set.q_mc || w.set.numeric) && (st = infb_par_job_run(&job)) != GSL_SUCCESS)
       goto done;
     rep->has_q_mc = w.set.q_mc;
@@ -743,18 +731,6 @@ typedef struct quad_job {
 } quad_job;
 
 static int
-quad_run(void *self, size_t g, void *res, size_t *len)
-{
-  return infb_vae_groups_run(((quad_job *)self)->w, g, res, len);
-}
-
-static int
-quad_context(void *self, void **buf, size_t *len)
-{
-  return infb_vae_groups_context(((quad_job *)self)->w, buf, len);
-}
-
-static int
 quad_commit(void *self, size_t g, const void *res, size_t len)
 {
   quad_job *q = self;
@@ -785,7 +761,8 @@ vae_quadrature_once(infb_vae_groups *w, const infb_vae_gap_options *o, size_t G,
   snprintf(what, sizeof what, "%s%squadrature %zu×%zu on [−%g, %g]²",
            o->job_name ? o->job_name : "", o->job_name ? ": " : "", g, g, L, L);
   infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what, w->set.ngroups,
-                      infb_vae_groups_result_max(w), quad_context, quad_run, quad_commit, &q};
+                      infb_vae_groups_result_max(w), infb_vae_groups_context,
+                      infb_vae_groups_run, w, quad_commit, &q};
   return infb_par_job_run(&job);
 }
 
@@ -848,18 +825,6 @@ typedef struct phase_job {
 } phase_job;
 
 static int
-phase_run(void *self, size_t g, void *res, size_t *len)
-{
-  return infb_vae_groups_run(((phase_job *)self)->w, g, res, len);
-}
-
-static int
-phase_context(void *self, void **buf, size_t *len)
-{
-  return infb_vae_groups_context(((phase_job *)self)->w, buf, len);
-}
-
-static int
 phase_commit(void *self, size_t g, const void *res, size_t len)
 {
   phase_job *p = self;
@@ -906,9 +871,9 @@ run_phase(infb_vae_groups *w, const infb_vae_gap_options *o, infb_gap_state *gs,
   char what[160];
   snprintf(what, sizeof what, "%s%s%s", o->job_name ? o->job_name : "",
            o->job_name ? ": " : "", phase);
-  infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what,  w->set.ngroups,
-                      infb_vae_groups_result_max(w), phase_context, phase_run,
-                      phase_commit, &pj};
+  infb_par_job job = {INFB_PAR_KIND_VAE_GAP, what, w->set.ngroups,
+                      infb_vae_groups_result_max(w), infb_vae_groups_context,
+                      infb_vae_groups_run, w, phase_commit, &pj};
   st = infb_par_job_run(&job);
   w->qstar_progress = NULL;
   w->qstar_progress_ctx = NULL;

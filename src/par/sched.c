@@ -70,7 +70,7 @@ run_alone(const infb_par_job *job, infb_par_group_stat *stats, double t0)
     size_t len = 0;
     double t = infb_clock_seconds();
     stats[g].start = t - t0;
-    st = job->run(job->self, g, res, &len);
+    st = job->run(job->work, g, res, &len);
     stats[g].seconds = infb_clock_seconds() - t;
     if (!st) {
       stats[g].rank = 0;
@@ -233,7 +233,7 @@ run_many(const infb_par_job *job, infb_par_group_stat *stats, double t0)
   const size_t G = job->ngroups;
   void *ctx = NULL;
   size_t ctx_len = 0;
-  int st = job->context(job->self, &ctx, &ctx_len);
+  int st = job->context(job->work, &ctx, &ctx_len);
   if (st)
     return st;
   job_header h = {PAR_MAGIC, CMD_JOB, job->kind, 0, ctx_len, G, job->result_max};
@@ -296,7 +296,7 @@ run_many(const infb_par_job *job, infb_par_group_stat *stats, double t0)
         size_t len = 0;
         double t = infb_clock_seconds();
         stats[g].start = t - t0;
-        st = job->run(job->self, g, res, &len);
+        st = job->run(job->work, g, res, &len);
         double sec = infb_clock_seconds() - t;
         pthread_mutex_lock(&s.mu);
         stats[g].seconds = sec;

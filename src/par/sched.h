@@ -28,13 +28,14 @@ typedef struct infb_par_job {
   size_t result_max;       /* bytes one group's result takes at most */
   /* The context a rank needs to compute any group (called on rank 0 only when several
    * ranks run): *buf (malloc'ed; freed by the scheduler) and *len. */
-  int (*context)(void *self, void **buf, size_t *len);
+  int (*context)(void *work, void **buf, size_t *len);
   /* Compute group g into res (room for result_max bytes), its length in *len. */
-  int (*run)(void *self, size_t g, void *res, size_t *len);
+  int (*run)(void *work, size_t g, void *res, size_t *len);
+  void *work;              /* passed to context and run: what computes the groups */
   /* Store group g's result (rank 0's calling thread); nonzero stops the job with it
    * (INFB_EINTR from a progress callback: interrupted). */
   int (*commit)(void *self, size_t g, const void *res, size_t len);
-  void *self;
+  void *self;              /* passed to commit: where the results go */
 } infb_par_job;
 
 /* A kind of job, as the serving ranks compute it. */
