@@ -103,8 +103,11 @@ main(int argc, char **argv)
   int code = command(argc, argv);
   /* The other ranks end with rank 0's code; a job that failed with groups still out
    * left them busy: stop them all. */
-  if (infb_par_active() && infb_par_release(code))
+  if (infb_par_active() && infb_par_release(code)) {
+    fflush(stdout);
+    fflush(stderr);
     infb_par_abort(code);
+  }
   infb_par_finalize(); /* a no-op unless MPI runs (also on one rank) */
   return code;
 }

@@ -8,6 +8,7 @@
 #include "par/par.h"
 #include "par/sched.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,9 @@ infb_cli_serve(int argc, char **argv)
     /* MPI failed under us: the job cannot go on. */
     infb_cli_error("rank %d: %s", infb_par_rank(),
                    *infb_error_message() ? infb_error_message() : infb_strerror(st));
+    fflush(stderr);
     infb_par_abort(EXIT_RUNFAIL);
+    exit(EXIT_RUNFAIL);
   }
   return code;
 }

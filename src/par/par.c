@@ -157,13 +157,11 @@ void
 infb_par_abort(int code)
 {
 #ifdef HAVE_MPI
-  if (par_running) {
-    fflush(stdout);
-    fflush(stderr);
+  if (par_running)
     MPI_Abort(MPI_COMM_WORLD, code);
-  }
+#else
+  (void)code;
 #endif
-  exit(code);
 }
 
 void

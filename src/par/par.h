@@ -40,8 +40,9 @@ int infb_par_size(void);
 int infb_par_active(void);
 /* MPI_Finalize when MPI runs (then every rank must call it). */
 void infb_par_finalize(void);
-/* Stop every rank now with code (MPI_Abort), or exit(code) without MPI.  Never returns. */
-void infb_par_abort(int code) __attribute__((noreturn));
+/* Stop every rank now with exit code `code` (MPI_Abort, which does not return) when MPI
+ * runs; otherwise return (the caller exits). */
+void infb_par_abort(int code);
 
 /* What each rank must agree on with rank 0, checked at the start (infb_par_handshake). */
 typedef struct infb_par_identity {
