@@ -291,7 +291,15 @@ lg_commit(void *self, size_t g, const void *res, size_t len)
   if (!v)
     return GSL_ENOMEM;
   memcpy(v, res, len);
-  for (size_t i = 0; i < m; i++) {
+  int st = GSL_SUCCESS;
+  for (size_t i = 0; !st && j->w->set.numeric && i < m; i++) {
+    size_t steps;
+    int stop;
+    if (infb_par_result_count(v[4 * m + i], &steps) || infb_par_result_int(v[5 * m + i], &stop))
+      st = INFB_ERROR(GSL_EINVAL, "gap report: q*'s steps %g or stop %g at point %zu are not "
+                                  "integers in range", v[4 * m + i], v[5 * m + i], a + i);
+  }
+  for (size_t i = 0; !st && i < m; i++) {
     infb_gap_point *p = &j->rep->pts[a + i];
     if (j->w->set.q_mc) {
       p->elbo_q_mc = v[i];
@@ -300,12 +308,12 @@ lg_commit(void *self, size_t g, const void *res, size_t len)
     if (j->w->set.numeric) {
       p->elbo_qstar_numeric = v[2 * m + i];
       p->elbo_qstar_numeric_mc_se = v[3 * m + i];
-      p->qstar_steps = (size_t)v[4 * m + i];
-      p->qstar_stop = (int)v[5 * m + i];
+      infb_par_result_count(v[4 * m + i], &p->qstar_steps);
+      infb_par_result_int(v[5 * m + i], &p->qstar_stop);
     }
   }
   free(v);
-  return GSL_SUCCESS;
+  return st;
 }
 
 int

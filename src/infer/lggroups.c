@@ -118,66 +118,100 @@ serve_teardown(void *self)
   free(w);
 }
 
-/* Take len bytes from ctx at *at into p; nonzero when they are not there. */
-static int
-take(const char *ctx, size_t clen, size_t *at, void *p, size_t len)
+/* Take len bytes from ctx at *at into p (their room checked beforehand). */
+static void
+take(const char *ctx, size_t *at, void *p, size_t len)
 {
-  if (len > clen - *at)
-    return 1;
   if (len)
     memcpy(p, ctx + *at, len);
   *at += len;
-  return 0;
+}
+
+/* a·b + c, or SIZE_MAX on overflow (SIZE_MAX in, SIZE_MAX out). */
+static size_t
+mul_add(size_t a, size_t b, size_t c)
+{
+  if (b != 0 && a > (SIZE_MAX - c) / b)
+    return SIZE_MAX;
+  return a * b + c;
+}
+
+/* Whether settings s (and q: the encoder's q sent) received in a context of clen bytes
+ * describe a job: a model's dimensions, groups of G points, the q its groups read, and
+ * exactly clen bytes of context.  Every size is checked, overflow-safe, before anything
+ * is allocated from it.  Returns a status (GSL_EINVAL, GSL_EBADLEN) with a message. */
+static int
+check_settings(const infb_lg_groups_settings *s, int q, size_t clen)
+{
+  const size_t D = s->D, K = s->K, n = s->n, G = s->G;
+  if (K == 0 || K >= D)
+    return INFB_ERROR(GSL_EINVAL, "gap report: a model of K = %zu of D = %zu dimensions", K, D);
+  if (G == 0 || s->ngroups != n / G + (n % G != 0))
+    return INFB_ERROR(GSL_EINVAL, "gap report: %zu groups of %zu of %zu points", s->ngroups, G,
+                      n);
+  if ((s->q_mc || s->init_given) && !q)
+    return INFB_ERROR(GSL_EINVAL, "gap report: L[q] and q*'s start need the encoder's q, "
+                                  "not in the context");
+  /* The context: the settings, q, W (D×K), b and Ψ (D each), X (n×D), EMU, ELV (n×K). */
+  size_t want = mul_add(D, K, mul_add(2, D, mul_add(n, D, 0)));
+  want = q ? mul_add(2, mul_add(n, K, 0), want) : want;
+  want = mul_add(want, sizeof(double), sizeof *s + sizeof q);
+  if (want != clen)
+    return INFB_ERROR(GSL_EBADLEN,
+                      "gap report: a context of %zu bytes, its settings describe %zu", clen, want);
+  return GSL_SUCCESS;
 }
 
 static int
 serve_setup(const void *ctx, size_t clen, void **self)
 {
+  infb_lg_groups_settings set;
+  int q = 0;
+  if (clen < sizeof set + sizeof q)
+    return INFB_ERROR(GSL_EBADLEN, "gap report: a context of %zu bytes, shorter than its "
+                                   "settings (%zu)", clen, sizeof set + sizeof q);
+  memcpy(&set, ctx, sizeof set);
+  memcpy(&q, (const char *)ctx + sizeof set, sizeof q);
+  int st = check_settings(&set, q, clen);
+  if (st)
+    return st;
+  set.qstar.progress = NULL; /* another process's pointers: nothing here */
+  set.qstar.progress_ctx = NULL;
   infb_lg_groups *w = infb_calloc(1, sizeof *w);
   if (!w)
     return GSL_ENOMEM;
   w->owned = 1;
-  size_t at = 0;
-  int q = 0, st = GSL_SUCCESS;
-  if (take(ctx, clen, &at, &w->set, sizeof w->set) || take(ctx, clen, &at, &q, sizeof q)) {
-    free(w);
-    return INFB_ERROR(GSL_EBADLEN, "gap report: a short context");
-  }
-  const size_t D = w->set.D, K = w->set.K, n = w->set.n;
-  infb_lingauss *m = infb_lingauss_alloc(D, K, w->set.ppca);
+  w->set = set;
+  const size_t D = set.D, K = set.K, n = set.n;
+  infb_lingauss *m = infb_lingauss_alloc(D, K, set.ppca);
   double *X = infb_malloc(n * D > 0 ? n * D : 1, sizeof *X);
-  double *EMU = q ? infb_malloc(n * K, sizeof *EMU) : NULL;
-  double *ELV = q ? infb_malloc(n * K, sizeof *ELV) : NULL;
+  double *EMU = q ? infb_malloc(n * K > 0 ? n * K : 1, sizeof *EMU) : NULL;
+  double *ELV = q ? infb_malloc(n * K > 0 ? n * K : 1, sizeof *ELV) : NULL;
   w->m = m;
   w->X = X;
   w->EMU = EMU;
   w->ELV = ELV;
-  if (!m || !X || (q && (!EMU || !ELV)))
-    st = GSL_ENOMEM;
-  for (size_t d = 0; !st && d < D; d++)
-    for (size_t k = 0; !st && k < K; k++) {
-      double v;
-      if (take(ctx, clen, &at, &v, sizeof v))
-        st = GSL_EBADLEN;
-      else
-        gsl_matrix_set(m->W, d, k, v);
-    }
-  for (size_t d = 0; !st && d < D; d++) {
-    double v[2];
-    if (take(ctx, clen, &at, v, sizeof v))
-      st = GSL_EBADLEN;
-    else {
-      gsl_vector_set(m->b, d, v[0]);
-      gsl_vector_set(m->psi, d, v[1]);
-    }
-  }
-  if (!st && (take(ctx, clen, &at, X, n * D * sizeof *X) ||
-              (q && (take(ctx, clen, &at, EMU, n * K * sizeof *EMU) ||
-                     take(ctx, clen, &at, ELV, n * K * sizeof *ELV)))))
-    st = GSL_EBADLEN;
-  if (st) {
+  if (!m || !X || (q && (!EMU || !ELV))) {
     serve_teardown(w);
-    return st == GSL_EBADLEN ? INFB_ERROR(st, "gap report: a short context") : st;
+    return GSL_ENOMEM;
+  }
+  size_t at = sizeof set + sizeof q;
+  for (size_t d = 0; d < D; d++)
+    for (size_t k = 0; k < K; k++) {
+      double v;
+      take(ctx, &at, &v, sizeof v);
+      gsl_matrix_set(m->W, d, k, v);
+    }
+  for (size_t d = 0; d < D; d++) {
+    double v[2];
+    take(ctx, &at, v, sizeof v);
+    gsl_vector_set(m->b, d, v[0]);
+    gsl_vector_set(m->psi, d, v[1]);
+  }
+  take(ctx, &at, X, n * D * sizeof *X);
+  if (q) {
+    take(ctx, &at, EMU, n * K * sizeof *EMU);
+    take(ctx, &at, ELV, n * K * sizeof *ELV);
   }
   *self = w;
   return GSL_SUCCESS;

@@ -39,7 +39,11 @@ typedef struct infb_lg_groups {
 int infb_lg_groups_run(void *self, size_t g, void *res, size_t *len);
 int infb_lg_groups_context(void *self, void **buf, size_t *len);
 
-/* The serving ranks' kind (INFB_PAR_KIND_LG_GAP). */
+/* The serving ranks' kind (INFB_PAR_KIND_LG_GAP).  Its setup takes exactly what
+ * infb_lg_groups_context writes: anything else (a context of another length, dimensions
+ * other than 1 ≤ K < D, a group count other than ⌈n/G⌉, L[q] or q*'s start without the
+ * encoder's q) is refused with GSL_EBADLEN or GSL_EINVAL and a message, before anything
+ * is allocated from the sizes it gives. */
 extern const infb_par_kind infb_lg_groups_kind;
 
 #endif

@@ -10,6 +10,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* a·b + c, or SIZE_MAX on overflow (SIZE_MAX in, SIZE_MAX out). */
+static size_t
+mul_add(size_t a, size_t b, size_t c)
+{
+  if (b != 0 && a > (SIZE_MAX - c) / b)
+    return SIZE_MAX;
+  return a * b + c;
+}
 
 /* Doubles per point of a phase's result (AIS traces come on top). */
 static size_t
@@ -21,7 +31,7 @@ per_point(const infb_vae_groups_settings *s)
   case INFB_VP_LQ:
     return 2;
   case INFB_VP_QSTAR:
-    return 4 + 2 * s->arch.K;
+    return mul_add(2, s->arch.K, 4);
   case INFB_VP_IWAE_ENCODER:
   case INFB_VP_IWAE_QSTAR:
   case INFB_VP_BDMC:
@@ -336,19 +346,50 @@ int
 infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_t len,
                       infb_gap_state *s, infb_ais_trace *t)
 {
+  const int phase = w->set.phase;
+  if (phase == INFB_VP_BDMC || phase == INFB_VP_QUADRATURE)
+    return INFB_ERROR(GSL_EINVAL, "gap report: these groups are not stored in a state");
+  if (phase < INFB_VP_LQ || phase > INFB_VP_AIS)
+    return INFB_ERROR(GSL_EINVAL, "gap report: no phase %d", phase);
+  if (g >= w->set.ngroups)
+    return INFB_ERROR(GSL_EINVAL, "gap report: group %zu of %zu", g, w->set.ngroups);
   const size_t a = w->start[g], m = w->start[g + 1] - a, K = w->set.arch.K;
-  size_t want = m * per_point(&w->set);
-  if (w->set.phase == INFB_VP_AIS)
-    for (size_t i = a; i < a + m; i++)
-      want += i < w->set.ntrace ? 4 * w->set.trace_rows : 0;
-  if (len != want * sizeof(double))
-    return INFB_ERROR(GSL_EBADLEN, "gap report: a group's result of %zu bytes, not %zu", len,
-                      want * sizeof(double));
+  const size_t R = w->set.trace_rows, nt = w->set.ntrace;
+  if (a + m > s->n || K != s->K || (phase == INFB_VP_AIS && a + m > s->ais_n))
+    return INFB_ERROR(GSL_EBADLEN,
+                      "gap report: group %zu, points [%zu, %zu) with K = %zu, does not fit a "
+                      "state of %zu points (AIS: %zu) with K = %zu",
+                      g, a, a + m, K, s->n, s->ais_n, s->K);
+  /* The result's doubles: per point, then AIS's traced points' traces (overflow-safe). */
+  size_t want = mul_add(m, per_point(&w->set), 0);
+  if (phase == INFB_VP_AIS && nt > a)
+    want = mul_add((nt < a + m ? nt : a + m) - a, mul_add(4, R, 0), want);
+  if (want > SIZE_MAX / sizeof(double) || len != want * sizeof(double))
+    return INFB_ERROR(GSL_EBADLEN, "gap report: a group's result of %zu bytes, not %zu doubles",
+                      len, want);
   double *v = infb_malloc(want ? want : 1, sizeof *v);
   if (!v)
     return GSL_ENOMEM;
   memcpy(v, res, len); /* aligned */
-  switch (w->set.phase) {
+  /* Counts and statuses travel as doubles: each must be one before anything is stored. */
+  for (size_t i = 0; i < m; i++) {
+    size_t c;
+    int k, bad = 0;
+    if (phase == INFB_VP_QSTAR)
+      bad = infb_par_result_count(v[2 * m + i], &c) || infb_par_result_int(v[3 * m + i], &k);
+    else if (phase == INFB_VP_IWAE_ENCODER || phase == INFB_VP_IWAE_QSTAR)
+      bad = infb_par_result_int(v[3 * m + i], &k);
+    else if (phase == INFB_VP_AIS)
+      bad = infb_par_result_int(v[5 * m + i], &k) || infb_par_result_int(v[6 * m + i], &k);
+    if (bad) {
+      free(v);
+      return INFB_ERROR(GSL_EINVAL,
+                        "gap report: group %zu's result has a count or status that is not an "
+                        "integer in range at point %zu",
+                        g, a + i);
+    }
+  }
+  switch (phase) {
   case INFB_VP_LQ:
     memcpy(s->q_elbo + a, v, m * sizeof *v);
     memcpy(s->q_se + a, v + m, m * sizeof *v);
@@ -357,26 +398,22 @@ infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_
     memcpy(s->qs_elbo + a, v, m * sizeof *v);
     memcpy(s->qs_se + a, v + m, m * sizeof *v);
     for (size_t i = 0; i < m; i++) {
-      s->qs_steps[a + i] = (size_t)v[2 * m + i];
-      s->qs_stop[a + i] = (int)v[3 * m + i];
+      infb_par_result_count(v[2 * m + i], &s->qs_steps[a + i]);
+      infb_par_result_int(v[3 * m + i], &s->qs_stop[a + i]);
     }
     memcpy(s->qs_mu + a * K, v + 4 * m, m * K * sizeof *v);
     memcpy(s->qs_lv + a * K, v + 4 * m + m * K, m * K * sizeof *v);
     break;
   case INFB_VP_IWAE_ENCODER:
   case INFB_VP_IWAE_QSTAR: {
-    int p = w->set.phase == INFB_VP_IWAE_QSTAR;
+    int p = phase == INFB_VP_IWAE_QSTAR;
     memcpy(s->iw[p] + a, v, m * sizeof *v);
     memcpy(s->iw_se[p] + a, v + m, m * sizeof *v);
     memcpy(s->khat[p] + a, v + 2 * m, m * sizeof *v);
     for (size_t i = 0; i < m; i++)
-      s->khat_status[p][a + i] = (int)v[3 * m + i];
+      infb_par_result_int(v[3 * m + i], &s->khat_status[p][a + i]);
     break;
   }
-  case INFB_VP_BDMC:
-  case INFB_VP_QUADRATURE:
-    free(v);
-    return INFB_ERROR(GSL_EINVAL, "gap report: these groups are not stored in a state");
   default: {
     memcpy(s->ais_lp + a, v, m * sizeof *v);
     memcpy(s->ais_se + a, v + m, m * sizeof *v);
@@ -384,12 +421,11 @@ infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_
     memcpy(s->ais_accept + a, v + 3 * m, m * sizeof *v);
     memcpy(s->ais_step + a, v + 4 * m, m * sizeof *v);
     for (size_t i = 0; i < m; i++) {
-      s->ais_status[a + i] = (int)v[5 * m + i];
-      s->ais_low_ess[a + i] = (int)v[6 * m + i];
+      infb_par_result_int(v[5 * m + i], &s->ais_status[a + i]);
+      infb_par_result_int(v[6 * m + i], &s->ais_low_ess[a + i]);
     }
     const double *tb = v + 7 * m;
-    const size_t R = w->set.trace_rows;
-    for (size_t i = a; i < a + m && i < w->set.ntrace; i++) {
+    for (size_t i = a; i < a + m && i < nt; i++) {
       if (t && t[i].rows == R) {
         memcpy(t[i].beta, tb, R * sizeof *tb);
         memcpy(t[i].logw, tb + R, R * sizeof *tb);
@@ -481,69 +517,194 @@ serve_teardown(void *self)
   free(w);
 }
 
-/* Take len bytes from ctx at *at into p; nonzero when they are not there. */
-static int
-take(const char *ctx, size_t clen, size_t *at, void *p, size_t len)
+/* Take len bytes from ctx at *at into p (their room checked beforehand). */
+static void
+take(const char *ctx, size_t *at, void *p, size_t len)
 {
-  if (len > clen - *at)
-    return 1;
   if (len)
     memcpy(p, ctx + *at, len);
   *at += len;
-  return 0;
+}
+
+/* The bytes of this node's memory (SIZE_MAX when unknown). */
+static size_t
+node_memory(void)
+{
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? mul_add((size_t)pages, (size_t)page, 0) : SIZE_MAX;
+}
+
+/* The parameters of a network of architecture a as nn/mlp.h lays them out, (fan_in + 1) ×
+ * fan_out per layer: the encoder [D, enc_hidden…, 2K], the decoder [K, dec_hidden…, D];
+ * SIZE_MAX on overflow.  a is valid (check_settings). */
+static size_t
+arch_nparams(const infb_vae_arch *a)
+{
+  size_t enc[sizeof a->enc_hidden / sizeof a->enc_hidden[0] + 2];
+  size_t dec[sizeof a->dec_hidden / sizeof a->dec_hidden[0] + 2], np = 0;
+  enc[0] = a->D;
+  dec[0] = a->K;
+  for (size_t l = 0; l < a->nenc; l++)
+    enc[l + 1] = a->enc_hidden[l];
+  for (size_t l = 0; l < a->ndec; l++)
+    dec[l + 1] = a->dec_hidden[l];
+  enc[a->nenc + 1] = mul_add(2, a->K, 0);
+  dec[a->ndec + 1] = a->D;
+  for (size_t l = 0; l <= a->nenc; l++) /* (mul_add(1, x, 1): x + 1 without wrapping) */
+    np = mul_add(enc[l + 1], mul_add(1, enc[l], 1), np);
+  for (size_t l = 0; l <= a->ndec; l++)
+    np = mul_add(dec[l + 1], mul_add(1, dec[l], 1), np);
+  return np;
+}
+
+/* Whether settings s received in a context of clen bytes describe a job this rank can set
+ * up: a phase, a valid network whose parameters are those sent, room for its
+ * workspaces, AIS's tiles and traces, and exactly clen bytes of context.  Every size is
+ * checked here, overflow-safe, before anything is allocated from it.  Returns a status
+ * (GSL_EINVAL, GSL_EBADLEN) with a message. */
+static int
+check_settings(const infb_vae_groups_settings *s, size_t clen)
+{
+  enum { MAXH = sizeof s->arch.enc_hidden / sizeof s->arch.enc_hidden[0] };
+  const infb_vae_arch *a = &s->arch;
+  const size_t n = s->n, D = a->D, K = a->K;
+  if (s->phase < INFB_VP_LQ || s->phase > INFB_VP_QUADRATURE)
+    return INFB_ERROR(GSL_EINVAL, "gap report: no phase %d", s->phase);
+  if (D == 0 || K == 0 || a->nenc > MAXH || a->ndec > MAXH || (int)a->act < 0 ||
+      (int)a->act >= INFB_ACT_COUNT)
+    return INFB_ERROR(GSL_EINVAL,
+                      "gap report: no network has D = %zu, K = %zu, %zu and %zu hidden layers "
+                      "and activation %d",
+                      D, K, a->nenc, a->ndec, (int)a->act);
+  size_t width = mul_add(1, D, K); /* a workspace row holds at least every layer's units */
+  for (size_t l = 0; l < a->nenc + a->ndec; l++) {
+    size_t h = l < a->nenc ? a->enc_hidden[l] : a->dec_hidden[l - a->nenc];
+    if (h == 0)
+      return INFB_ERROR(GSL_EINVAL, "gap report: a hidden layer of width 0");
+    width = mul_add(1, width, h);
+  }
+  const size_t np = arch_nparams(a);
+  if (np != s->nparams)
+    return INFB_ERROR(GSL_EBADLEN, "gap report: %zu parameters sent, the network has %zu",
+                      s->nparams, np);
+  if (s->B == 0 || s->S == 0 || s->parts == 0 || s->parts > INFB_VAE_MAX_PARTS)
+    return INFB_ERROR(GSL_EINVAL,
+                      "gap report: a network for batches of %zu × %zu samples (at least 1) in "
+                      "%zu parts (1 to %d)",
+                      s->B, s->S, s->parts, INFB_VAE_MAX_PARTS);
+  const size_t mem = node_memory();
+  if (mul_add(mul_add(mul_add(s->B, s->S, 0), s->parts, 0), mul_add(width, sizeof(float), 0),
+              0) > mem)
+    return INFB_ERROR(GSL_EINVAL,
+                      "gap report: a network for batches of %zu × %zu samples in %zu parts needs "
+                      "more than this node's %zu bytes",
+                      s->B, s->S, s->parts, mem);
+  if (s->phase == INFB_VP_AIS || s->phase == INFB_VP_BDMC) {
+    const size_t P = s->ais.tile_points;
+    const size_t C = s->ais.chains > s->ais.pilot_chains ? s->ais.chains : s->ais.pilot_chains;
+    if (P == 0)
+      return INFB_ERROR(GSL_EINVAL, "gap report: AIS tiles of 0 points");
+    if (mul_add(mul_add(P, C, 0), mul_add(K, sizeof(double), 0), 0) > mem)
+      return INFB_ERROR(GSL_EINVAL,
+                        "gap report: AIS tiles of %zu points × %zu chains need more than this "
+                        "node's %zu bytes",
+                        P, C, mem);
+  }
+  if (s->phase == INFB_VP_AIS &&
+      (s->ntrace > n ||
+       mul_add(s->ntrace, mul_add(4, s->trace_rows, 0), mul_add(n, per_point(s), 0)) >
+           SIZE_MAX / sizeof(double)))
+    return INFB_ERROR(GSL_EINVAL, "gap report: AIS traces of %zu rows for %zu of %zu points",
+                      s->trace_rows, s->ntrace, n);
+  /* The context: the settings, the groups' starts, the parameters, X, then MU and LV, Z. */
+  const size_t nK = mul_add(n, K, 0);
+  size_t want = mul_add(s->ngroups == SIZE_MAX ? SIZE_MAX : s->ngroups + 1, sizeof(size_t),
+                        sizeof *s);
+  want = mul_add(np, sizeof(float), want);
+  want = mul_add(mul_add(n, D, 0), sizeof(float), want);
+  want = s->has_mu ? mul_add(mul_add(2, nK, 0), sizeof(float), want) : want;
+  want = s->has_z ? mul_add(nK, sizeof(double), want) : want;
+  if (want != clen)
+    return INFB_ERROR(GSL_EBADLEN,
+                      "gap report: a context of %zu bytes, its settings describe %zu", clen, want);
+  /* What each phase's groups read. */
+  const int needs_mu = s->phase == INFB_VP_LQ || s->phase == INFB_VP_IWAE_QSTAR ||
+                       (s->phase == INFB_VP_QSTAR && s->qstar_init) ||
+                       (s->phase == INFB_VP_IWAE_ENCODER && s->no_encoder);
+  if ((needs_mu && !s->has_mu) || (s->phase == INFB_VP_BDMC && !s->has_z))
+    return INFB_ERROR(GSL_EINVAL, "gap report: phase %d's context lacks its %s", s->phase,
+                      needs_mu ? "MU and LV" : "Z");
+  return GSL_SUCCESS;
 }
 
 static int
 serve_setup(const void *ctx, size_t clen, void **self)
 {
+  infb_vae_groups_settings set;
+  if (clen < sizeof set)
+    return INFB_ERROR(GSL_EBADLEN, "gap report: a context of %zu bytes, shorter than its "
+                                   "settings (%zu)", clen, sizeof set);
+  memcpy(&set, ctx, sizeof set);
+  int st = check_settings(&set, clen);
+  if (st)
+    return st;
+  /* Another process's pointers: nothing here. */
+  set.qstar.progress = NULL;
+  set.qstar.progress_ctx = NULL;
+  set.ais.progress = NULL;
+  set.ais.progress_ctx = NULL;
   infb_vae_groups *w = infb_calloc(1, sizeof *w);
   if (!w)
     return GSL_ENOMEM;
   w->owned = 1;
-  size_t at = 0;
-  int st = GSL_SUCCESS;
-  if (take(ctx, clen, &at, &w->set, sizeof w->set))
-    st = INFB_ERROR(GSL_EBADLEN, "gap report: a short context");
-  const size_t D = w->set.arch.D, K = w->set.arch.K, n = w->set.n;
-  size_t *start = st ? NULL : infb_malloc(w->set.ngroups + 1, sizeof *start);
-  const size_t nd = n * D > 0 ? n * D : 1;
-  float *X = st ? NULL : infb_malloc(nd, sizeof *X);
-  double *Xd = st ? NULL : infb_malloc(nd, sizeof *Xd);
-  float *MU = !st && w->set.has_mu ? infb_malloc(n * K, sizeof *MU) : NULL;
-  float *LV = !st && w->set.has_mu ? infb_malloc(n * K, sizeof *LV) : NULL;
-  double *Z = !st && w->set.has_z ? infb_malloc(n * K, sizeof *Z) : NULL;
+  w->set = set;
+  const size_t D = set.arch.D, K = set.arch.K, n = set.n, nd = n * D > 0 ? n * D : 1;
+  size_t *start = infb_malloc(set.ngroups + 1, sizeof *start);
+  float *X = infb_malloc(nd, sizeof *X);
+  double *Xd = infb_malloc(nd, sizeof *Xd);
+  float *MU = set.has_mu ? infb_malloc(n * K, sizeof *MU) : NULL;
+  float *LV = set.has_mu ? infb_malloc(n * K, sizeof *LV) : NULL;
+  double *Z = set.has_z ? infb_malloc(n * K, sizeof *Z) : NULL;
   w->start = start;
   w->X = X;
   w->Xd = Xd;
   w->MU = MU;
   w->LV = LV;
   w->Z = Z;
-  if (!st && (!start || !X || !Xd || (w->set.has_mu && (!MU || !LV)) || (w->set.has_z && !Z)))
+  if (!start || !X || !Xd || (set.has_mu && (!MU || !LV)) || (set.has_z && !Z))
     st = GSL_ENOMEM;
-  if (!st) {
-    w->v = infb_vae_alloc_f32(&w->set.arch, w->set.B, w->set.S);
-    if (!w->v || infb_vae_set_parts_f32(w->v, w->set.parts) ||
-        infb_vae_set_run_threads_f32(w->v, serve_threads))
-      st = GSL_ENOMEM;
-  }
+  if (!st && !(w->v = infb_vae_alloc_f32(&set.arch, set.B, set.S)))
+    st = GSL_ENOMEM;
+  if (!st && !(st = infb_vae_set_parts_f32(w->v, set.parts)))
+    st = infb_vae_set_run_threads_f32(w->v, serve_threads);
   size_t np = 0;
   float *params = st ? NULL : infb_vae_params_f32(w->v, &np);
-  if (!st && np != w->set.nparams)
+  if (!st && np != set.nparams) /* (arch_nparams counts as nn/mlp.h does: never) */
     st = INFB_ERROR(GSL_EBADLEN, "gap report: %zu parameters sent, the network has %zu",
-                    w->set.nparams, np);
-  if (!st && (take(ctx, clen, &at, start, (w->set.ngroups + 1) * sizeof *start) ||
-              take(ctx, clen, &at, params, np * sizeof *params) ||
-              take(ctx, clen, &at, X, n * D * sizeof *X) ||
-              (w->set.has_mu && (take(ctx, clen, &at, MU, n * K * sizeof *MU) ||
-                                 take(ctx, clen, &at, LV, n * K * sizeof *LV))) ||
-              (w->set.has_z && take(ctx, clen, &at, Z, n * K * sizeof *Z))))
-    st = INFB_ERROR(GSL_EBADLEN, "gap report: a short context");
+                    set.nparams, np);
+  if (!st) {
+    size_t at = sizeof set;
+    take(ctx, &at, start, (set.ngroups + 1) * sizeof *start);
+    take(ctx, &at, params, np * sizeof *params);
+    take(ctx, &at, X, n * D * sizeof *X);
+    if (set.has_mu) {
+      take(ctx, &at, MU, n * K * sizeof *MU);
+      take(ctx, &at, LV, n * K * sizeof *LV);
+    }
+    if (set.has_z)
+      take(ctx, &at, Z, n * K * sizeof *Z);
+    /* Groups [start[g], start[g + 1]) of the n points, in order. */
+    for (size_t g = 0; !st && g <= set.ngroups; g++)
+      if ((g > 0 && start[g] < start[g - 1]) || start[g] > n)
+        st = INFB_ERROR(GSL_EINVAL, "gap report: group %zu starts at %zu (of %zu points)", g,
+                        start[g], n);
+  }
   if (!st) {
     for (size_t i = 0; i < n * D; i++)
       Xd[i] = X[i];
-    infb_blas_set_blocking(w->set.blas_nc, w->set.blas_kc); /* rank 0's */
-    infb_blas_set_threads(w->set.blas_threaded ? (int)serve_threads : 1);
-    if (!(w->dec = infb_vae_decoder_alloc(w->v, w->set.B * w->set.S)))
+    infb_blas_set_blocking(set.blas_nc, set.blas_kc); /* rank 0's */
+    infb_blas_set_threads(set.blas_threaded ? (int)serve_threads : 1);
+    if (!(w->dec = infb_vae_decoder_alloc(w->v, set.B * set.S)))
       st = GSL_ENOMEM;
     else
       infb_vae_decoder_refresh(w->dec);

@@ -82,12 +82,21 @@ size_t infb_vae_groups_result_max(const infb_vae_groups *w);
 int infb_vae_groups_run(void *self, size_t g, void *res, size_t *len);
 int infb_vae_groups_context(void *self, void **buf, size_t *len);
 
-/* Store group g's result (len bytes) into the state s (and the AIS traces t, n entries
- * or NULL).  GSL_EBADLEN when len does not fit the group. */
+/* Store group g's result (len bytes, as run wrote it, perhaps on another rank) into the
+ * state s (and the AIS traces t, n entries or NULL).  GSL_EBADLEN when len does not fit
+ * the group or the group does not fit s; GSL_EINVAL for a g of no group, a phase not kept
+ * in a state (BDMC, quadrature), or a count or status that is not an integer in its
+ * type's range.  s is unchanged on error. */
 int infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_t len,
                           infb_gap_state *s, infb_ais_trace *t);
 
-/* The serving ranks' kind (INFB_PAR_KIND_VAE_GAP); their threads: infb_vae_groups_threads. */
+/* The serving ranks' kind (INFB_PAR_KIND_VAE_GAP); their threads: infb_vae_groups_threads.
+ * Its setup takes exactly what infb_vae_groups_context writes: anything else (a context of
+ * another length; settings of no phase, of an invalid network or one whose parameter
+ * count is not the one sent, of workspaces or AIS tiles larger than this node's memory, of
+ * more traced points than points; groups out of order or past n; a phase without the MU,
+ * LV or Z it reads) is refused with GSL_EBADLEN or GSL_EINVAL and a message, before
+ * anything is allocated from the sizes it gives. */
 extern const infb_par_kind infb_vae_groups_kind;
 /* The threads a serving rank's network runs on (its --threads; default 1). */
 void infb_vae_groups_set_threads(size_t threads);

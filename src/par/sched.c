@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/fault.h"
 
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -452,6 +454,25 @@ infb_par_serve(const infb_par_kind *kinds, size_t nkinds, int *code)
     if (st)
       return st;
   }
+}
+
+int
+infb_par_result_count(double v, size_t *out)
+{
+  /* Below (double)SIZE_MAX (2^64 where size_t has 64 bits), v converts; NaN fails. */
+  if (!(v >= 0.0 && v < (double)SIZE_MAX && v == floor(v)))
+    return 1;
+  *out = (size_t)v;
+  return 0;
+}
+
+int
+infb_par_result_int(double v, int *out)
+{
+  if (!(v >= INT_MIN && v <= INT_MAX && v == floor(v)))
+    return 1;
+  *out = (int)v;
+  return 0;
 }
 
 int

@@ -47,6 +47,13 @@ typedef struct infb_par_kind {
   void (*teardown)(void *self); /* NULL self allowed */
 } infb_par_kind;
 
+/* A group's result travels as bytes of doubles, its counts and statuses too; rank 0 reads
+ * them back with these: v as a count (an integer in [0, SIZE_MAX]) or as an int (an
+ * integer in int's range) into *out.  Nonzero, *out untouched, when v is not one (NaN,
+ * ±inf, a fraction, out of range): the bytes are not what run wrote. */
+int infb_par_result_count(double v, size_t *out);
+int infb_par_result_int(double v, int *out);
+
 /* Kinds of job (infb_par_kind.kind). */
 enum { INFB_PAR_KIND_VAE_GAP = 1, INFB_PAR_KIND_LG_GAP = 2, INFB_PAR_KIND_MAX = 8 };
 
