@@ -1,6 +1,7 @@
 /* The linear-Gaussian gap report's per-point Monte Carlo in groups (see lggroups.h). */
 #include <config.h>
 #include "infer/lggroups.h"
+#include "core/bytes.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -60,15 +61,6 @@ infb_lg_groups_run(void *self, size_t g, void *res, size_t *len)
   return st;
 }
 
-/* Append len bytes of p at *at in buf. */
-static void
-put(char *buf, size_t *at, const void *p, size_t len)
-{
-  if (len)
-    memcpy(buf + *at, p, len);
-  *at += len;
-}
-
 int
 infb_lg_groups_context(void *self, void **out, size_t *len)
 {
@@ -84,21 +76,21 @@ infb_lg_groups_context(void *self, void **out, size_t *len)
   if (!buf)
     return GSL_ENOMEM;
   size_t at = 0;
-  put(buf, &at, &set, sizeof set);
-  put(buf, &at, &q, sizeof q);
+  infb_bytes_put(buf, &at, &set, sizeof set);
+  infb_bytes_put(buf, &at, &q, sizeof q);
   for (size_t d = 0; d < D; d++)
     for (size_t k = 0; k < K; k++) {
       double v = gsl_matrix_get(w->m->W, d, k);
-      put(buf, &at, &v, sizeof v);
+      infb_bytes_put(buf, &at, &v, sizeof v);
     }
   for (size_t d = 0; d < D; d++) {
     double v[2] = {gsl_vector_get(w->m->b, d), gsl_vector_get(w->m->psi, d)};
-    put(buf, &at, v, sizeof v);
+    infb_bytes_put(buf, &at, v, sizeof v);
   }
-  put(buf, &at, w->X, n * D * sizeof *w->X);
+  infb_bytes_put(buf, &at, w->X, n * D * sizeof *w->X);
   if (q) {
-    put(buf, &at, w->EMU, n * K * sizeof *w->EMU);
-    put(buf, &at, w->ELV, n * K * sizeof *w->ELV);
+    infb_bytes_put(buf, &at, w->EMU, n * K * sizeof *w->EMU);
+    infb_bytes_put(buf, &at, w->ELV, n * K * sizeof *w->ELV);
   }
   *out = buf;
   *len = total;
@@ -118,24 +110,6 @@ serve_teardown(void *self)
   free(w);
 }
 
-/* Take len bytes from ctx at *at into p (their room checked beforehand). */
-static void
-take(const char *ctx, size_t *at, void *p, size_t len)
-{
-  if (len)
-    memcpy(p, ctx + *at, len);
-  *at += len;
-}
-
-/* a·b + c, or SIZE_MAX on overflow (SIZE_MAX in, SIZE_MAX out). */
-static size_t
-mul_add(size_t a, size_t b, size_t c)
-{
-  if (b != 0 && a > (SIZE_MAX - c) / b)
-    return SIZE_MAX;
-  return a * b + c;
-}
-
 /* Whether settings s (and q: the encoder's q sent) received in a context of clen bytes
  * describe a job: a model's dimensions, groups of G points, the q its groups read, and
  * exactly clen bytes of context.  Every size is checked, overflow-safe, before anything
@@ -153,9 +127,9 @@ check_settings(const infb_lg_groups_settings *s, int q, size_t clen)
     return INFB_ERROR(GSL_EINVAL, "gap report: L[q] and q*'s start need the encoder's q, "
                                   "not in the context");
   /* The context: the settings, q, W (D×K), b and Ψ (D each), X (n×D), EMU, ELV (n×K). */
-  size_t want = mul_add(D, K, mul_add(2, D, mul_add(n, D, 0)));
-  want = q ? mul_add(2, mul_add(n, K, 0), want) : want;
-  want = mul_add(want, sizeof(double), sizeof *s + sizeof q);
+  size_t want = infb_mul_add(D, K, infb_mul_add(2, D, infb_mul_add(n, D, 0)));
+  want = q ? infb_mul_add(2, infb_mul_add(n, K, 0), want) : want;
+  want = infb_mul_add(want, sizeof(double), sizeof *s + sizeof q);
   if (want != clen)
     return INFB_ERROR(GSL_EBADLEN,
                       "gap report: a context of %zu bytes, its settings describe %zu", clen, want);
@@ -199,19 +173,19 @@ serve_setup(const void *ctx, size_t clen, void **self)
   for (size_t d = 0; d < D; d++)
     for (size_t k = 0; k < K; k++) {
       double v;
-      take(ctx, &at, &v, sizeof v);
+      infb_bytes_take(ctx, &at, &v, sizeof v);
       gsl_matrix_set(m->W, d, k, v);
     }
   for (size_t d = 0; d < D; d++) {
     double v[2];
-    take(ctx, &at, v, sizeof v);
+    infb_bytes_take(ctx, &at, v, sizeof v);
     gsl_vector_set(m->b, d, v[0]);
     gsl_vector_set(m->psi, d, v[1]);
   }
-  take(ctx, &at, X, n * D * sizeof *X);
+  infb_bytes_take(ctx, &at, X, n * D * sizeof *X);
   if (q) {
-    take(ctx, &at, EMU, n * K * sizeof *EMU);
-    take(ctx, &at, ELV, n * K * sizeof *ELV);
+    infb_bytes_take(ctx, &at, EMU, n * K * sizeof *EMU);
+    infb_bytes_take(ctx, &at, ELV, n * K * sizeof *ELV);
   }
   *self = w;
   return GSL_SUCCESS;

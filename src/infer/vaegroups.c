@@ -1,6 +1,7 @@
 /* The VAE gap report's phases in groups of points (see vaegroups.h). */
 #include <config.h>
 #include "infer/vaegroups.h"
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "infer/psis.h"
@@ -12,15 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* a·b + c, or SIZE_MAX on overflow (SIZE_MAX in, SIZE_MAX out). */
-static size_t
-mul_add(size_t a, size_t b, size_t c)
-{
-  if (b != 0 && a > (SIZE_MAX - c) / b)
-    return SIZE_MAX;
-  return a * b + c;
-}
-
 /* Doubles per point of a phase's result (AIS traces come on top). */
 static size_t
 per_point(const infb_vae_groups_settings *s)
@@ -31,7 +23,7 @@ per_point(const infb_vae_groups_settings *s)
   case INFB_VP_LQ:
     return 2;
   case INFB_VP_QSTAR:
-    return mul_add(2, s->arch.K, 4);
+    return infb_mul_add(2, s->arch.K, 4);
   case INFB_VP_IWAE_ENCODER:
   case INFB_VP_IWAE_QSTAR:
   case INFB_VP_BDMC:
@@ -361,9 +353,9 @@ infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_
                       "state of %zu points (AIS: %zu) with K = %zu",
                       g, a, a + m, K, s->n, s->ais_n, s->K);
   /* The result's doubles: per point, then AIS's traced points' traces (overflow-safe). */
-  size_t want = mul_add(m, per_point(&w->set), 0);
+  size_t want = infb_mul_add(m, per_point(&w->set), 0);
   if (phase == INFB_VP_AIS && nt > a)
-    want = mul_add((nt < a + m ? nt : a + m) - a, mul_add(4, R, 0), want);
+    want = infb_mul_add((nt < a + m ? nt : a + m) - a, infb_mul_add(4, R, 0), want);
   if (want > SIZE_MAX / sizeof(double) || len != want * sizeof(double))
     return INFB_ERROR(GSL_EBADLEN, "gap report: a group's result of %zu bytes, not %zu doubles",
                       len, want);
@@ -442,15 +434,6 @@ infb_vae_groups_store(const infb_vae_groups *w, size_t g, const void *res, size_
 
 /* ------------------------------------------------------------------ the context */
 
-/* Append len bytes of p at *at in buf. */
-static void
-put(char *buf, size_t *at, const void *p, size_t len)
-{
-  if (len)
-    memcpy(buf + *at, p, len);
-  *at += len;
-}
-
 int
 infb_vae_groups_context(void *self, void **out, size_t *len)
 {
@@ -475,16 +458,16 @@ infb_vae_groups_context(void *self, void **out, size_t *len)
   if (!buf)
     return GSL_ENOMEM;
   size_t at = 0;
-  put(buf, &at, &set, sizeof set);
-  put(buf, &at, w->start, (set.ngroups + 1) * sizeof *w->start);
-  put(buf, &at, params, np * sizeof(float));
-  put(buf, &at, w->X, n * D * sizeof(float));
+  infb_bytes_put(buf, &at, &set, sizeof set);
+  infb_bytes_put(buf, &at, w->start, (set.ngroups + 1) * sizeof *w->start);
+  infb_bytes_put(buf, &at, params, np * sizeof(float));
+  infb_bytes_put(buf, &at, w->X, n * D * sizeof(float));
   if (set.has_mu) {
-    put(buf, &at, w->MU, n * K * sizeof(float));
-    put(buf, &at, w->LV, n * K * sizeof(float));
+    infb_bytes_put(buf, &at, w->MU, n * K * sizeof(float));
+    infb_bytes_put(buf, &at, w->LV, n * K * sizeof(float));
   }
   if (set.has_z)
-    put(buf, &at, w->Z, n * K * sizeof(double));
+    infb_bytes_put(buf, &at, w->Z, n * K * sizeof(double));
   *out = buf;
   *len = total;
   return GSL_SUCCESS;
@@ -517,21 +500,12 @@ serve_teardown(void *self)
   free(w);
 }
 
-/* Take len bytes from ctx at *at into p (their room checked beforehand). */
-static void
-take(const char *ctx, size_t *at, void *p, size_t len)
-{
-  if (len)
-    memcpy(p, ctx + *at, len);
-  *at += len;
-}
-
 /* The bytes of this node's memory (SIZE_MAX when unknown). */
 static size_t
 node_memory(void)
 {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? mul_add((size_t)pages, (size_t)page, 0) : SIZE_MAX;
+  return pages > 0 && page > 0 ? infb_mul_add((size_t)pages, (size_t)page, 0) : SIZE_MAX;
 }
 
 /* The parameters of a network of architecture a as nn/mlp.h lays them out, (fan_in + 1) ×
@@ -548,12 +522,12 @@ arch_nparams(const infb_vae_arch *a)
     enc[l + 1] = a->enc_hidden[l];
   for (size_t l = 0; l < a->ndec; l++)
     dec[l + 1] = a->dec_hidden[l];
-  enc[a->nenc + 1] = mul_add(2, a->K, 0);
+  enc[a->nenc + 1] = infb_mul_add(2, a->K, 0);
   dec[a->ndec + 1] = a->D;
-  for (size_t l = 0; l <= a->nenc; l++) /* (mul_add(1, x, 1): x + 1 without wrapping) */
-    np = mul_add(enc[l + 1], mul_add(1, enc[l], 1), np);
+  for (size_t l = 0; l <= a->nenc; l++) /* (infb_mul_add(1, x, 1): x + 1 without wrapping) */
+    np = infb_mul_add(enc[l + 1], infb_mul_add(1, enc[l], 1), np);
   for (size_t l = 0; l <= a->ndec; l++)
-    np = mul_add(dec[l + 1], mul_add(1, dec[l], 1), np);
+    np = infb_mul_add(dec[l + 1], infb_mul_add(1, dec[l], 1), np);
   return np;
 }
 
@@ -576,12 +550,12 @@ check_settings(const infb_vae_groups_settings *s, size_t clen)
                       "gap report: no network has D = %zu, K = %zu, %zu and %zu hidden layers "
                       "and activation %d",
                       D, K, a->nenc, a->ndec, (int)a->act);
-  size_t width = mul_add(1, D, K); /* a workspace row holds at least every layer's units */
+  size_t width = infb_mul_add(1, D, K); /* a workspace row holds at least every layer's units */
   for (size_t l = 0; l < a->nenc + a->ndec; l++) {
     size_t h = l < a->nenc ? a->enc_hidden[l] : a->dec_hidden[l - a->nenc];
     if (h == 0)
       return INFB_ERROR(GSL_EINVAL, "gap report: a hidden layer of width 0");
-    width = mul_add(1, width, h);
+    width = infb_mul_add(1, width, h);
   }
   const size_t np = arch_nparams(a);
   if (np != s->nparams)
@@ -593,7 +567,7 @@ check_settings(const infb_vae_groups_settings *s, size_t clen)
                       "%zu parts (1 to %d)",
                       s->B, s->S, s->parts, INFB_VAE_MAX_PARTS);
   const size_t mem = node_memory();
-  if (mul_add(mul_add(mul_add(s->B, s->S, 0), s->parts, 0), mul_add(width, sizeof(float), 0),
+  if (infb_mul_add(infb_mul_add(infb_mul_add(s->B, s->S, 0), s->parts, 0), infb_mul_add(width, sizeof(float), 0),
               0) > mem)
     return INFB_ERROR(GSL_EINVAL,
                       "gap report: a network for batches of %zu × %zu samples in %zu parts needs "
@@ -604,7 +578,7 @@ check_settings(const infb_vae_groups_settings *s, size_t clen)
     const size_t C = s->ais.chains > s->ais.pilot_chains ? s->ais.chains : s->ais.pilot_chains;
     if (P == 0)
       return INFB_ERROR(GSL_EINVAL, "gap report: AIS tiles of 0 points");
-    if (mul_add(mul_add(P, C, 0), mul_add(K, sizeof(double), 0), 0) > mem)
+    if (infb_mul_add(infb_mul_add(P, C, 0), infb_mul_add(K, sizeof(double), 0), 0) > mem)
       return INFB_ERROR(GSL_EINVAL,
                         "gap report: AIS tiles of %zu points × %zu chains need more than this "
                         "node's %zu bytes",
@@ -612,18 +586,18 @@ check_settings(const infb_vae_groups_settings *s, size_t clen)
   }
   if (s->phase == INFB_VP_AIS &&
       (s->ntrace > n ||
-       mul_add(s->ntrace, mul_add(4, s->trace_rows, 0), mul_add(n, per_point(s), 0)) >
+       infb_mul_add(s->ntrace, infb_mul_add(4, s->trace_rows, 0), infb_mul_add(n, per_point(s), 0)) >
            SIZE_MAX / sizeof(double)))
     return INFB_ERROR(GSL_EINVAL, "gap report: AIS traces of %zu rows for %zu of %zu points",
                       s->trace_rows, s->ntrace, n);
   /* The context: the settings, the groups' starts, the parameters, X, then MU and LV, Z. */
-  const size_t nK = mul_add(n, K, 0);
-  size_t want = mul_add(s->ngroups == SIZE_MAX ? SIZE_MAX : s->ngroups + 1, sizeof(size_t),
+  const size_t nK = infb_mul_add(n, K, 0);
+  size_t want = infb_mul_add(s->ngroups == SIZE_MAX ? SIZE_MAX : s->ngroups + 1, sizeof(size_t),
                         sizeof *s);
-  want = mul_add(np, sizeof(float), want);
-  want = mul_add(mul_add(n, D, 0), sizeof(float), want);
-  want = s->has_mu ? mul_add(mul_add(2, nK, 0), sizeof(float), want) : want;
-  want = s->has_z ? mul_add(nK, sizeof(double), want) : want;
+  want = infb_mul_add(np, sizeof(float), want);
+  want = infb_mul_add(infb_mul_add(n, D, 0), sizeof(float), want);
+  want = s->has_mu ? infb_mul_add(infb_mul_add(2, nK, 0), sizeof(float), want) : want;
+  want = s->has_z ? infb_mul_add(nK, sizeof(double), want) : want;
   if (want != clen)
     return INFB_ERROR(GSL_EBADLEN,
                       "gap report: a context of %zu bytes, its settings describe %zu", clen, want);
@@ -684,15 +658,15 @@ serve_setup(const void *ctx, size_t clen, void **self)
                     set.nparams, np);
   if (!st) {
     size_t at = sizeof set;
-    take(ctx, &at, start, (set.ngroups + 1) * sizeof *start);
-    take(ctx, &at, params, np * sizeof *params);
-    take(ctx, &at, X, n * D * sizeof *X);
+    infb_bytes_take(ctx, &at, start, (set.ngroups + 1) * sizeof *start);
+    infb_bytes_take(ctx, &at, params, np * sizeof *params);
+    infb_bytes_take(ctx, &at, X, n * D * sizeof *X);
     if (set.has_mu) {
-      take(ctx, &at, MU, n * K * sizeof *MU);
-      take(ctx, &at, LV, n * K * sizeof *LV);
+      infb_bytes_take(ctx, &at, MU, n * K * sizeof *MU);
+      infb_bytes_take(ctx, &at, LV, n * K * sizeof *LV);
     }
     if (set.has_z)
-      take(ctx, &at, Z, n * K * sizeof *Z);
+      infb_bytes_take(ctx, &at, Z, n * K * sizeof *Z);
     /* Groups [start[g], start[g + 1]) of the n points, in order. */
     for (size_t g = 0; !st && g <= set.ngroups; g++)
       if ((g > 0 && start[g] < start[g - 1]) || start[g] > n)

@@ -4,6 +4,7 @@
  * (point, sample) rows; compiled once per precision (INFB_REAL_BITS). */
 #include <config.h>
 #include "nn/vae.h"
+#include "core/bytes.h"
 #include "core/error.h"
 #include "linalg/blas.h"
 
@@ -71,15 +72,6 @@ struct INFB_NN(vae) {
   struct INFB_NN(vae) **workers;
   int shared_params; /* a worker: params belong to the owner */
 };
-
-/* a·b + c, or SIZE_MAX on overflow. */
-static size_t
-mul_add(size_t a, size_t b, size_t c)
-{
-  if (b != 0 && a > (SIZE_MAX - c) / b)
-    return SIZE_MAX;
-  return a * b + c;
-}
 
 /* ------------------------------------------------------------------ the kernel */
 
@@ -441,9 +433,9 @@ INFB_NN(vae_alloc)(const infb_vae_arch *arch, size_t max_batch, size_t max_sampl
                     max_batch, max_samples);
   const size_t D = arch->D, K = arch->K, rows = max_batch * max_samples;
   /* Workspace lengths: rows × (2K + 2K + K + K + K + K + D + D). */
-  size_t nwork = mul_add(rows, 2 * D, 0);
-  nwork = mul_add(rows, 8 * K, nwork);
-  size_t ndwork = mul_add(rows, 3, 0);
+  size_t nwork = infb_mul_add(rows, 2 * D, 0);
+  nwork = infb_mul_add(rows, 8 * K, nwork);
+  size_t ndwork = infb_mul_add(rows, 3, 0);
   if (nwork == SIZE_MAX || ndwork == SIZE_MAX || rows > SIZE_MAX / 2)
     INFB_ERROR_NULL(GSL_ENOMEM, "vae: workspace size overflows");
 
