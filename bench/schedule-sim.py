@@ -23,7 +23,8 @@ ceil(P / 20) points rounded up to a multiple of [qstar] batch_points; AIS: [ais]
 tile_points times the threads of rank 0), and the schedule is simulated on N ranks:
 efficiency = total work / (N x makespan).  The evaluation as a whole is the phases one
 after another (the barrier), plus the cost run's time outside the jobs (its
-evaluation_seconds less its jobs' makespans), scaled by the points, as serial time.
+evaluation_seconds less its jobs' makespans: figures, files, the report's sums) as serial
+time, as measured (it hardly depends on the points).
 
 Protocol: AIS's per-point cost scaled by the ratio of chain transitions
 ((chains + pilot_chains) x temperatures x leapfrog; pilot chains only with adapt = pilot)
@@ -147,6 +148,11 @@ class Run:
             vals = [e.get("evaluation_seconds") for e in ests.values() if isinstance(e, dict)]
             vals = [v for v in vals if isinstance(v, (int, float))]
             self.eval_seconds = sum(vals) if vals else None
+            # The threads of the session that wrote the log (config.ini's header keeps
+            # those of the run's first session).
+            t = res.get("program", {}).get("threads")
+            if isinstance(t, int) and t > 0:
+                self.threads = t
         except (OSError, ValueError):
             pass
 
@@ -324,7 +330,6 @@ def predict(run, args, overhead):
     Pm = int(run.get("evaluate", "points", "0"))
     jobs_span = sum(j.measured() for j in run.jobs if j.complete())
     serial = max(0.0, run.eval_seconds - jobs_span) if run.eval_seconds is not None else 0.0
-    splits = max(1, len({j.split for j in run.jobs if j.phase in VAE_PHASES}))
     print(f"\nprediction: per-point costs from {run.name} ({run.ranks} rank(s), {Pm} points "
           f"per split), {args.reps} bootstrap draws (mean efficiency [5-95 %]), dispatch "
           f"overhead {overhead * 1e3:.2f} ms per group; efficiency = work / (N x makespan)")
@@ -340,7 +345,7 @@ def predict(run, args, overhead):
                 cuts[name] = [math.ceil(m / tile) * tile for m in sizes]
             else:
                 cuts[name] = cut(P, B or gap_group(P, Bq))
-        ser = serial / splits * P / Pm if Pm else 0.0
+        ser = serial
         print(f"\n{P} points per split (L[q], q*, IWAE in groups of {B or gap_group(P, Bq)} "
               f"points, AIS of {ais_group}):")
         head = "".join(f" {'N = ' + str(N):>21}" for N in args.ranks)
@@ -363,7 +368,7 @@ def predict(run, args, overhead):
             print(f"{name:<16} {len(cuts[name]):>6} {statistics.fmean(works):>10.1f}"
                   + "".join(f" {fmt_eff(effs[N]):>21}" for N in args.ranks))
         if ser > 0:
-            print(f"{'serial':<16} {'':>6} {ser:>10.1f}   (outside the jobs, on rank 0 alone)")
+            print(f"{'serial':<16} {'':>6} {ser:>10.1f}   (the cost run's time outside the jobs, as measured)")
         print(f"{'evaluation':<16} {'':>6} {statistics.fmean(tot_work) + ser:>10.1f}"
               + "".join(f" {fmt_eff([(w + ser) / (N * s) for w, s in zip(tot_work, tot_span[N])]):>21}"
                         for N in args.ranks))
@@ -463,6 +468,7 @@ def main():
                    help="ranks for the protocol's wall-clock time (default 64,512)")
     p.add_argument("--no-validate", action="store_true", help="skip the validation")
     p.add_argument("--no-predict", action="store_true", help="skip the prediction and the protocol")
+    p.add_argument("--no-protocol", action="store_true", help="skip the protocol's wall-clock time")
     args = p.parse_args()
     if args.reps < 1:
         p.error("--reps must be at least 1")
