@@ -1,5 +1,6 @@
 /* CBLAS wrappers (see blas.h).  OpenBLAS's own header cannot be included beside GSL's
  * gsl_cblas.h (the prototypes clash), so its three extensions are declared here. */
+#define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "linalg/blas.h"
 #include "core/error.h"
@@ -7,12 +8,17 @@
 #include <limits.h>
 #include <gsl/gsl_cblas.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 char *openblas_get_config(void);
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
+/* A DYNAMIC_ARCH OpenBLAS's kernel selection (driver/others/dynamic.c): exported, not
+ * declared in any header; weak, so that an OpenBLAS without them still links. */
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 static int
 too_big(size_t a, size_t b, size_t c, size_t d, size_t e, size_t f)
@@ -176,6 +182,26 @@ const char *
 infb_blas_corename(void)
 {
   return openblas_get_corename();
+}
+
+int
+infb_blas_switch_coretype(const char *core)
+{
+  const char *now = infb_blas_corename();
+  if (now && strcmp(now, core) == 0)
+    return GSL_SUCCESS;
+  if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit)
+    return INFB_ERROR(GSL_EUNIMPL, "this OpenBLAS cannot change its kernels once loaded "
+                                   "(not a DYNAMIC_ARCH build)");
+  if (setenv("OPENBLAS_CORETYPE", core, 1) != 0)
+    return INFB_ERROR(GSL_ENOMEM, "cannot set OPENBLAS_CORETYPE");
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init(); /* reads OPENBLAS_CORETYPE, as at load time */
+  now = infb_blas_corename();
+  if (!now || strcmp(now, core) != 0)
+    return INFB_ERROR(GSL_EFAILED, "OpenBLAS took its %s kernels, not %s", now ? now : "(unknown)",
+                      core);
+  return GSL_SUCCESS;
 }
 
 unsigned

@@ -84,6 +84,13 @@ void infb_blas_set_threads(int n);
 
 /* The kernel set OpenBLAS chose at load time (openblas_get_corename), e.g. "SkylakeX". */
 const char *infb_blas_corename(void);
+/* Make OpenBLAS use kernel set `core` from now on (a DYNAMIC_ARCH OpenBLAS selects again
+ * with OPENBLAS_CORETYPE = core, which is left set), so that an MPI rank computes with rank
+ * 0's kernels (par/par.h); call it before any gemm runs, from the only thread calling
+ * OpenBLAS.  GSL_SUCCESS when core is then in use (at once when it already was);
+ * GSL_EUNIMPL when this OpenBLAS cannot reselect; GSL_EFAILED when it chose another set
+ * (an unknown name, or one this CPU cannot run). */
+int infb_blas_switch_coretype(const char *core);
 /* The CPU features that decide which of OpenBLAS's kernel sets can run: bits of
  * infb_blas_cpu_features() and the `features` argument of infb_blas_choose_coretype. */
 enum {

@@ -241,10 +241,10 @@ infb_par_identity_check(const infb_par_identity *root, const infb_par_identity *
   if (strcmp(root->corename, id->corename) != 0) {
     if (cpu_runs(root->corename, id->features))
       snprintf(msg, size,
-               "rank %d on %s uses OpenBLAS's %s kernels, rank 0 on %s its %s kernels, and a "
-               "result depends on the kernels: run every rank with rank 0's, e.g. mpirun -x "
-               "OPENBLAS_CORETYPE=%s",
-               rank, id->host, id->corename, root->host, root->corename, root->corename);
+               "rank %d on %s uses OpenBLAS's %s kernels and could not switch to the %s "
+               "kernels of rank 0 on %s, and a result depends on the kernels: run every rank "
+               "with rank 0's, e.g. mpirun -x OPENBLAS_CORETYPE=%s",
+               rank, id->host, id->corename, root->corename, root->host, root->corename);
     else
       snprintf(msg, size,
                "rank %d on %s cannot run OpenBLAS's %s kernels that rank 0 on %s uses (its CPU "
@@ -287,6 +287,18 @@ infb_par_nap_(unsigned *n)
   nanosleep(&ts, NULL);
 }
 
+#ifdef HAVE_MPI
+/* Gather every rank's identity at rank 0 (all: par_size entries there, NULL elsewhere). */
+static int
+gather_identities(infb_par_identity *me, infb_par_identity *all)
+{
+  return MPI_Gather(me, sizeof *me, MPI_BYTE, all, sizeof *me, MPI_BYTE, 0, MPI_COMM_WORLD) ==
+                 MPI_SUCCESS
+             ? GSL_SUCCESS
+             : GSL_EFAILED;
+}
+#endif
+
 int
 infb_par_handshake(char *msg, size_t size)
 {
@@ -294,12 +306,23 @@ infb_par_handshake(char *msg, size_t size)
 #ifdef HAVE_MPI
   if (!par_running)
     return GSL_SUCCESS;
-  infb_par_identity me, *all = NULL;
+  infb_par_identity me, root, *all = NULL;
   infb_par_identity_self(&me);
   if (par_rank == 0 && !(all = calloc((size_t)par_size, sizeof *all)))
     return GSL_ENOMEM;
-  if (MPI_Gather(&me, sizeof me, MPI_BYTE, all, sizeof me, MPI_BYTE, 0, MPI_COMM_WORLD) !=
-      MPI_SUCCESS) {
+  /* Rank 0's kernels for all: a rank whose OpenBLAS chose others (an unlike node) and
+   * whose CPU can run rank 0's switches to them; the check below then finds the ranks
+   * that could not. */
+  root = me;
+  if (MPI_Bcast(&root, sizeof root, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    free(all);
+    snprintf(msg, size, "MPI: the ranks could not exchange their identities");
+    return GSL_EFAILED;
+  }
+  if (strcmp(me.corename, root.corename) != 0 && cpu_runs(root.corename, me.features) &&
+      infb_blas_switch_coretype(root.corename) == GSL_SUCCESS)
+    infb_par_identity_self(&me);
+  if (gather_identities(&me, all)) {
     free(all);
     snprintf(msg, size, "MPI: the ranks could not exchange their identities");
     return GSL_EFAILED;

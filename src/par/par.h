@@ -66,8 +66,10 @@ void infb_par_identity_self(infb_par_identity *id);
 int infb_par_identity_check(const infb_par_identity *root, const infb_par_identity *id,
                             int rank, char *msg, size_t size);
 
-/* Every rank at the start of a run: rank 0 gathers every rank's identity and checks it
- * (above); all ranks return the same status, rank 0 with the first failure's message in
+/* Every rank at the start of a run: rank 0's kernel set is sent to every rank, and a rank
+ * whose OpenBLAS chose another and whose CPU can run rank 0's switches to it
+ * (infb_blas_switch_coretype); then rank 0 gathers every rank's identity and checks it
+ * (above).  All ranks return the same status, rank 0 with the first failure's message in
  * msg.  Without MPI: GSL_SUCCESS. */
 int infb_par_handshake(char *msg, size_t size);
 
