@@ -50,13 +50,17 @@ same_outputs() {
 # process ID in $pause_pid, then let the run go on.  $rc, $out and $err as run_cmd's;
 # $paused is 1 when the run reached the point.  The run's status comes back through the
 # FIFO too, so a run that never reaches the point cannot leave the test waiting.
+# $pause_launch (empty by default) is put before "$INFBENCH": a launcher, e.g.
+# "mpirun -np 3" (the pause then happens in the rank that reaches POINT).
+pause_launch=
 paused_run() {
   _point=$1 _change=$2
   shift 2
   paused=0
   rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
-  (INFBENCH_PAUSE_AT=$_point INFBENCH_PAUSE_FIFO="$tmp/fifo" "$INFBENCH" "$@" \
-    >"$tmp/out" 2>"$tmp/err"
+  # shellcheck disable=SC2086
+  (INFBENCH_PAUSE_AT=$_point INFBENCH_PAUSE_FIFO="$tmp/fifo" $pause_launch "$INFBENCH" "$@" \
+    >"$tmp/out" 2>"$tmp/err" </dev/null
    echo "exit $?" >"$tmp/fifo") &
   read -r _what _n pause_pid <"$tmp/fifo"
   if [ "$_what" = exit ]; then

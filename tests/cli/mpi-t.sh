@@ -131,22 +131,12 @@ ok $? "rank 0 killed at its third group (exit $rc1), resumed without MPI: the sa
 # SIGTERM to rank 0 between two groups (paused there; what scancel or a Ctrl-C on mpirun
 # sends it): the run stops with the groups recorded, and --resume on 2 ranks ends with the
 # same outputs.
-rm -f "$tmp/fifo" && mkfifo "$tmp/fifo"
-(env INFBENCH_PAUSE_AT=gap-group:4 INFBENCH_PAUSE_FIFO="$tmp/fifo" "$mpirun" -np 3 "$INFBENCH" \
-   run "$vae" -o "$tmp/term" --quiet >/dev/null 2>&1 </dev/null
- echo "exit $?" >"$tmp/fifo") &
-read -r what n pid <"$tmp/fifo"
-if [ "$what" = exit ]; then
-  rc1=$n
-  diag "the run ended (status $rc1) without reaching gap-group:4"
-else
-  kill -TERM "$pid"
-  echo go >"$tmp/fifo"
-  read -r what rc1 <"$tmp/fifo"
-fi
-wait
+pause_launch="$mpirun -np 3"
+paused_run gap-group:4 'kill -TERM "$pause_pid"' run "$vae" -o "$tmp/term" --quiet
+pause_launch=
+rc1=$rc
 mpi 2 run --resume "$tmp/term" --quiet
-[ "$what" = exit ] && [ "$rc1" != 0 ] && [ "$rc" = 0 ] && same_run "$tmp/plain" "$tmp/term"
+[ "$paused" = 1 ] && [ "$rc1" != 0 ] && [ "$rc" = 0 ] && same_run "$tmp/plain" "$tmp/term"
 ok $? "SIGTERM to rank 0 mid-report (exit $rc1), resumed on 2 ranks: the same outputs"
 
 # A config error: rank 0 says so once, every rank stops with exit 2.
